@@ -1,0 +1,11 @@
+//! stagec compiles declarative container build specs (KDL) into Dockerfiles
+//! and BuildKit LLB. The pipeline: [`syntax`] parses KDL into a tree with
+//! spans, [`resolve`] builds the typed [`model`] and validates it, [`lower`]
+//! orders it into a backend-neutral build graph, and backends such as
+//! [`dockerfile`] emit output from that graph.
+
+pub mod compile;
+pub mod diag;
+pub mod model;
+pub mod resolve;
+pub mod syntax;
