@@ -4,18 +4,27 @@
 #
 #   eval "$(scripts/engine-start.sh)"
 #
+# eval hides a failed start because it returns its own status, so scripts
+# that stop on errors should use:
+#
+#   exports="$(scripts/engine-start.sh)" && eval "$exports"
+#
 # The engine is STAGEC_ENGINE's dockerd (see engine-env.sh) with its own
 # containerd, data root, exec root, pid files, logs and unix socket, all in
 # STAGEC_ENGINE_DIR, so it never shares state with a system dockerd or
-# containerd. It listens on no TCP port, and it sets up no iptables rules and
-# no bridge, so containers run with `--network none` only.
+# containerd. It listens on no TCP port and sets up no iptables rules and no
+# bridge network, so a container has only a loopback interface unless it runs
+# with `--network host`. Registry requests go to a closed loopback port (see
+# STAGEC_ENGINE_PROXY below), so the engine sends nothing off the machine.
 #
-# Storage driver: STAGEC_STORAGE_DRIVER if set; else the driver that the data
-# root already uses; else overlay2 if an overlay mount works in
-# STAGEC_ENGINE_DIR; else fuse-overlayfs if /dev/fuse and the binary exist;
-# else vfs.
+# The storage driver is the first that applies of:
+#   1. STAGEC_STORAGE_DRIVER, if set;
+#   2. the driver whose folder in the data root already contains layers;
+#   3. overlay2, if a test overlay mount in STAGEC_ENGINE_DIR works;
+#   4. fuse-overlayfs, if /dev/fuse and the fuse-overlayfs binary exist;
+#   5. vfs.
 #
-# Running it while the engine answers only prints the variables again.
+# Running it while the engine responds only prints the variables again.
 # Diagnostics go to stderr, the variables to stdout.
 set -euo pipefail
 
@@ -38,7 +47,7 @@ print_exports() {
     fi
 }
 
-engine_answers() {
+engine_responds() {
     DOCKER_HOST="unix://$DOCKER_SOCKET" "$STAGEC_DOCKER" version \
         --format '{{.Server.Version}}' >/dev/null 2>&1
 }
@@ -112,7 +121,7 @@ wait_until() {
             exit 1
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
-            log "$what did not answer within ${timeout} s; last lines of $log_file:"
+            log "timed out after ${timeout} s waiting for $what; last lines of $log_file:"
             tail -n 30 "$log_file" >&2 || true
             stop_engine
             exit 1
@@ -131,7 +140,8 @@ start_containerd() {
     write_containerd_config
     rotate_log "$CONTAINERD_LOG"
     log "starting containerd: $CONTAINERD --config $CONTAINERD_CONFIG (log: $CONTAINERD_LOG)"
-    setsid "$CONTAINERD" --config "$CONTAINERD_CONFIG" \
+    env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        setsid "$CONTAINERD" --config "$CONTAINERD_CONFIG" \
         </dev/null >"$CONTAINERD_LOG" 2>&1 9>&- &
     echo $! >"$CONTAINERD_PIDFILE"
     wait_until containerd "$!" "$CONTAINERD_LOG" "$start_timeout" test -S "$CONTAINERD_SOCKET"
@@ -159,12 +169,10 @@ start_dockerd() {
         # package, and the unpacked Debian 13 tree has no tini-static.
         --init-path /usr/bin/tini-static
     )
-    if [ "$STAGEC_ENGINE" = bookworm ]; then
-        # dockerd 20.10 otherwise writes its trust key to /etc/docker/key.json.
-        args+=(--deprecated-key-path "$ENGINE_DIR/key.json")
-    fi
+    # NOTE: dockerd 20.10 (STAGEC_ENGINE=bookworm) also creates its trust key
+    # /etc/docker/key.json, outside ENGINE_DIR, and has no flag to move it.
     if [ -n "${STAGEC_DOCKERD_ARGS:-}" ]; then
-        # Extra flags for debugging, such as "--debug"; split on spaces.
+        # Extra flags for debugging, such as --debug, separated by spaces.
         # shellcheck disable=SC2206
         args+=($STAGEC_DOCKERD_ARGS)
     fi
@@ -174,10 +182,26 @@ start_dockerd() {
     log "starting $DOCKERD ($("$DOCKERD" --version)) with storage driver $driver (log: $DOCKERD_LOG)"
     # The engine's own docker-proxy comes first in PATH. containerd, runc
     # and the shims come from Debian 12's packages in /usr/bin and /usr/sbin.
-    PATH="$DOCKERD_DIR/usr/sbin:$DOCKERD_DIR/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    #
+    # Every registry request of dockerd and its BuildKit (a pull, a FROM
+    # image missing from the local store, a `# syntax=` frontend, an ADD of
+    # an http:// URL) goes through the proxy at STAGEC_ENGINE_PROXY. Its
+    # default is a closed loopback port, so such a request fails at once
+    # with "proxyconnect ... connection refused" and no packet leaves the
+    # machine. Go's HTTP client never proxies loopback addresses, so servers
+    # on 127.0.0.1 stay reachable. An empty STAGEC_ENGINE_PROXY turns this off.
+    local proxy="${STAGEC_ENGINE_PROXY-http://127.0.0.1:9}"
+    local -a proxy_env=()
+    if [ -n "$proxy" ]; then
+        proxy_env=(HTTP_PROXY="$proxy" HTTPS_PROXY="$proxy" "NO_PROXY=localhost,127.0.0.0/8,::1")
+    fi
+    # `env -i` keeps the caller's variables, such as DOCKER_HOST or a proxy,
+    # out of the daemon.
+    env -i HOME=/root "${proxy_env[@]}" \
+        PATH="$DOCKERD_DIR/usr/sbin:$DOCKERD_DIR/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
         setsid "$DOCKERD" "${args[@]}" </dev/null >"$DOCKERD_LOG" 2>&1 9>&- &
     local pid=$!
-    wait_until dockerd "$pid" "$DOCKERD_LOG" "$start_timeout" engine_answers
+    wait_until dockerd "$pid" "$DOCKERD_LOG" "$start_timeout" engine_responds
 }
 
 main() {
@@ -192,7 +216,7 @@ main() {
 
     lock_engine_dir
 
-    if live_pid "$DOCKERD_PIDFILE" dockerd >/dev/null && engine_answers; then
+    if live_pid "$DOCKERD_PIDFILE" dockerd >/dev/null && engine_responds; then
         log "engine already running at unix://$DOCKER_SOCKET"
         print_exports
         return

@@ -179,6 +179,7 @@ install_trixie_engine() {
     mkdir -p "$staging"
     for deb in "$work"/debs/*.deb; do
         dpkg -x "$deb" "$staging"
+        # shellcheck disable=SC2016 # ${Package} is dpkg-deb's syntax
         dpkg-deb --show --showformat='${Package} ${Version}\n' "$deb" >>"$staging/PACKAGES"
     done
 

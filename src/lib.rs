@@ -6,6 +6,8 @@
 
 pub mod compile;
 pub mod diag;
+pub mod dockerfile;
+pub mod lower;
 pub mod model;
 pub mod resolve;
 pub mod syntax;

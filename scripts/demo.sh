@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The main job on the go-web example, from a fresh Debian 12 machine:
+#
+#   scripts/demo.sh
+#
+# 1. installs stagec with `cargo install --path .`;
+# 2. uses the Docker Engine at DOCKER_HOST (or the default socket) when one
+#    answers; otherwise installs and starts the same private engine the
+#    tests use, and makes its offline base images (alpine:3, golang:1.19);
+# 3. checks the spec, writes its Dockerfile, builds it with BuildKit and
+#    runs the image.
+# A private engine started here is left running; stop it with
+# scripts/engine-stop.sh.
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$script_dir/.." && pwd)"
+cd "$repo"
+
+log() {
+    printf '\ndemo.sh: %s\n' "$*" >&2
+}
+
+log "installing stagec (cargo install --path .)"
+cargo install --locked --quiet --path .
+stagec="${CARGO_HOME:-$HOME/.cargo}/bin/stagec"
+
+# Docker 20.10's client runs BuildKit builds without the buildx plugin.
+docker_client="${STAGEC_DOCKER:-docker}"
+if ! command -v "$docker_client" >/dev/null 2>&1 || ! "$docker_client" version >/dev/null 2>&1; then
+    log "no Docker Engine answers; starting the private test engine"
+    "$script_dir/install-engine.sh"
+    exports="$("$script_dir/engine-start.sh")"
+    eval "$exports"
+    "$script_dir/base-images.sh"
+    docker_client="$STAGEC_DOCKER"
+fi
+
+spec=specs/examples/go-web/app.kdl
+out="$repo/target/demo/go-web"
+mkdir -p "$out"
+
+log "stagec check $spec"
+"$stagec" check "$spec"
+
+log "stagec dockerfile $spec -o $out/Dockerfile"
+"$stagec" dockerfile "$spec" -o "$out/Dockerfile"
+cat "$out/Dockerfile"
+
+log "docker build (BuildKit, no network)"
+DOCKER_BUILDKIT=1 "$docker_client" build --network none -f "$out/Dockerfile" -t go-web:1.0 specs/examples/go-web
+
+log "docker run go-web:1.0 /app/main -once"
+"$docker_client" run --rm --network none go-web:1.0 /app/main -once
+"$docker_client" image ls go-web:1.0

@@ -1,0 +1,3 @@
+module example.com/multi-output
+
+go 1.19

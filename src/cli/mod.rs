@@ -1,0 +1,151 @@
+//! The `stagec` command line: a thin layer that reads files, calls the
+//! library, prints diagnostics and chooses the exit code.
+
+pub mod args;
+mod check;
+mod dockerfile;
+mod explain;
+mod files;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::compile::{self, Compilation};
+use crate::diag::render::{RenderOptions, render_all};
+use args::{Cli, ColorChoice, Command, MessageFormat, SpecArgs};
+
+/// Exit code for a spec with errors or a stale `--check` file.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for an invalid command line (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a file that could not be read or written.
+pub const EXIT_IO: u8 = 3;
+
+/// A failure that ends the command with a message and an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: Option<String>,
+}
+
+impl Failure {
+    pub fn io(message: String) -> Self {
+        Failure { code: EXIT_IO, message: Some(message) }
+    }
+
+    pub fn usage(message: String) -> Self {
+        Failure { code: EXIT_USAGE, message: Some(message) }
+    }
+
+    /// Exit 1 after diagnostics or a diff were already printed.
+    pub fn reported() -> Self {
+        Failure { code: EXIT_FAILURE, message: None }
+    }
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+
+    let result = match &cli.command {
+        Command::Check(args) => check::run(args, color),
+        Command::Dockerfile(args) => dockerfile::run(args, color),
+        Command::Explain(args) => explain::run(args),
+    };
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if let Some(message) = failure.message {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+}
+
+/// A spec read from disk or stdin, with the names used in messages.
+pub struct LoadedSpec {
+    /// The spec path as the user wrote it, used in diagnostics and headers.
+    pub display_name: String,
+    pub source: String,
+    pub context_dir: PathBuf,
+}
+
+pub fn load_spec(args: &SpecArgs) -> Result<LoadedSpec, Failure> {
+    let (display_name, source, default_context) = if args.spec == Path::new("-") {
+        let mut source = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut source)
+            .map_err(|error| Failure::io(format!("cannot read the spec from standard input: {error}")))?;
+        ("<stdin>".to_string(), source, PathBuf::from("."))
+    } else {
+        let bytes = std::fs::read(&args.spec)
+            .map_err(|error| Failure::io(format!("cannot read spec `{}`: {error}", args.spec.display())))?;
+        let source = String::from_utf8(bytes).map_err(|error| {
+            Failure::io(format!(
+                "spec `{}` is not valid UTF-8 (invalid byte at offset {}); KDL files must be UTF-8",
+                args.spec.display(),
+                error.utf8_error().valid_up_to()
+            ))
+        })?;
+        let parent = args.spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        (args.spec.display().to_string(), source, parent.to_path_buf())
+    };
+
+    let context_dir = args.context.clone().unwrap_or(default_context);
+    tracing::info!(spec = %display_name, context = %context_dir.display(), "loaded spec");
+    Ok(LoadedSpec { display_name, source, context_dir })
+}
+
+/// Compiles and checks a loaded spec, including the context inputs on disk.
+pub fn compile_loaded(spec: &LoadedSpec) -> Compilation {
+    let mut compilation = compile::check(&spec.source);
+    if let Some(model) = &compilation.spec {
+        if spec.context_dir.is_dir() {
+            crate::resolve::check_context_inputs(model, &spec.context_dir, &mut compilation.diagnostics);
+            compilation.diagnostics.sort();
+        }
+    }
+    compilation
+}
+
+/// Prints diagnostics in the chosen format to stderr. Returns whether the
+/// run must fail: any error, or any warning under `--deny-warnings`.
+pub fn report(compilation_diagnostics: &crate::diag::Diagnostics, spec: &LoadedSpec, args: &SpecArgs, color: bool) -> bool {
+    let text = match args.message_format {
+        MessageFormat::Human => {
+            let options = RenderOptions { color, unicode: true, width: terminal_width() };
+            render_all(compilation_diagnostics, &spec.display_name, &spec.source, &options)
+        }
+        MessageFormat::Json => crate::diag::json::render_lines(compilation_diagnostics, &spec.display_name, &spec.source),
+    };
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+
+    compilation_diagnostics.has_errors() || (args.deny_warnings && !compilation_diagnostics.is_empty())
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|value| value.parse().ok()).unwrap_or(100)
+}

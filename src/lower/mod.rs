@@ -1,0 +1,1 @@
+//! Lowering: the validated model ordered into a backend-neutral build graph.

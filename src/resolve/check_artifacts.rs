@@ -1,0 +1,198 @@
+//! Artifact flow checks: a raw `copy from= path=` must stay inside a
+//! declared artifact (SC0301), and two artifact copies in one stage must
+//! not write the same destination (SC0302).
+
+use std::collections::BTreeMap;
+
+use super::chain::Stages;
+use super::unix_path;
+use super::workdir::{StageWorkdirs, Workdir};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span};
+use crate::model::{ArtifactKind, CopySource, CopyStep, StepKind};
+
+pub fn check(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnostics: &mut Diagnostics) {
+    check_raw_paths(stages, diagnostics);
+    check_destinations(stages, workdirs, diagnostics);
+}
+
+fn check_raw_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
+    for stage in &stages.spec.stages {
+        for step in &stage.steps {
+            let StepKind::Copy(copy) = &step.kind else { continue };
+            let CopySource::StagePath { stage: from, path } = &copy.source else { continue };
+            let Some(producer) = stages.named(from.as_str()) else { continue };
+            // A relative path is SC0304.
+            if !unix_path::is_absolute(&path.value) || stages.artifact_containing(producer, &path.value).is_some() {
+                continue;
+            }
+
+            let producer_stage = stages.stage(producer);
+            let normalized = unix_path::normalize(&path.value);
+            let name = artifact_name_for(&normalized);
+            let declared: Vec<String> = stages
+                .chain(producer)
+                .into_iter()
+                .flat_map(|index| stages.stage(index).artifacts.iter())
+                .map(|artifact| format!("`{}` ({})", artifact.name.value, artifact.path.value))
+                .collect();
+            let producer_label = if declared.is_empty() {
+                "declares no artifacts".to_string()
+            } else {
+                format!("declares {}", declared.join(", "))
+            };
+
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::UndeclaredArtifactPath,
+                    format!("`{normalized}` is not inside an artifact of stage `{}`", from.value),
+                )
+                .label(path.span, "no artifact declares this path")
+                .label(producer_stage.name.span, producer_label)
+                .help(format!(
+                    "declare `artifact \"{name}\" path=\"{normalized}\"` in `{}` and copy it by name with \
+                     `copy artifact=\"{name}\" from=\"{}\" to=\"{}\"`",
+                    from.value, from.value, copy.to.value
+                )),
+            );
+        }
+    }
+}
+
+/// An artifact name derived from the last component of a path.
+fn artifact_name_for(path: &str) -> String {
+    let base = unix_path::file_name(path);
+    let name: String = base.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).collect();
+    if name.is_empty() || name == "." || name == ".." { "files".to_string() } else { name }
+}
+
+fn check_destinations(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnostics: &mut Diagnostics) {
+    for (index, stage) in stages.spec.stages.iter().enumerate() {
+        let mut first_copy: BTreeMap<String, Span> = BTreeMap::new();
+
+        for (position, step) in stage.steps.iter().enumerate() {
+            let StepKind::Copy(copy) = &step.kind else { continue };
+            let workdir = &workdirs[index].before_step[position];
+            let Some(destination) = destination(stages, copy, workdir) else { continue };
+
+            if let Some(&earlier) = first_copy.get(&destination) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::DestinationConflict,
+                        format!("two copies in stage `{}` write `{destination}`", stage.name.value),
+                    )
+                    .label(copy.to.span, format!("writes `{destination}` again"))
+                    .label(earlier, "first written here")
+                    .help("copy each artifact to its own path, or remove the copy whose files are overwritten"),
+                );
+            } else {
+                first_copy.insert(destination, copy.to.span);
+            }
+        }
+    }
+}
+
+/// Where an artifact or raw stage path copy lands, as a normalized path. A
+/// `to` ending with `/` is a directory: a file keeps its name inside it,
+/// while a directory's contents are copied into it. Context copies are not
+/// compared, since copying sources over each other is common and harmless.
+fn destination(stages: &Stages<'_>, copy: &CopyStep, workdir: &Workdir) -> Option<String> {
+    let (source_path, kind) = match &copy.source {
+        CopySource::Context(_) => return None,
+        CopySource::Artifact { .. } => {
+            let (_, artifact) = stages.copied_artifact(&copy.source)?;
+            (artifact.path.value.as_str(), artifact.kind)
+        }
+        CopySource::StagePath { path, .. } => {
+            let (_, artifact) = stages.copied_artifact(&copy.source)?;
+            let same_path = unix_path::normalize(&path.value) == unix_path::normalize(&artifact.path.value);
+            // Below a declared directory the kind of the path is unknown; take it as a file.
+            let kind = if same_path { artifact.kind } else { ArtifactKind::File };
+            (path.value.as_str(), kind)
+        }
+    };
+
+    let Workdir::Known(to) = workdir.resolve(&copy.to.value) else { return None };
+    let into_directory = copy.to.value.ends_with('/') || copy.to.value == "." || copy.to.value.ends_with("/.");
+    if into_directory && kind != ArtifactKind::Dir {
+        let name = unix_path::file_name(&unix_path::normalize(source_path)).to_string();
+        return Some(unix_path::join(&to, &name));
+    }
+    Some(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::Code::{self, DestinationConflict, UndeclaredArtifactPath};
+    use crate::resolve::test_support::{codes_among, first_among};
+
+    const CODES: &[Code] = &[UndeclaredArtifactPath, DestinationConflict];
+
+    const BUILD: &str = r#"stage "build" from="alpine:3" {
+        artifact "app" path="/out/app" kind="executable"
+        artifact "cli" path="/out/cli" kind="executable"
+        artifact "web" path="/out/web" kind="dir"
+        artifact "app2" path="/other/app" kind="executable"
+    }
+    stage "base" from="build"
+    "#;
+
+    #[test]
+    fn artifact_checks_table() {
+        let cases: &[(&str, &[Code])] = &[
+            (r#"stage "run" from="alpine:3" { copy from="build" path="/out/app" to="/app" }"#, &[]),
+            (r#"stage "run" from="alpine:3" { copy from="build" path="/out/web/index.html" to="/i" }"#, &[]),
+            (r#"stage "run" from="alpine:3" { copy from="base" path="/out/app" to="/app" }"#, &[]),
+            (r#"stage "run" from="alpine:3" { copy from="build" path="/out" to="/app" }"#, &[UndeclaredArtifactPath]),
+            (r#"stage "run" from="alpine:3" { copy from="build" path="/go/bin/app" to="/app" }"#, &[UndeclaredArtifactPath]),
+            (r#"stage "run" from="alpine:3" { copy from="build" path="/out/../etc/passwd" to="/p" }"#, &[UndeclaredArtifactPath]),
+            (
+                r#"stage "run" from="alpine:3" {
+                    copy artifact="app" from="build" to="/usr/bin/"
+                    copy artifact="cli" from="build" to="/usr/bin/"
+                }"#,
+                &[],
+            ),
+            (
+                r#"stage "run" from="alpine:3" {
+                    copy artifact="app" from="build" to="/usr/bin/"
+                    copy artifact="app2" from="build" to="/usr/bin/"
+                }"#,
+                &[DestinationConflict],
+            ),
+            (
+                r#"stage "run" from="alpine:3" {
+                    workdir "/usr"
+                    copy artifact="app" from="build" to="bin/app"
+                    copy artifact="cli" from="build" to="/usr/bin/app"
+                }"#,
+                &[DestinationConflict],
+            ),
+            (
+                r#"stage "run" from="alpine:3" {
+                    copy artifact="web" from="build" to="/www/"
+                    copy from="build" path="/out/web" to="/www"
+                }"#,
+                &[DestinationConflict],
+            ),
+            // Relative destinations under an image's unknown workdir are SC0304 instead.
+            (
+                r#"stage "run" from="alpine:3" {
+                    copy artifact="app" from="build" to="app"
+                    copy artifact="cli" from="build" to="app"
+                }"#,
+                &[],
+            ),
+        ];
+        for (source, expected) in cases {
+            let source = format!("{BUILD}\n{source}");
+            assert_eq!(codes_among(&source, CODES), *expected, "{source}");
+        }
+    }
+
+    #[test]
+    fn undeclared_path_help_declares_an_artifact() {
+        let source = format!("{BUILD}\nstage \"run\" from=\"alpine:3\" {{ copy from=\"build\" path=\"/go/bin/app\" to=\"/app\" }}");
+        let help = first_among(&source, UndeclaredArtifactPath).help.unwrap_or_default();
+        assert!(help.contains("artifact \"app\" path=\"/go/bin/app\""), "{help}");
+    }
+}
