@@ -4,9 +4,13 @@
 //! orders it into a backend-neutral build graph, and backends such as
 //! [`dockerfile`] emit output from that graph.
 
+pub mod cli;
 pub mod compile;
 pub mod diag;
 pub mod dockerfile;
+pub mod engine;
+pub mod llb;
+pub mod lock;
 pub mod lower;
 pub mod model;
 pub mod resolve;

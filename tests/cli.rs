@@ -69,7 +69,7 @@ fn check_json_has_position_and_code() {
     assert_eq!(first["code"], "SC0101");
     assert_eq!(first["severity"], "error");
     assert_eq!(first["line"], 6);
-    assert_eq!(first["column"], 41);
+    assert_eq!(first["column"], 30);
 }
 
 #[test]

@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use stagec::compile::{self, Compilation};
 use stagec::diag::render::{RenderOptions, render_all};
 use stagec::diag::{Code, Diagnostics};
+use stagec::dockerfile::{DockerfileOptions, SyntaxLevel};
+use stagec::lower::LowerOptions;
 use stagec::model::{CopySource, MountKind, Spec, StepKind};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every directory under specs/examples/, in name order.
+/// Lists every directory under specs/examples/, in name order.
 fn example_dirs() -> Vec<PathBuf> {
     let examples = repo_root().join("specs/examples");
     let entries = fs::read_dir(&examples).unwrap_or_else(|error| panic!("reading {}: {error}", examples.display()));
@@ -64,7 +66,11 @@ fn examples_have_readme() {
     for dir in example_dirs() {
         let readme = dir.join("README.md");
         let text = fs::read_to_string(&readme).unwrap_or_else(|error| panic!("reading {}: {error}", readme.display()));
-        assert!(text.starts_with("# "), "{} does not start with a `# ` title", readme.display());
+        assert!(
+            text.starts_with("# "),
+            "{} does not start with a `# ` title",
+            readme.display()
+        );
     }
 }
 
@@ -82,7 +88,12 @@ fn context_inputs(spec: &Spec) -> Vec<String> {
                 }
                 StepKind::Run(run) => {
                     for mount in &run.mounts {
-                        if let MountKind::Bind { from: None, source: Some(source), .. } = &mount.kind {
+                        if let MountKind::Bind {
+                            from: None,
+                            source: Some(source),
+                            ..
+                        } = &mount.kind
+                        {
                             inputs.push(source.value.clone());
                         }
                     }
@@ -94,7 +105,7 @@ fn context_inputs(spec: &Spec) -> Vec<String> {
     inputs
 }
 
-/// The part of a context path before its first glob component: `wordfreq`
+/// Returns the part of a context path before its first glob component: `wordfreq`
 /// for `wordfreq/*.go`, the empty path for `*.go`, the whole path when it
 /// has no glob.
 fn literal_prefix(path: &str) -> PathBuf {
@@ -130,8 +141,20 @@ fn example_context_inputs_exist() {
 
         for input in inputs {
             let path = dir.join(literal_prefix(&input));
-            assert!(path.exists(), "{}: context input `{input}` needs {}, which does not exist", dir.display(), path.display());
+            assert!(
+                path.exists(),
+                "{}: context input `{input}` needs {}, which does not exist",
+                dir.display(),
+                path.display()
+            );
         }
+
+        // The compiler's own check also matches globs and applies the
+        // spec's `context { exclude }` patterns.
+        let mut diagnostics = Diagnostics::default();
+        stagec::resolve::check_context_inputs(&spec, &dir, &mut diagnostics);
+        let name = dir.join("app.kdl").display().to_string();
+        assert!(diagnostics.is_empty(), "{}", render(&diagnostics, &name, &source));
     }
 }
 
@@ -169,12 +192,18 @@ fn kdl_blocks(markdown: &str) -> Vec<KdlBlock> {
             in_other_block = !closing_fence;
             continue;
         }
-        let Some(info) = trimmed.strip_prefix("```") else { continue };
+        let Some(info) = trimmed.strip_prefix("```") else {
+            continue;
+        };
 
         let info = info.trim_start_matches('`');
         match info.strip_prefix("kdl") {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => {
-                current = Some(KdlBlock { line: index + 1, attributes: rest.trim().to_string(), text: String::new() })
+                current = Some(KdlBlock {
+                    line: index + 1,
+                    attributes: rest.trim().to_string(),
+                    text: String::new(),
+                })
             }
             _ => in_other_block = true,
         }
@@ -199,8 +228,9 @@ fn language_doc() -> String {
     fs::read_to_string(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
 }
 
-/// A block is a complete spec when it declares both a stage and an image at
-/// the top level. Other blocks are fragments that show one node.
+/// Reports whether a block is a complete spec, which declares both a stage
+/// and an image at the top level. Other blocks are fragments that show one
+/// node.
 fn is_complete_spec(text: &str) -> bool {
     let top_level = |name: &str| text.lines().any(|line| line.starts_with(&format!("{name} \"")));
     top_level("stage") && top_level("image")
@@ -212,10 +242,14 @@ fn is_complete_spec(text: &str) -> bool {
 fn language_doc_kdl_blocks_parse() {
     let doc = language_doc();
     let blocks = kdl_blocks(&doc);
-    assert!(blocks.len() >= 20, "docs/language.md has only {} ```kdl blocks", blocks.len());
+    assert!(
+        blocks.len() >= 20,
+        "docs/language.md has only {} ```kdl blocks",
+        blocks.len()
+    );
 
     for block in &blocks {
-        let name = format!("docs/language.md:{}", block.line);
+        let name = format!("docs/language.md, block at line {}", block.line);
         if let Err(errors) = stagec::syntax::parse(&block.text) {
             let mut diagnostics = Diagnostics::default();
             diagnostics.extend(errors);
@@ -225,30 +259,104 @@ fn language_doc_kdl_blocks_parse() {
 }
 
 /// Complete specs in the language reference compile without errors, and
-/// those fenced with `expect=CODE` report that code.
+/// those fenced with `expect=CODE` report that code. Every failing block is
+/// listed, so that one run shows all the examples to fix.
 #[test]
 fn language_doc_complete_specs_compile() {
     let doc = language_doc();
     let mut complete = 0;
+    let mut failures = Vec::new();
 
     for block in kdl_blocks(&doc) {
-        let name = format!("docs/language.md:{}", block.line);
-        let expected = block.attributes.strip_prefix("expect=");
-        if let Some(code) = expected {
-            let code = Code::parse(code).unwrap_or_else(|| panic!("{name}: unknown code in `expect={code}`"));
-            let compilation = compile::check(&block.text);
-            let rendered = render(&compilation.diagnostics, &name, &block.text);
-            assert!(
-                compilation.diagnostics.iter().any(|diagnostic| diagnostic.code == code),
-                "{name} should report {code}, but reports:\n{rendered}"
-            );
+        let name = format!("docs/language.md, block at line {}", block.line);
+        let compilation = compile::check(&block.text);
+        let rendered = render(&compilation.diagnostics, &name, &block.text);
+
+        if let Some(code) = block.attributes.strip_prefix("expect=") {
+            let Some(code) = Code::parse(code) else {
+                failures.push(format!("{name}: unknown code in `expect={code}`"));
+                continue;
+            };
+            if !compilation.diagnostics.iter().any(|diagnostic| diagnostic.code == code) {
+                failures.push(format!("{name} should report {code}, but reports:\n{rendered}"));
+            }
             continue;
         }
-        if is_complete_spec(&block.text) {
-            check_without_errors(&name, &block.text);
-            complete += 1;
+
+        if !is_complete_spec(&block.text) {
+            continue;
+        }
+        complete += 1;
+        if compilation.has_errors() {
+            failures.push(format!("{name} has errors:\n{rendered}"));
+        } else if !compilation.diagnostics.is_empty() {
+            eprintln!("{name}: warnings:\n{rendered}");
         }
     }
 
+    assert!(
+        failures.is_empty(),
+        "{} failing examples:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(complete >= 5, "docs/language.md has only {complete} complete specs");
+}
+
+/// Emits the Dockerfile for every image output of a spec that compiled
+/// without errors, at the default syntax level, and returns the diagnostics
+/// of the outputs that fail.
+fn emit_every_output(compilation: &Compilation) -> Diagnostics {
+    let spec = compilation.spec.as_ref().expect("a spec without errors has a model");
+    let mut failures = Diagnostics::default();
+
+    for image in &spec.images {
+        let options = LowerOptions {
+            target: Some(image.stage.value.clone()),
+            ..LowerOptions::default()
+        };
+        let emitted = stagec::lower::lower(spec, &compilation.graph, &options).and_then(|graph| {
+            let options = DockerfileOptions {
+                syntax: SyntaxLevel::DEFAULT,
+                spec_path: "app.kdl".to_string(),
+            };
+            stagec::dockerfile::emit(&graph, &options)
+        });
+        if let Err(diagnostics) = emitted {
+            failures.extend(diagnostics);
+        }
+    }
+    failures
+}
+
+/// Complete specs in the language reference also compile to a Dockerfile
+/// at the default syntax level, which Docker 20.10's built-in frontend
+/// builds, so that a reader can build every example as written.
+#[test]
+fn language_doc_complete_specs_emit_dockerfile() {
+    let doc = language_doc();
+    let mut failures = Vec::new();
+
+    for block in kdl_blocks(&doc) {
+        if !block.attributes.is_empty() || !is_complete_spec(&block.text) {
+            continue;
+        }
+        let name = format!("docs/language.md, block at line {}", block.line);
+        let compilation = compile::check(&block.text);
+        if compilation.has_errors() {
+            // language_doc_complete_specs_compile reports these.
+            continue;
+        }
+        let diagnostics = emit_every_output(&compilation);
+        if !diagnostics.is_empty() {
+            failures.push(format!("{name}:\n{}", render(&diagnostics, &name, &block.text)));
+        }
+    }
+
+    assert!(
+        failures.is_empty(),
+        "{} examples fail to emit:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -54,8 +54,8 @@ codes! {
 
     UnknownStage = ("SC0101", "unknown-stage", Error, "a reference to a stage that does not exist"),
     UnknownArtifact = ("SC0102", "unknown-artifact", Error, "a reference to an artifact the stage does not declare"),
-    DuplicateName = ("SC0103", "duplicate-name", Error, "two stages, artifacts, args or secrets share a name, ignoring case"),
-    InvalidName = ("SC0104", "invalid-name", Error, "a name with characters stage, artifact or arg names cannot hold"),
+    DuplicateName = ("SC0103", "duplicate-name", Error, "two stages, artifacts, global args or secrets share a name"),
+    InvalidName = ("SC0104", "invalid-name", Error, "a stage, artifact, arg, secret or env name with characters it cannot hold"),
 
     DependencyCycle = ("SC0201", "dependency-cycle", Error, "stages depend on each other in a cycle"),
     SelfConsumption = ("SC0202", "self-consumption", Error, "a stage consumes its own artifact or is based on itself"),
@@ -83,12 +83,17 @@ codes! {
     InvalidInterpolation = ("SC0607", "invalid-interpolation", Error, "a malformed `${...}` interpolation"),
 
     NoOutput = ("SC0701", "no-output", Error, "the spec declares no image output"),
-    AmbiguousOutput = ("SC0702", "ambiguous-output", Error, "several outputs and none chosen as the default"),
+    AmbiguousOutput = ("SC0702", "ambiguous-output", Error, "several image outputs without exactly one default"),
     ToolchainFinalImage = ("SC0703", "toolchain-final-image", Warning, "an output image based on a toolchain image"),
     UnpinnedBaseImage = ("SC0704", "unpinned-base-image", Warning, "a base image with tag `latest` or no tag"),
 
     NeedsNewerSyntax = ("SC0801", "needs-newer-syntax", Error, "a feature the selected Dockerfile syntax level cannot express"),
     UnrepresentableValue = ("SC0802", "unrepresentable-value", Error, "a string the Dockerfile backend cannot encode exactly"),
+
+    MissingLock = ("SC0901", "missing-lock", Error, "the spec has no lock file with its base images' configuration"),
+    StaleLock = ("SC0902", "stale-lock", Error, "the lock file lacks a base image the build needs"),
+    MissingArtifact = ("SC0903", "missing-artifact", Error, "a build did not produce a declared artifact"),
+    BuildStepFailed = ("SC0904", "build-step-failed", Error, "a step of the spec failed when the engine ran it"),
 }
 
 impl Code {
@@ -103,6 +108,70 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         self.info().code
     }
+}
+
+impl CodeInfo {
+    /// Returns the KDL spec under the explanation's "Failing example" heading.
+    pub fn failing_example(&self) -> Option<&'static str> {
+        example_block(self.explanation, "## Failing example")
+    }
+
+    /// Returns the KDL spec under the explanation's "Fixed example" heading.
+    pub fn fixed_example(&self) -> Option<&'static str> {
+        example_block(self.explanation, "## Fixed example")
+    }
+}
+
+/// Returns the contents of the first ```` ```kdl ```` block after `heading`.
+fn example_block(explanation: &'static str, heading: &str) -> Option<&'static str> {
+    let after_heading = &explanation[explanation.find(heading)? + heading.len()..];
+    let opening = "```kdl\n";
+    let body = &after_heading[after_heading.find(opening)? + opening.len()..];
+    let end = body.find("```")?;
+    Some(&body[..end])
+}
+
+/// Renders docs/diagnostics.md: a table of every code, then every
+/// explanation with its headings moved one level down. `stagec explain`
+/// and this page share the explanation files, so they cannot drift apart.
+pub fn reference_markdown() -> String {
+    let mut out = String::new();
+    out.push_str("# Diagnostics\n\n");
+    out.push_str(
+        "<!-- Generated from src/diag/codes.rs and src/diag/explain/*.md. After editing those, run\n     \
+         `UPDATE_DOCS=1 cargo test --test docs_diagnostics` to regenerate this file. -->\n\n",
+    );
+    out.push_str(
+        "Every problem stagec reports has a stable code. Errors stop the build; warnings are printed and the \
+         build goes on. Codes are never renumbered, so scripts can match on them, for example in the JSON \
+         output of `--message-format json`.\n\n",
+    );
+
+    out.push_str("| Code | Name | Severity | Summary |\n|------|------|----------|---------|\n");
+    for code in Code::ALL {
+        let info = code.info();
+        let anchor = format!("{}-{}", info.code.to_lowercase(), info.slug);
+        out.push_str(&format!(
+            "| [{}](#{anchor}) | {} | {} | {} |\n",
+            info.code, info.slug, info.severity, info.summary
+        ));
+    }
+
+    for code in Code::ALL {
+        out.push('\n');
+        let mut in_code_block = false;
+        for line in code.info().explanation.lines() {
+            if line.starts_with("```") {
+                in_code_block = !in_code_block;
+            }
+            if !in_code_block && line.starts_with('#') {
+                out.push('#');
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 impl std::fmt::Display for Code {
@@ -122,6 +191,29 @@ mod tests {
             assert!(seen.insert(code.info().code), "duplicate code {}", code.info().code);
             assert!(seen.insert(code.info().slug), "duplicate slug {}", code.info().slug);
         }
+    }
+
+    #[test]
+    fn explanations_have_title_and_examples() {
+        for code in Code::ALL {
+            let info = code.info();
+            let title = format!("# {}: {}\n", info.code, info.slug);
+            assert!(
+                info.explanation.starts_with(&title),
+                "{} must start with {title:?}",
+                info.code
+            );
+            assert!(info.failing_example().is_some(), "{} has no failing example", info.code);
+            assert!(info.fixed_example().is_some(), "{} has no fixed example", info.code);
+        }
+    }
+
+    #[test]
+    fn reference_demotes_headings_outside_code() {
+        let reference = reference_markdown();
+        assert!(reference.contains("\n## SC0101: unknown-stage\n"));
+        assert!(reference.contains("\n### Failing example\n"));
+        assert!(reference.contains("| [SC0101](#sc0101-unknown-stage) | unknown-stage | error |"));
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! chains are walked once for all stages, and a cycle or an unknown stage
 //! name ends a chain at [`Root::Unknown`] instead of looping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::unix_path;
 use crate::diag::Span;
 use crate::model::{Artifact, Base, CopySource, Spanned, Spec, Stage};
 
-/// What the bottom of a `from=` chain is.
+/// The bottom of a `from=` chain.
 #[derive(Debug, Clone, Copy)]
 pub enum Root<'a> {
     Image(&'a Spanned<String>),
@@ -54,7 +54,12 @@ impl<'a> Stages<'a> {
             })
             .collect();
 
-        let mut stages = Stages { spec, by_name, links, roots: Vec::new() };
+        let mut stages = Stages {
+            spec,
+            by_name,
+            links,
+            roots: Vec::new(),
+        };
         stages.roots = stages.inherit(|root| *root, |_, root| root);
         stages
     }
@@ -67,7 +72,7 @@ impl<'a> Stages<'a> {
         &self.spec.stages[index]
     }
 
-    /// The index of the stage called `name`, compared exactly.
+    /// Returns the index of the stage called `name`, compared exactly.
     pub fn named(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
     }
@@ -76,7 +81,7 @@ impl<'a> Stages<'a> {
         self.spec.stages.iter().map(|stage| stage.name.as_str())
     }
 
-    /// The stage that `index` is based on, when it is a known stage.
+    /// Returns the stage that `index` is based on, when it is a known stage.
     pub fn base(&self, index: usize) -> Option<usize> {
         match self.links[index] {
             Link::Stage(base) => Some(base),
@@ -84,18 +89,19 @@ impl<'a> Stages<'a> {
         }
     }
 
-    /// The image, scratch or unknown stage at the bottom of the chain.
+    /// Returns the image, scratch or unknown stage at the bottom of the chain.
     pub fn root(&self, index: usize) -> Root<'a> {
         self.roots[index]
     }
 
-    /// The stage itself, then the stage it is based on, and so on. Stops
-    /// before a stage repeats.
+    /// Returns the stage itself, then the stage it is based on, and so on,
+    /// stopping before a stage repeats.
     pub fn chain(&self, index: usize) -> Vec<usize> {
         let mut chain = vec![index];
+        let mut seen = BTreeSet::from([index]);
         let mut current = index;
         while let Some(base) = self.base(current) {
-            if chain.contains(&base) {
+            if !seen.insert(base) {
                 break;
             }
             chain.push(base);
@@ -142,18 +148,26 @@ impl<'a> Stages<'a> {
             }
         }
 
-        values.into_iter().map(|value| value.expect("inherit assigns every stage on its path")).collect()
+        values
+            .into_iter()
+            .map(|value| value.expect("inherit assigns every stage on its path"))
+            .collect()
     }
 
-    /// The artifact a copy or bind takes its files from: the named artifact
-    /// of the producer, or for a raw stage path the artifact of the producer
-    /// or its bases that contains the path. Returns the producer index too.
+    /// Returns the artifact a copy takes its files from, with the index of
+    /// the stage that declares it: the named artifact of the `from=` stage,
+    /// or for a raw stage path the artifact of that stage or of its bases
+    /// that contains the path.
     pub fn copied_artifact(&self, source: &CopySource) -> Option<(usize, &'a Artifact)> {
         match source {
             CopySource::Context(_) => None,
             CopySource::Artifact { stage, artifact } => {
                 let producer = self.named(stage.as_str())?;
-                let found = self.stage(producer).artifacts.iter().find(|a| a.name.value == artifact.value)?;
+                let found = self
+                    .stage(producer)
+                    .artifacts
+                    .iter()
+                    .find(|a| a.name.value == artifact.value)?;
                 Some((producer, found))
             }
             CopySource::StagePath { stage, path } => {
@@ -163,8 +177,8 @@ impl<'a> Stages<'a> {
         }
     }
 
-    /// The artifact of `stage` or of a stage in its chain whose path is
-    /// `path` or contains it. Returns the declaring stage and the artifact.
+    /// Returns the artifact of `stage` or of a stage in its chain whose path
+    /// is `path` or contains it, with the index of the declaring stage.
     pub fn artifact_containing(&self, stage: usize, path: &str) -> Option<(usize, &'a Artifact)> {
         if !unix_path::is_absolute(path) {
             return None;

@@ -8,7 +8,7 @@ use super::chain::Stages;
 use super::unix_path;
 use super::workdir::{StageWorkdirs, Workdir};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
-use crate::model::{ArtifactKind, CopySource, CopyStep, StepKind};
+use crate::model::{ArtifactKind, CopySource, CopyStep, MountKind, Spanned, StepKind};
 
 pub fn check(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnostics: &mut Diagnostics) {
     check_raw_paths(stages, diagnostics);
@@ -18,51 +18,104 @@ pub fn check(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnostics: &mut 
 fn check_raw_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     for stage in &stages.spec.stages {
         for step in &stage.steps {
-            let StepKind::Copy(copy) = &step.kind else { continue };
-            let CopySource::StagePath { stage: from, path } = &copy.source else { continue };
-            let Some(producer) = stages.named(from.as_str()) else { continue };
-            // A relative path is SC0304.
-            if !unix_path::is_absolute(&path.value) || stages.artifact_containing(producer, &path.value).is_some() {
-                continue;
+            match &step.kind {
+                StepKind::Copy(copy) => {
+                    if let CopySource::StagePath { stage: from, path } = &copy.source {
+                        let how = |name: &str, _: &str| {
+                            format!(
+                                "copy it by name with `copy artifact=\"{name}\" from=\"{}\" to=\"{}\"`",
+                                from.value, copy.to.value
+                            )
+                        };
+                        check_raw_path(stages, from, path, how, diagnostics);
+                    }
+                }
+                StepKind::Run(run) => {
+                    for mount in &run.mounts {
+                        // A bind of a whole stage (no `source=`) is explicit about what it takes.
+                        let MountKind::Bind {
+                            from: Some(from),
+                            source: Some(source),
+                            target,
+                            ..
+                        } = &mount.kind
+                        else {
+                            continue;
+                        };
+                        let how = |_: &str, artifact_path: &str| {
+                            format!(
+                                "mount it with `bind \"{}\" from=\"{}\" source=\"{artifact_path}\"`",
+                                target.value, from.value
+                            )
+                        };
+                        check_raw_path(stages, from, source, how, diagnostics);
+                    }
+                }
+                _ => {}
             }
-
-            let producer_stage = stages.stage(producer);
-            let normalized = unix_path::normalize(&path.value);
-            let name = artifact_name_for(&normalized);
-            let declared: Vec<String> = stages
-                .chain(producer)
-                .into_iter()
-                .flat_map(|index| stages.stage(index).artifacts.iter())
-                .map(|artifact| format!("`{}` ({})", artifact.name.value, artifact.path.value))
-                .collect();
-            let producer_label = if declared.is_empty() {
-                "declares no artifacts".to_string()
-            } else {
-                format!("declares {}", declared.join(", "))
-            };
-
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::UndeclaredArtifactPath,
-                    format!("`{normalized}` is not inside an artifact of stage `{}`", from.value),
-                )
-                .label(path.span, "no artifact declares this path")
-                .label(producer_stage.name.span, producer_label)
-                .help(format!(
-                    "declare `artifact \"{name}\" path=\"{normalized}\"` in `{}` and copy it by name with \
-                     `copy artifact=\"{name}\" from=\"{}\" to=\"{}\"`",
-                    from.value, from.value, copy.to.value
-                )),
-            );
         }
     }
 }
 
-/// An artifact name derived from the last component of a path.
+/// Reports `path` of stage `from` when no artifact of it declares the path.
+/// `how` returns how to use the suggested artifact, given its name and path.
+fn check_raw_path(
+    stages: &Stages<'_>,
+    from: &Spanned<String>,
+    path: &Spanned<String>,
+    how: impl Fn(&str, &str) -> String,
+    diagnostics: &mut Diagnostics,
+) {
+    let Some(producer) = stages.named(from.as_str()) else {
+        return;
+    };
+    // A relative path is SC0304.
+    if !unix_path::is_absolute(&path.value) || stages.artifact_containing(producer, &path.value).is_some() {
+        return;
+    }
+
+    let producer_stage = stages.stage(producer);
+    let normalized = unix_path::normalize(&path.value);
+    let name = artifact_name_for(&normalized);
+    let declared: Vec<String> = stages
+        .chain(producer)
+        .into_iter()
+        .flat_map(|index| stages.stage(index).artifacts.iter())
+        .map(|artifact| format!("`{}` ({})", artifact.name.value, artifact.path.value))
+        .collect();
+    let producer_label = if declared.is_empty() {
+        "declares no artifacts".to_string()
+    } else {
+        format!("declares {}", declared.join(", "))
+    };
+    let how = how(&name, &normalized);
+
+    diagnostics.push(
+        Diagnostic::new(
+            Code::UndeclaredArtifactPath,
+            format!("`{normalized}` is not inside an artifact of stage `{}`", from.value),
+        )
+        .label(path.span, "no artifact declares this path")
+        .label(producer_stage.name.span, producer_label)
+        .help(format!(
+            "declare `artifact \"{name}\" path=\"{normalized}\"` in `{}` and {how}",
+            from.value
+        )),
+    );
+}
+
+/// Derives an artifact name from the last component of a path.
 fn artifact_name_for(path: &str) -> String {
     let base = unix_path::file_name(path);
-    let name: String = base.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).collect();
-    if name.is_empty() || name == "." || name == ".." { "files".to_string() } else { name }
+    let name: String = base
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect();
+    if name.is_empty() || name == "." || name == ".." {
+        "files".to_string()
+    } else {
+        name
+    }
 }
 
 fn check_destinations(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnostics: &mut Diagnostics) {
@@ -72,7 +125,9 @@ fn check_destinations(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnosti
         for (position, step) in stage.steps.iter().enumerate() {
             let StepKind::Copy(copy) = &step.kind else { continue };
             let workdir = &workdirs[index].before_step[position];
-            let Some(destination) = destination(stages, copy, workdir) else { continue };
+            let Some(destination) = destination(stages, copy, workdir) else {
+                continue;
+            };
 
             if let Some(&earlier) = first_copy.get(&destination) {
                 diagnostics.push(
@@ -91,10 +146,10 @@ fn check_destinations(stages: &Stages<'_>, workdirs: &[StageWorkdirs], diagnosti
     }
 }
 
-/// Where an artifact or raw stage path copy lands, as a normalized path. A
-/// `to` ending with `/` is a directory: a file keeps its name inside it,
-/// while a directory's contents are copied into it. Context copies are not
-/// compared, since copying sources over each other is common and harmless.
+/// Returns where an artifact or raw stage path copy lands, as a normalized
+/// path. A `to` ending with `/` is a directory: a file keeps its name inside
+/// it, while a directory's contents are copied into it. Context copies are
+/// not compared, since copying sources over each other is common and harmless.
 fn destination(stages: &Stages<'_>, copy: &CopyStep, workdir: &Workdir) -> Option<String> {
     let (source_path, kind) = match &copy.source {
         CopySource::Context(_) => return None,
@@ -111,7 +166,9 @@ fn destination(stages: &Stages<'_>, copy: &CopyStep, workdir: &Workdir) -> Optio
         }
     };
 
-    let Workdir::Known(to) = workdir.resolve(&copy.to.value) else { return None };
+    let Workdir::Known(to) = workdir.resolve(&copy.to.value) else {
+        return None;
+    };
     let into_directory = copy.to.value.ends_with('/') || copy.to.value == "." || copy.to.value.ends_with("/.");
     if into_directory && kind != ArtifactKind::Dir {
         let name = unix_path::file_name(&unix_path::normalize(source_path)).to_string();
@@ -139,12 +196,42 @@ mod tests {
     #[test]
     fn artifact_checks_table() {
         let cases: &[(&str, &[Code])] = &[
-            (r#"stage "run" from="alpine:3" { copy from="build" path="/out/app" to="/app" }"#, &[]),
-            (r#"stage "run" from="alpine:3" { copy from="build" path="/out/web/index.html" to="/i" }"#, &[]),
-            (r#"stage "run" from="alpine:3" { copy from="base" path="/out/app" to="/app" }"#, &[]),
-            (r#"stage "run" from="alpine:3" { copy from="build" path="/out" to="/app" }"#, &[UndeclaredArtifactPath]),
-            (r#"stage "run" from="alpine:3" { copy from="build" path="/go/bin/app" to="/app" }"#, &[UndeclaredArtifactPath]),
-            (r#"stage "run" from="alpine:3" { copy from="build" path="/out/../etc/passwd" to="/p" }"#, &[UndeclaredArtifactPath]),
+            (
+                r#"stage "run" from="alpine:3" { copy from="build" path="/out/app" to="/app" }"#,
+                &[],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { copy from="build" path="/out/web/index.html" to="/i" }"#,
+                &[],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { copy from="base" path="/out/app" to="/app" }"#,
+                &[],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { copy from="build" path="/out" to="/app" }"#,
+                &[UndeclaredArtifactPath],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { copy from="build" path="/go/bin/app" to="/app" }"#,
+                &[UndeclaredArtifactPath],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { copy from="build" path="/out/../etc/passwd" to="/p" }"#,
+                &[UndeclaredArtifactPath],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { run "ls /m" { bind "/m" from="build" source="/out/web" } }"#,
+                &[],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { run "ls /m" { bind "/m" from="build" source="/go/pkg" } }"#,
+                &[UndeclaredArtifactPath],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { run "ls /m" { bind "/m" from="build" } }"#,
+                &[],
+            ),
             (
                 r#"stage "run" from="alpine:3" {
                     copy artifact="app" from="build" to="/usr/bin/"
@@ -191,8 +278,20 @@ mod tests {
 
     #[test]
     fn undeclared_path_help_declares_an_artifact() {
-        let source = format!("{BUILD}\nstage \"run\" from=\"alpine:3\" {{ copy from=\"build\" path=\"/go/bin/app\" to=\"/app\" }}");
+        let source = format!(
+            "{BUILD}\nstage \"run\" from=\"alpine:3\" {{ copy from=\"build\" path=\"/go/bin/app\" to=\"/app\" }}"
+        );
         let help = first_among(&source, UndeclaredArtifactPath).help.unwrap_or_default();
         assert!(help.contains("artifact \"app\" path=\"/go/bin/app\""), "{help}");
+        assert!(
+            help.contains("copy artifact=\"app\" from=\"build\" to=\"/app\""),
+            "{help}"
+        );
+
+        let bind = format!(
+            "{BUILD}\nstage \"run\" from=\"alpine:3\" {{ run \"ls\" {{ bind \"/m\" from=\"build\" source=\"/go/pkg\" }} }}"
+        );
+        let help = first_among(&bind, UndeclaredArtifactPath).help.unwrap_or_default();
+        assert!(help.contains("bind \"/m\" from=\"build\" source=\"/go/pkg\""), "{help}");
     }
 }

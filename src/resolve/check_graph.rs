@@ -7,15 +7,17 @@ use super::check_names::list;
 use super::graph::{Edge, EdgeKind, StageGraph};
 use super::unix_path;
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
-use crate::model::{CopySource, MountKind, StepKind};
+use crate::model::{Base, CopySource, MountKind, StepKind};
 
 pub fn check(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &mut Diagnostics) {
     check_cycles(stages, graph, diagnostics);
     check_self_edges(stages, graph, diagnostics);
 
     let roots = output_roots(stages);
-    // Without any output, SC0701 lists the candidate stages instead.
-    if roots.is_empty() {
+    // Without any output, SC0701 lists the candidate stages instead. With a
+    // reference to an unknown stage the graph lacks the edge the user meant,
+    // so the stage it should reach would be reported as a second mistake.
+    if roots.is_empty() || has_unknown_stage_reference(stages) {
         return;
     }
     let reachable = graph.reachable_from(roots);
@@ -23,11 +25,45 @@ pub fn check(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &mut Diagnost
     check_unused_artifacts(stages, &reachable, diagnostics);
 }
 
+/// Returns whether any `from=`, copy, bind, `image` or `check` names a
+/// stage that does not exist (SC0101).
+fn has_unknown_stage_reference(stages: &Stages<'_>) -> bool {
+    let spec = stages.spec;
+    let unknown = |name: &str| stages.named(name).is_none();
+
+    let in_stages = spec.stages.iter().any(|stage| {
+        let base_unknown = matches!(&stage.base, Base::Stage(name) if unknown(name.as_str()));
+        base_unknown
+            || stage.steps.iter().any(|step| match &step.kind {
+                StepKind::Copy(copy) => match &copy.source {
+                    CopySource::Artifact { stage: from, .. } | CopySource::StagePath { stage: from, .. } => {
+                        unknown(from.as_str())
+                    }
+                    CopySource::Context(_) => false,
+                },
+                StepKind::Run(run) => run.mounts.iter().any(
+                    |mount| matches!(&mount.kind, MountKind::Bind { from: Some(from), .. } if unknown(from.as_str())),
+                ),
+                _ => false,
+            })
+    });
+    let in_outputs = spec
+        .images
+        .iter()
+        .map(|image| &image.stage)
+        .chain(&spec.checks)
+        .any(|name| unknown(name.as_str()));
+    in_stages || in_outputs
+}
+
 /// Stages built by a plain build: every `image` output and every `check`.
 fn output_roots(stages: &Stages<'_>) -> Vec<usize> {
     let spec = stages.spec;
     let images = spec.images.iter().map(|image| &image.stage);
-    images.chain(&spec.checks).filter_map(|name| stages.named(name.as_str())).collect()
+    images
+        .chain(&spec.checks)
+        .filter_map(|name| stages.named(name.as_str()))
+        .collect()
 }
 
 fn relation(kind: EdgeKind) -> &'static str {
@@ -49,7 +85,10 @@ fn check_cycles(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &mut Diagn
         let mut path: Vec<&str> = cycle.iter().map(|&index| name(index)).collect();
         path.push(name(cycle[0]));
 
-        let mut diagnostic = Diagnostic::new(Code::DependencyCycle, format!("dependency cycle: {}", path.join(" -> ")));
+        let mut diagnostic = Diagnostic::new(
+            Code::DependencyCycle,
+            format!("dependency cycle: {}", path.join(" -> ")),
+        );
         for (position, &from) in cycle.iter().enumerate() {
             let to = cycle[(position + 1) % cycle.len()];
             let edge: Option<&Edge> = graph.edges[from].iter().find(|edge| edge.to == to);
@@ -124,9 +163,17 @@ fn check_unreachable(stages: &Stages<'_>, reachable: &[bool], diagnostics: &mut 
 
 fn check_unused_artifacts(stages: &Stages<'_>, reachable: &[bool], diagnostics: &mut Diagnostics) {
     let spec = stages.spec;
-    let mut used: Vec<Vec<bool>> = spec.stages.iter().map(|stage| vec![false; stage.artifacts.len()]).collect();
+    let mut used: Vec<Vec<bool>> = spec
+        .stages
+        .iter()
+        .map(|stage| vec![false; stage.artifacts.len()])
+        .collect();
     let mut mark = |declaring: usize, artifact_name: &str| {
-        if let Some(position) = spec.stages[declaring].artifacts.iter().position(|a| a.name.value == artifact_name) {
+        if let Some(position) = spec.stages[declaring]
+            .artifacts
+            .iter()
+            .position(|a| a.name.value == artifact_name)
+        {
             used[declaring][position] = true;
         }
     };
@@ -136,12 +183,26 @@ fn check_unused_artifacts(stages: &Stages<'_>, reachable: &[bool], diagnostics: 
             match &step.kind {
                 StepKind::Copy(copy) => match &copy.source {
                     CopySource::Artifact { stage: from, artifact } => {
-                        if let Some(producer) = stages.named(from.as_str()) {
+                        let Some(producer) = stages.named(from.as_str()) else {
+                            continue;
+                        };
+                        let declared = spec.stages[producer]
+                            .artifacts
+                            .iter()
+                            .any(|a| a.name.value == artifact.value);
+                        if declared {
                             mark(producer, artifact.as_str());
+                        } else {
+                            // SC0102: the copy meant one of these; do not call them unused too.
+                            for artifact in &spec.stages[producer].artifacts {
+                                mark(producer, artifact.name.as_str());
+                            }
                         }
                     }
                     CopySource::StagePath { stage: from, path } => {
-                        let found = stages.named(from.as_str()).and_then(|p| stages.artifact_containing(p, &path.value));
+                        let found = stages
+                            .named(from.as_str())
+                            .and_then(|p| stages.artifact_containing(p, &path.value));
                         if let Some((declaring, artifact)) = found {
                             mark(declaring, artifact.name.as_str());
                         }
@@ -150,8 +211,17 @@ fn check_unused_artifacts(stages: &Stages<'_>, reachable: &[bool], diagnostics: 
                 },
                 StepKind::Run(run) => {
                     for mount in &run.mounts {
-                        let MountKind::Bind { from: Some(from), source, .. } = &mount.kind else { continue };
-                        let Some(producer) = stages.named(from.as_str()) else { continue };
+                        let MountKind::Bind {
+                            from: Some(from),
+                            source,
+                            ..
+                        } = &mount.kind
+                        else {
+                            continue;
+                        };
+                        let Some(producer) = stages.named(from.as_str()) else {
+                            continue;
+                        };
                         let path = source.as_ref().map_or("/", |source| source.as_str());
                         // A mount of the whole stage (no `source=`) uses every artifact in it.
                         if unix_path::normalize(path) == "/" {
@@ -191,7 +261,10 @@ fn check_unused_artifacts(stages: &Stages<'_>, reachable: &[bool], diagnostics: 
             diagnostics.push(
                 Diagnostic::new(
                     Code::UnusedArtifact,
-                    format!("artifact `{}` of stage `{}` is never copied", artifact.name.value, stage.name.value),
+                    format!(
+                        "artifact `{}` of stage `{}` is never copied",
+                        artifact.name.value, stage.name.value
+                    ),
                 )
                 .severity(Severity::Warning)
                 .label(artifact.name.span, "nothing copies this artifact")
@@ -225,11 +298,23 @@ mod tests {
                    image "a""#,
                 &[DependencyCycle],
             ),
-            (r#"stage "a" from="alpine:3" { artifact "x" path="/x"; copy artifact="x" from="a" to="/y" }; image "a""#, &[SelfConsumption]),
+            (
+                r#"stage "a" from="alpine:3" { artifact "x" path="/x"; copy artifact="x" from="a" to="/y" }; image "a""#,
+                &[SelfConsumption],
+            ),
             (r#"stage "a" from="a"; image "a""#, &[SelfConsumption]),
-            (r#"stage "a" from="alpine:3" { run "true" { bind "/m" from="a" } }; image "a""#, &[SelfConsumption]),
-            (r#"stage "a" from="alpine:3"; stage "test" from="alpine:3"; image "a""#, &[UnreachableStage]),
-            (r#"stage "a" from="alpine:3"; stage "test" from="alpine:3"; image "a"; check "test""#, &[]),
+            (
+                r#"stage "a" from="alpine:3" { run "true" { bind "/m" from="a" } }; image "a""#,
+                &[SelfConsumption],
+            ),
+            (
+                r#"stage "a" from="alpine:3"; stage "test" from="alpine:3"; image "a""#,
+                &[UnreachableStage],
+            ),
+            (
+                r#"stage "a" from="alpine:3"; stage "test" from="alpine:3"; image "a"; check "test""#,
+                &[],
+            ),
             // Without outputs SC0701 applies, not one warning per stage.
             (r#"stage "a" from="alpine:3"; stage "b" from="alpine:3""#, &[]),
             (
@@ -250,8 +335,25 @@ mod tests {
                    image "run""#,
                 &[],
             ),
+            // An unknown stage or artifact reference is SC0101 or SC0102; the
+            // stage or artifact it meant is not reported as unused as well.
+            (
+                r#"stage "build" from="alpine:3" { artifact "app" path="/app" }
+                   stage "run" from="alpine:3" { copy artifact="app" from="bulid" to="/app" }
+                   image "run""#,
+                &[],
+            ),
+            (
+                r#"stage "build" from="alpine:3" { artifact "app" path="/app" }
+                   stage "run" from="alpine:3" { copy artifact="ap" from="build" to="/app" }
+                   image "run""#,
+                &[],
+            ),
             // An exported stage ships its artifacts, and an unbuilt stage's are not reported.
-            (r#"stage "run" from="alpine:3" { artifact "app" path="/app" }; image "run""#, &[]),
+            (
+                r#"stage "run" from="alpine:3" { artifact "app" path="/app" }; image "run""#,
+                &[],
+            ),
             (
                 r#"stage "run" from="alpine:3"; stage "old" from="alpine:3" { artifact "app" path="/app" }; image "run""#,
                 &[UnreachableStage],

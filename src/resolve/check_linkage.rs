@@ -20,7 +20,9 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     for (consumer, stage) in stages.spec.stages.iter().enumerate() {
         for step in &stage.steps {
             let StepKind::Copy(copy) = &step.kind else { continue };
-            let Some((producer, artifact)) = stages.copied_artifact(&copy.source) else { continue };
+            let Some((producer, artifact)) = stages.copied_artifact(&copy.source) else {
+                continue;
+            };
             let Some(runtime) = &libcs[consumer] else { continue };
             let reference_span = copy_reference_span(&copy.source);
 
@@ -54,7 +56,9 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             if artifact.kind != ArtifactKind::Executable || runtime.libc == Libc::Glibc {
                 continue;
             }
-            let Some(toolchain) = glibc_toolchain(stages, producer, &libcs) else { continue };
+            let Some(toolchain) = glibc_toolchain(stages, producer, &libcs) else {
+                continue;
+            };
             if builds_static(stages, producer, toolchain) {
                 continue;
             }
@@ -70,7 +74,10 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                 )
                 .severity(Severity::Warning)
                 .label(reference_span, "may need glibc at run time")
-                .label(artifact.name.span, format!("no linkage declared; `{producer_name}` builds with glibc"))
+                .label(
+                    artifact.name.span,
+                    format!("no linkage declared; `{producer_name}` builds with glibc"),
+                )
                 .label(runtime.span, runtime.describe())
                 .help(inferred_fix(artifact, toolchain, stage.name.as_str())),
             );
@@ -96,12 +103,16 @@ impl LibcFact {
     }
 }
 
-/// The libc of every stage: its own `libc=`, else its base's, else what the
-/// image table says about the root image. `None` when unknown.
+/// Returns the libc of every stage: its own `libc=`, else its base's, else
+/// what the image table gives for the root image. `None` when unknown.
 fn libc_facts(stages: &Stages<'_>) -> Vec<Option<LibcFact>> {
     stages.inherit(
         |root| match root {
-            Root::Scratch(span) => Some(LibcFact { libc: Libc::None, span: *span, origin: "scratch".to_string() }),
+            Root::Scratch(span) => Some(LibcFact {
+                libc: Libc::None,
+                span: *span,
+                origin: "scratch".to_string(),
+            }),
             Root::Image(reference) => images::facts(&reference.value).libc.map(|libc| LibcFact {
                 libc,
                 span: reference.span,
@@ -113,16 +124,22 @@ fn libc_facts(stages: &Stages<'_>) -> Vec<Option<LibcFact>> {
             Some(declared) => Some(LibcFact {
                 libc: declared.value,
                 span: declared.span,
-                origin: format!("stage `{}` (libc=\"{}\")", stages.stage(index).name.value, declared.value.as_str()),
+                origin: format!(
+                    "stage `{}` (libc=\"{}\")",
+                    stages.stage(index).name.value,
+                    declared.value.as_str()
+                ),
             }),
             None => inherited,
         },
     )
 }
 
-/// The toolchain of `producer` when it is a glibc toolchain image.
+/// Returns the toolchain of `producer` when it is a glibc toolchain image.
 fn glibc_toolchain(stages: &Stages<'_>, producer: usize, libcs: &[Option<LibcFact>]) -> Option<Toolchain> {
-    let Root::Image(reference) = stages.root(producer) else { return None };
+    let Root::Image(reference) = stages.root(producer) else {
+        return None;
+    };
     let toolchain = images::facts(&reference.value).toolchain?;
     let glibc = libcs[producer].as_ref().is_some_and(|fact| fact.libc == Libc::Glibc);
     glibc.then_some(toolchain)
@@ -146,7 +163,10 @@ fn builds_static(stages: &Stages<'_>, producer: usize, toolchain: Toolchain) -> 
             let is_cgo_off = |name: &str, value: &str| name == "CGO_ENABLED" && value == "0";
             steps().any(|step| match &step.kind {
                 StepKind::Env(pairs) => pairs.iter().any(|(name, value)| is_cgo_off(&name.value, &value.value)),
-                StepKind::Run(run) => run.env.iter().any(|(name, value)| is_cgo_off(&name.value, &value.value)),
+                StepKind::Run(run) => run
+                    .env
+                    .iter()
+                    .any(|(name, value)| is_cgo_off(&name.value, &value.value)),
                 _ => false,
             }) || run_texts().any(|text| text.contains("CGO_ENABLED=0"))
         }
@@ -169,9 +189,9 @@ fn fix_for(needed: Libc, consumer: &str) -> String {
             "build a static binary and declare linkage=\"static\" (for Go: CGO_ENABLED=0), or base `{consumer}` on a \
              glibc image such as gcr.io/distroless/base-debian12 or debian:bookworm-slim"
         ),
-        Libc::Musl => format!(
-            "build against glibc or statically, or base `{consumer}` on a musl image such as alpine:3.20"
-        ),
+        Libc::Musl => {
+            format!("build against glibc or statically, or base `{consumer}` on a musl image such as alpine:3.20")
+        }
         Libc::None => "build a static binary and declare linkage=\"static\"".to_string(),
     }
 }
@@ -196,7 +216,10 @@ mod tests {
     use crate::resolve::test_support::diagnostics_among;
 
     fn severities(source: &str) -> Vec<Severity> {
-        diagnostics_among(source, &[LinkageMismatch]).into_iter().map(|d| d.severity).collect()
+        diagnostics_among(source, &[LinkageMismatch])
+            .into_iter()
+            .map(|d| d.severity)
+            .collect()
     }
 
     #[test]
@@ -213,7 +236,10 @@ mod tests {
         };
         let cases: Vec<(String, Vec<Severity>)> = vec![
             (go("", r#"linkage="glibc""#, "scratch"), vec![Error]),
-            (go(r#"env CGO_ENABLED="1""#, r#"linkage="glibc""#, "alpine:3"), vec![Error]),
+            (
+                go(r#"env CGO_ENABLED="1""#, r#"linkage="glibc""#, "alpine:3"),
+                vec![Error],
+            ),
             (go("", r#"linkage="glibc""#, "debian:12"), vec![]),
             (go("", r#"linkage="glibc""#, "gcr.io/distroless/base-debian12"), vec![]),
             (go("", r#"linkage="musl""#, "debian:12"), vec![Error]),

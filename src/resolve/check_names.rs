@@ -65,7 +65,9 @@ fn report_unknown_stage(stages: &Stages<'_>, name: &Spanned<String>, place: &str
     let diagnostic = match did_you_mean(name.as_str(), stages.names()) {
         Some(suggestion) => Diagnostic::new(Code::UnknownStage, message)
             .label(name.span, format!("did you mean `{suggestion}`?"))
-            .help(format!("write \"{suggestion}\", the name of the stage declared with `stage \"{suggestion}\"`")),
+            .help(format!(
+                "write \"{suggestion}\", the name of the stage declared with `stage \"{suggestion}\"`"
+            )),
         None => {
             let known = list(stages.names());
             let help = if name.value.contains([':', '/', '@']) {
@@ -79,7 +81,9 @@ fn report_unknown_stage(stages: &Stages<'_>, name: &Spanned<String>, place: &str
             } else {
                 format!("use one of the stages of this spec: {known}")
             };
-            Diagnostic::new(Code::UnknownStage, message).label(name.span, "no stage has this name").help(help)
+            Diagnostic::new(Code::UnknownStage, message)
+                .label(name.span, "no stage has this name")
+                .help(help)
         }
     };
     diagnostics.push(diagnostic);
@@ -91,11 +95,19 @@ fn check_artifact_references(stages: &Stages<'_>, diagnostics: &mut Diagnostics)
     for stage in &spec.stages {
         for step in &stage.steps {
             let StepKind::Copy(copy) = &step.kind else { continue };
-            let CopySource::Artifact { stage: from, artifact } = &copy.source else { continue };
+            let CopySource::Artifact { stage: from, artifact } = &copy.source else {
+                continue;
+            };
             // An unknown producer is SC0101 already.
-            let Some(producer) = stages.named(from.as_str()) else { continue };
+            let Some(producer) = stages.named(from.as_str()) else {
+                continue;
+            };
             let producer = stages.stage(producer);
-            if producer.artifacts.iter().any(|declared| declared.name.value == artifact.value) {
+            if producer
+                .artifacts
+                .iter()
+                .any(|declared| declared.name.value == artifact.value)
+            {
                 continue;
             }
 
@@ -104,7 +116,12 @@ fn check_artifact_references(stages: &Stages<'_>, diagnostics: &mut Diagnostics)
             let elsewhere: Vec<&str> = spec
                 .stages
                 .iter()
-                .filter(|other| other.artifacts.iter().any(|declared| declared.name.value == artifact.value))
+                .filter(|other| {
+                    other
+                        .artifacts
+                        .iter()
+                        .any(|declared| declared.name.value == artifact.value)
+                })
                 .map(|other| other.name.as_str())
                 .collect();
 
@@ -147,18 +164,36 @@ fn check_duplicates(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     let spec = stages.spec;
 
     let stage_names = spec.stages.iter().map(|stage| &stage.name);
-    report_duplicates(stage_names, true, "stage", "rename one of the stages; Dockerfile stage names ignore case", diagnostics);
+    report_duplicates(stage_names, true, "stage", "rename one of the stages", diagnostics);
 
     for stage in &spec.stages {
         let artifact_names = stage.artifacts.iter().map(|artifact| &artifact.name);
-        report_duplicates(artifact_names, true, "artifact", "rename one of the artifacts of this stage", diagnostics);
+        report_duplicates(
+            artifact_names,
+            true,
+            "artifact",
+            "rename one of the artifacts of this stage",
+            diagnostics,
+        );
     }
 
     let arg_names = spec.args.iter().map(|arg| &arg.name);
-    report_duplicates(arg_names, false, "global build arg", "remove one of the declarations", diagnostics);
+    report_duplicates(
+        arg_names,
+        false,
+        "global build arg",
+        "remove one of the declarations",
+        diagnostics,
+    );
 
     let secret_names = spec.secrets.iter().map(|secret| &secret.name);
-    report_duplicates(secret_names, false, "secret", "remove one of the declarations", diagnostics);
+    report_duplicates(
+        secret_names,
+        false,
+        "secret",
+        "remove one of the declarations",
+        diagnostics,
+    );
 }
 
 /// Reports every name that repeats an earlier one, labelling both.
@@ -171,22 +206,33 @@ fn report_duplicates<'a>(
 ) {
     let mut first: BTreeMap<String, &Spanned<String>> = BTreeMap::new();
     for name in names {
-        let key = if ignore_case { name.value.to_lowercase() } else { name.value.clone() };
+        let key = if ignore_case {
+            name.value.to_lowercase()
+        } else {
+            name.value.clone()
+        };
         let Some(earlier) = first.get(&key) else {
             first.insert(key, name);
             continue;
         };
 
-        let message = if earlier.value == name.value {
-            format!("duplicate {what} `{}`", name.value)
+        let (message, help) = if earlier.value == name.value {
+            (format!("duplicate {what} `{}`", name.value), help.to_string())
         } else {
-            format!("{what} names `{}` and `{}` differ only in case", earlier.value, name.value)
+            let message = format!(
+                "{what} names `{}` and `{}` differ only in case",
+                earlier.value, name.value
+            );
+            (
+                message,
+                format!("{help}; {what} names that differ only in case count as the same name"),
+            )
         };
         diagnostics.push(
             Diagnostic::new(Code::DuplicateName, message)
                 .label(name.span, "declared again here")
                 .label(earlier.span, "first declared here")
-                .help(help.to_string()),
+                .help(help),
         );
     }
 }
@@ -198,7 +244,11 @@ fn check_name_syntax(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
         check_stage_name(&stage.name, diagnostics);
         for artifact in &stage.artifacts {
             if !is_plain_name(&artifact.name.value) {
-                diagnostics.push(invalid_name(&artifact.name, "artifact", "letters, digits, `_`, `-` and `.`"));
+                diagnostics.push(invalid_name(
+                    &artifact.name,
+                    "artifact",
+                    "letters, digits, `_`, `-` and `.`",
+                ));
             }
         }
         for step in &stage.steps {
@@ -223,15 +273,19 @@ fn check_name_syntax(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     }
     for secret in &spec.secrets {
         if !is_plain_name(&secret.name.value) {
-            diagnostics.push(invalid_name(&secret.name, "secret id", "letters, digits, `_`, `-` and `.`"));
+            diagnostics.push(invalid_name(
+                &secret.name,
+                "secret id",
+                "letters, digits, `_`, `-` and `.`",
+            ));
         }
     }
 }
 
 /// Dockerfile accepts a stage name that, lowercased, matches
-/// `[a-z][a-z0-9_.-]*`; stagec writes stage names lowercased, so uppercase
-/// letters are accepted (SC0103 catches two names that then collide).
-/// `scratch` and `context` are reserved by BuildKit.
+/// `[a-z][a-z0-9_.-]*`. stagec writes stage names lowercased, so uppercase
+/// letters are accepted, and SC0103 catches two names that then collide.
+/// BuildKit reserves `scratch` and `context`.
 fn check_stage_name(name: &Spanned<String>, diagnostics: &mut Diagnostics) {
     let lowered = name.value.to_ascii_lowercase();
     let mut chars = lowered.chars();
@@ -239,42 +293,65 @@ fn check_stage_name(name: &Spanned<String>, diagnostics: &mut Diagnostics) {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
 
     if !valid {
-        diagnostics.push(invalid_name(name, "stage", "a letter first, then letters, digits, `_`, `-` and `.`"));
+        diagnostics.push(invalid_name(
+            name,
+            "stage",
+            "a letter first, then letters, digits, `_`, `-` and `.`",
+        ));
     } else if lowered == "scratch" || lowered == "context" {
         diagnostics.push(
-            Diagnostic::new(Code::InvalidName, format!("`{}` is reserved and cannot name a stage", name.value))
-                .label(name.span, "reserved name")
-                .help(format!(
-                    "`{lowered}` has a fixed meaning in builds (from=\"scratch\" is the empty image); rename the stage, \
+            Diagnostic::new(
+                Code::InvalidName,
+                format!("`{}` is reserved and cannot name a stage", name.value),
+            )
+            .label(name.span, "reserved name")
+            .help(format!(
+                "`{lowered}` has a fixed meaning in builds (from=\"scratch\" is the empty image); rename the stage, \
                      for example to `{lowered}-stage`"
-                )),
+            )),
         );
     }
 }
 
 fn check_arg_name(name: &Spanned<String>, diagnostics: &mut Diagnostics) {
     if !is_arg_name(&name.value) {
-        diagnostics.push(invalid_name(name, "build arg", "a letter or `_` first, then letters, digits and `_`"));
+        diagnostics.push(invalid_name(
+            name,
+            "build arg",
+            "a letter or `_` first, then letters, digits and `_`",
+        ));
     }
 }
 
-/// Env names may hold any character but `=`, yet a shell can only read
-/// names made of letters, digits and `_`, and Dockerfile `ENV` splits on
-/// whitespace; those two are what is rejected.
+/// Env names may contain any character but `=`. Dockerfile `ENV` splits on
+/// whitespace, so names with `=`, whitespace or control characters are
+/// rejected. Names that a shell cannot read, such as `JAVA.HOME`, stay
+/// valid for programs that read their environment directly.
 fn check_env_name(name: &Spanned<String>, diagnostics: &mut Diagnostics) {
-    let invalid = name.value.is_empty() || name.value.chars().any(|c| c == '=' || c.is_whitespace() || c.is_control());
+    let invalid = name.value.is_empty()
+        || name
+            .value
+            .chars()
+            .any(|c| c == '=' || c.is_whitespace() || c.is_control());
     if invalid {
-        diagnostics.push(invalid_name(name, "env var", "no `=`, whitespace or control characters"));
+        diagnostics.push(invalid_name(
+            name,
+            "env var",
+            "no `=`, whitespace or control characters",
+        ));
     }
 }
 
 /// Artifact names and secret ids: letters, digits, `_`, `-` and `.`.
 fn is_plain_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn invalid_name(name: &Spanned<String>, what: &str, rule: &str) -> Diagnostic {
-    let suggestion = suggest_name(&name.value);
+    let suggestion = suggest_name(&name.value, what);
     let help = if suggestion.is_empty() || suggestion == name.value {
         format!("{what} names allow {rule}")
     } else {
@@ -285,20 +362,36 @@ fn invalid_name(name: &Spanned<String>, what: &str, rule: &str) -> Diagnostic {
         .help(help)
 }
 
-/// Replaces characters that no name allows with `-`, to show an example.
-fn suggest_name(name: &str) -> String {
-    let replaced: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
-    let trimmed = replaced.trim_matches('-');
-    match trimmed.chars().next() {
-        Some(first) if first.is_ascii_digit() => format!("s{trimmed}"),
+/// Replaces characters that no name allows, to show an example. Stage and
+/// build arg names cannot start with a digit, so those get a prefix.
+fn suggest_name(name: &str, what: &str) -> String {
+    let separator = if what == "build arg" { '_' } else { '-' };
+    let replaced: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                separator
+            }
+        })
+        .collect();
+    let trimmed = replaced.trim_matches(separator);
+    let starts_with_digit = trimmed.starts_with(|c: char| c.is_ascii_digit());
+    match what {
+        "stage" if starts_with_digit => format!("stage-{trimmed}"),
+        "build arg" if starts_with_digit => format!("_{trimmed}"),
         _ => trimmed.to_string(),
     }
 }
 
 /// Formats names as "`a`, `b`, `c`".
 pub fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    names.into_iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+    names
+        .into_iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -316,25 +409,49 @@ mod tests {
                    stage "run" from="alpine:3" { copy artifact="app" from="build" to="/app" }"#,
                 &[],
             ),
-            (r#"stage "run" from="alpine:3" { copy artifact="app" from="bulid" to="/app" }"#, &[UnknownStage]),
-            (r#"stage "run" from="alpine:3" { copy from="bulid" path="/app" to="/app" }"#, &[UnknownStage]),
-            (r#"stage "run" from="alpine:3" { run "true" { bind "/src" from="bulid" } }"#, &[UnknownStage]),
+            (
+                r#"stage "run" from="alpine:3" { copy artifact="app" from="bulid" to="/app" }"#,
+                &[UnknownStage],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { copy from="bulid" path="/app" to="/app" }"#,
+                &[UnknownStage],
+            ),
+            (
+                r#"stage "run" from="alpine:3" { run "true" { bind "/src" from="bulid" } }"#,
+                &[UnknownStage],
+            ),
             (r#"stage "run" from="alpine:3"; image "runtime""#, &[UnknownStage]),
             (r#"stage "run" from="alpine:3"; check "tset""#, &[UnknownStage]),
             // A bare-word base typo is reported once, by the base resolver.
-            (r#"stage "build" from="alpine:3"; stage "run" from="bulid""#, &[UnknownStage]),
+            (
+                r#"stage "build" from="alpine:3"; stage "run" from="bulid""#,
+                &[UnknownStage],
+            ),
             (
                 r#"stage "build" from="alpine:3" { artifact "app" path="/app" }
                    stage "run" from="alpine:3" { copy artifact="ap" from="build" to="/app" }"#,
                 &[UnknownArtifact],
             ),
-            (r#"stage "a" from="alpine:3"; stage "a" from="alpine:3""#, &[DuplicateName]),
-            (r#"stage "Build" from="alpine:3"; stage "build" from="alpine:3""#, &[DuplicateName]),
-            (r#"stage "a" from="alpine:3" { artifact "x" path="/x"; artifact "X" path="/y" }"#, &[DuplicateName]),
+            (
+                r#"stage "a" from="alpine:3"; stage "a" from="alpine:3""#,
+                &[DuplicateName],
+            ),
+            (
+                r#"stage "Build" from="alpine:3"; stage "build" from="alpine:3""#,
+                &[DuplicateName],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { artifact "x" path="/x"; artifact "X" path="/y" }"#,
+                &[DuplicateName],
+            ),
             (r#"arg "V"; arg "V"; stage "a" from="alpine:3""#, &[DuplicateName]),
             (r#"arg "v"; arg "V"; stage "a" from="alpine:3""#, &[]),
             (r#"secret "t"; secret "t"; stage "a" from="alpine:3""#, &[DuplicateName]),
-            (r#"stage "a" from="alpine:3"; stage "b" from="alpine:3" { artifact "x" path="/x" }"#, &[]),
+            (
+                r#"stage "a" from="alpine:3"; stage "b" from="alpine:3" { artifact "x" path="/x" }"#,
+                &[],
+            ),
             (r#"stage "2build" from="alpine:3""#, &[InvalidName]),
             (r#"stage "build/x" from="alpine:3""#, &[InvalidName]),
             (r#"stage "Build.v2_x-y" from="alpine:3""#, &[]),
@@ -343,7 +460,10 @@ mod tests {
             (r#"arg "MY-ARG"; stage "a" from="alpine:3""#, &[InvalidName]),
             (r#"stage "a" from="alpine:3" { arg "1X" }"#, &[InvalidName]),
             (r#"secret "npm token"; stage "a" from="alpine:3""#, &[InvalidName]),
-            (r#"stage "a" from="alpine:3" { artifact "my app" path="/x" }"#, &[InvalidName]),
+            (
+                r#"stage "a" from="alpine:3" { artifact "my app" path="/x" }"#,
+                &[InvalidName],
+            ),
             (r#"stage "a" from="alpine:3" { env "A B"="x" }"#, &[InvalidName]),
             (r#"stage "a" from="alpine:3" { env "JAVA.HOME"="x" }"#, &[]),
         ];
@@ -368,7 +488,29 @@ mod tests {
                         stage "c" from="alpine:3" { copy artifact="bin" from="a" to="/b" }"#;
         let diagnostic = first_among(source, UnknownArtifact);
         assert_eq!(diagnostic.labels[1].text, "declares `x`");
-        assert!(diagnostic.help.as_deref().unwrap_or_default().contains("declared by stage `b`"), "{diagnostic:?}");
+        assert!(
+            diagnostic
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("declared by stage `b`"),
+            "{diagnostic:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_name_suggestions_table() {
+        let cases = [
+            (r#"stage "2nd-build" from="alpine:3""#, "`stage-2nd-build`"),
+            (r#"stage "build/x" from="alpine:3""#, "`build-x`"),
+            (r#"arg "1X"; stage "a" from="alpine:3""#, "`_1X`"),
+            (r#"arg "MY-ARG"; stage "a" from="alpine:3""#, "`MY_ARG`"),
+            (r#"secret "npm token"; stage "a" from="alpine:3""#, "`npm-token`"),
+        ];
+        for (source, suggestion) in cases {
+            let help = first_among(source, InvalidName).help.unwrap_or_default();
+            assert!(help.ends_with(&format!("for example {suggestion}")), "{source}: {help}");
+        }
     }
 
     #[test]

@@ -33,7 +33,12 @@ fn check_context_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                 }
                 StepKind::Run(run) => {
                     for mount in &run.mounts {
-                        if let MountKind::Bind { from: None, source: Some(source), .. } = &mount.kind {
+                        if let MountKind::Bind {
+                            from: None,
+                            source: Some(source),
+                            ..
+                        } = &mount.kind
+                        {
                             report_escape(source, "path", diagnostics);
                         }
                     }
@@ -44,7 +49,7 @@ fn check_context_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     }
 }
 
-/// Why a context path leaves the context, if it does.
+/// Returns why a context path leaves the context, if it does.
 pub fn context_escape(path: &str) -> Option<&'static str> {
     let bytes = path.as_bytes();
     if path.starts_with('/') || path.starts_with('\\') {
@@ -71,7 +76,9 @@ pub fn context_escape(path: &str) -> Option<&'static str> {
 }
 
 fn report_escape(path: &Spanned<String>, what: &str, diagnostics: &mut Diagnostics) {
-    let Some(reason) = context_escape(&path.value) else { return };
+    let Some(reason) = context_escape(&path.value) else {
+        return;
+    };
     let example = path_inside_context(&path.value);
 
     diagnostics.push(
@@ -87,15 +94,21 @@ fn report_escape(path: &Spanned<String>, what: &str, diagnostics: &mut Diagnosti
     );
 }
 
-/// The path with the parts that leave the context dropped, as an example
+/// Returns the path with the parts that leave the context dropped, as an example
 /// of what to write once the files are moved into the context.
 fn path_inside_context(path: &str) -> String {
     let bytes = path.as_bytes();
     let has_drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
     let without_drive = if has_drive { &path[2..] } else { path };
-    let parts: Vec<&str> =
-        without_drive.split(['/', '\\']).filter(|part| !matches!(*part, "" | "." | ".." | "~")).collect();
-    if parts.is_empty() { "FILE".to_string() } else { parts.join("/") }
+    let parts: Vec<&str> = without_drive
+        .split(['/', '\\'])
+        .filter(|part| !matches!(*part, "" | "." | ".." | "~"))
+        .collect();
+    if parts.is_empty() {
+        "FILE".to_string()
+    } else {
+        parts.join("/")
+    }
 }
 
 fn check_absolute_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
@@ -106,7 +119,9 @@ fn check_absolute_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 
         for step in &stage.steps {
             match &step.kind {
-                StepKind::Volume(paths) => paths.iter().for_each(|path| require_absolute(path, "`volume`", diagnostics)),
+                StepKind::Volume(paths) => paths
+                    .iter()
+                    .for_each(|path| require_absolute(path, "`volume`", diagnostics)),
                 StepKind::Copy(copy) => {
                     if let CopySource::StagePath { path, .. } = &copy.source {
                         require_absolute(path, "`copy path=`", diagnostics);
@@ -117,18 +132,20 @@ fn check_absolute_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                         match &mount.kind {
                             MountKind::Cache { target, .. } => require_absolute(target, "`cache` target", diagnostics),
                             MountKind::Tmpfs { target, .. } => require_absolute(target, "`tmpfs` target", diagnostics),
-                            MountKind::Bind { target, from, source, .. } => {
+                            MountKind::Bind {
+                                target, from, source, ..
+                            } => {
                                 require_absolute(target, "`bind` target", diagnostics);
                                 if let (Some(_), Some(source)) = (from, source) {
                                     require_absolute(source, "`bind source=` in a stage", diagnostics);
                                 }
                             }
-                            MountKind::Secret { target: Some(target), .. } => {
-                                require_absolute(target, "`secret` target", diagnostics)
-                            }
-                            MountKind::Ssh { target: Some(target), .. } => {
-                                require_absolute(target, "`ssh` target", diagnostics)
-                            }
+                            MountKind::Secret {
+                                target: Some(target), ..
+                            } => require_absolute(target, "`secret` target", diagnostics),
+                            MountKind::Ssh {
+                                target: Some(target), ..
+                            } => require_absolute(target, "`ssh` target", diagnostics),
                             MountKind::Secret { target: None, .. } | MountKind::Ssh { target: None, .. } => {}
                         }
                     }
@@ -145,9 +162,14 @@ fn require_absolute(path: &Spanned<String>, what: &str, diagnostics: &mut Diagno
     }
     let absolute = unix_path::normalize(&format!("/{}", path.value));
     diagnostics.push(
-        Diagnostic::new(Code::RelativePath, format!("{what} `{}` must be an absolute path", path.value))
-            .label(path.span, "relative path")
-            .help(format!("write the full path inside the container, such as \"{absolute}\"")),
+        Diagnostic::new(
+            Code::RelativePath,
+            format!("{what} `{}` must be an absolute path", path.value),
+        )
+        .label(path.span, "relative path")
+        .help(format!(
+            "write the full path inside the container, such as \"{absolute}\""
+        )),
     );
 }
 
@@ -186,9 +208,15 @@ fn check_relative_to_workdir(stages: &Stages<'_>, workdirs: &[StageWorkdirs], di
             diagnostics.push(
                 Diagnostic::new(
                     Code::RelativePath,
-                    format!("relative {what} `{}` in stage `{}`, whose workdir is unknown", path.value, stage.name.value),
+                    format!(
+                        "relative {what} `{}` in stage `{}`, whose workdir is unknown",
+                        path.value, stage.name.value
+                    ),
                 )
-                .label(path.span, "relative to the base image's workdir, which stagec cannot see")
+                .label(
+                    path.span,
+                    "relative to the base image's workdir, which stagec cannot see",
+                )
                 .label(image.span, format!("the chain starts at image `{}`", image.value))
                 .help(help),
             );
@@ -206,7 +234,16 @@ mod tests {
 
     #[test]
     fn context_escape_table() {
-        let escaping = ["../x", "a/../../x", "/etc/passwd", "C:\\x", "c:/x", "~/.ssh/id_rsa", "..\\x", ".."];
+        let escaping = [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "C:\\x",
+            "c:/x",
+            "~/.ssh/id_rsa",
+            "..\\x",
+            "..",
+        ];
         for path in escaping {
             assert!(context_escape(path).is_some(), "{path}");
         }
@@ -219,28 +256,73 @@ mod tests {
     #[test]
     fn path_checks_table() {
         let cases: &[(&str, &[Code])] = &[
-            (r#"stage "a" from="alpine:3" { copy "../secrets.env" to="/s" }"#, &[ContextEscape]),
-            (r#"stage "a" from="alpine:3" { copy "/etc/passwd" to="/p" }"#, &[ContextEscape]),
-            (r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "../x" } }"#, &[ContextEscape]),
-            (r#"context { exclude "/abs" }; stage "a" from="alpine:3""#, &[ContextEscape]),
-            (r#"stage "a" from="alpine:3" { run "true" { bind "/m" source="../x" } }"#, &[ContextEscape]),
-            (r#"stage "b" from="alpine:3" { artifact "o" path="/o" }
-                stage "a" from="alpine:3" { run "true" { bind "/m" from="b" source="/o" } }"#, &[]),
-            (r#"stage "a" from="alpine:3" { artifact "x" path="out/app" }"#, &[RelativePath]),
+            (
+                r#"stage "a" from="alpine:3" { copy "../secrets.env" to="/s" }"#,
+                &[ContextEscape],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "/etc/passwd" to="/p" }"#,
+                &[ContextEscape],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "../x" } }"#,
+                &[ContextEscape],
+            ),
+            (
+                r#"context { exclude "/abs" }; stage "a" from="alpine:3""#,
+                &[ContextEscape],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { run "true" { bind "/m" source="../x" } }"#,
+                &[ContextEscape],
+            ),
+            (
+                r#"stage "b" from="alpine:3" { artifact "o" path="/o" }
+                stage "a" from="alpine:3" { run "true" { bind "/m" from="b" source="/o" } }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { artifact "x" path="out/app" }"#,
+                &[RelativePath],
+            ),
             (r#"stage "a" from="alpine:3" { volume "data" }"#, &[RelativePath]),
             (r#"stage "a" from="alpine:3" { volume "${DATA}" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { run "true" { cache "root/.cache" } }"#, &[RelativePath]),
-            (r#"stage "a" from="alpine:3" { run "true" { tmpfs "tmp" } }"#, &[RelativePath]),
-            (r#"stage "a" from="alpine:3" { run "true" { secret "t" target="t" } }; secret "t""#, &[RelativePath]),
+            (
+                r#"stage "a" from="alpine:3" { run "true" { cache "root/.cache" } }"#,
+                &[RelativePath],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { run "true" { tmpfs "tmp" } }"#,
+                &[RelativePath],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { run "true" { secret "t" target="t" } }; secret "t""#,
+                &[RelativePath],
+            ),
             (r#"stage "a" from="alpine:3" { workdir "app" }"#, &[RelativePath]),
             (r#"stage "a" from="alpine:3" { workdir "/src"; workdir "app" }"#, &[]),
             (r#"stage "a" from="scratch" { workdir "app" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { copy "go.mod" to="./" }"#, &[RelativePath]),
-            (r#"stage "a" from="alpine:3" { workdir "/src"; copy "go.mod" to="./" }"#, &[]),
-            (r#"stage "b" from="alpine:3" { workdir "/src" }
-                stage "a" from="b" { workdir "app"; copy "go.mod" to="./" }"#, &[]),
-            (r#"stage "a" from="${BASE}" { workdir "app" }; arg "BASE" default="alpine:3""#, &[RelativePath]),
-            (r#"stage "a" from="alpine:3" { workdir "${DIR}" }; arg "DIR" default="/app""#, &[]),
+            (
+                r#"stage "a" from="alpine:3" { copy "go.mod" to="./" }"#,
+                &[RelativePath],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { workdir "/src"; copy "go.mod" to="./" }"#,
+                &[],
+            ),
+            (
+                r#"stage "b" from="alpine:3" { workdir "/src" }
+                stage "a" from="b" { workdir "app"; copy "go.mod" to="./" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="${BASE}" { workdir "app" }; arg "BASE" default="alpine:3""#,
+                &[RelativePath],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { workdir "${DIR}" }; arg "DIR" default="/app""#,
+                &[],
+            ),
         ];
         for (source, expected) in cases {
             assert_eq!(codes_among(source, CODES), *expected, "{source}");

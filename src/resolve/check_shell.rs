@@ -63,9 +63,17 @@ fn shell_facts(stages: &Stages<'_>) -> Vec<ShellFact> {
                     reason: format!("`{}` has no shell", reference.value),
                 },
                 // Unknown images are assumed to have /bin/sh, as most do.
-                _ => ShellFact { present: true, span: reference.span, reason: String::new() },
+                _ => ShellFact {
+                    present: true,
+                    span: reference.span,
+                    reason: String::new(),
+                },
             },
-            Root::Unknown => ShellFact { present: true, span: Span::default(), reason: String::new() },
+            Root::Unknown => ShellFact {
+                present: true,
+                span: Span::default(),
+                reason: String::new(),
+            },
         },
         |index, inherited| match &stages.stage(index).has_shell {
             Some(declared) => ShellFact {
@@ -117,10 +125,14 @@ fn split_simple(text: &str) -> Option<Vec<&str>> {
 }
 
 fn quote_all(words: &[&str]) -> String {
-    words.iter().map(|word| format!("\"{word}\"")).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .map(|word| format!("\"{word}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-/// Why an exec-form argument looks like it expects a shell, if it does.
+/// Returns why an exec-form argument looks like it expects a shell, if it does.
 fn shell_syntax(argument: &str) -> Option<&'static str> {
     const OPERATORS: &[&str] = &["&&", "||", "|", ";", ">", ">>", "<", "2>&1", "&", "2>", "<<"];
     if OPERATORS.contains(&argument) {
@@ -150,9 +162,13 @@ fn shell_syntax_in_exec_form(node: &str, argv: &[Spanned<String>]) -> Option<Dia
     }
 
     let (argument, reason) = if program.value.trim() != program.value || program.value.contains(char::is_whitespace) {
-        (program, "a program name with spaces, which exec form does not split into arguments")
+        (
+            program,
+            "a program name with spaces, which exec form does not split into arguments",
+        )
     } else {
-        argv.iter().find_map(|argument| shell_syntax(&argument.value).map(|reason| (argument, reason)))?
+        argv.iter()
+            .find_map(|argument| shell_syntax(&argument.value).map(|reason| (argument, reason)))?
     };
 
     let words: Vec<&str> = argv.iter().map(|argument| argument.as_str()).collect();
@@ -160,7 +176,10 @@ fn shell_syntax_in_exec_form(node: &str, argv: &[Spanned<String>]) -> Option<Dia
     let split = argv.len() == 1 && split_simple(&text).is_some_and(|words| words.len() > 1);
     let shell_form = match node {
         "run" if argv.len() == 1 => "remove exec=#true so that the shell runs it".to_string(),
-        "run" => format!("write it as one string so that the shell runs it: `run \"{}\"`", escape(&text)),
+        "run" => format!(
+            "write it as one string so that the shell runs it: `run \"{}\"`",
+            escape(&text)
+        ),
         _ => format!("or run it through the shell: `{node} shell=\"{}\"`", escape(&text)),
     };
     let split_argv = quote_all(&text.split_whitespace().collect::<Vec<_>>());
@@ -195,29 +214,83 @@ mod tests {
     #[test]
     fn shell_checks_table() {
         let cases: &[(&str, &[Code])] = &[
-            (r#"stage "a" from="scratch" { cmd shell="/app/main --port 8080" }"#, &[ShellFormWithoutShell]),
-            (r#"stage "a" from="scratch" { run "echo hi" }"#, &[ShellFormWithoutShell]),
+            (
+                r#"stage "a" from="scratch" { cmd shell="/app/main --port 8080" }"#,
+                &[ShellFormWithoutShell],
+            ),
+            (
+                r#"stage "a" from="scratch" { run "echo hi" }"#,
+                &[ShellFormWithoutShell],
+            ),
             (r#"stage "a" from="scratch" { run "/app/setup" "--init" }"#, &[]),
-            (r#"stage "a" from="scratch" { entrypoint shell="/app/main" }"#, &[ShellFormWithoutShell]),
-            (r#"stage "a" from="scratch" { healthcheck shell="/app/main -check" }"#, &[ShellFormWithoutShell]),
-            (r#"stage "a" from="gcr.io/distroless/static-debian12" { cmd shell="/app" }"#, &[ShellFormWithoutShell]),
-            (r#"stage "a" from="gcr.io/distroless/static-debian12:debug" { cmd shell="/app" }"#, &[]),
-            (r#"stage "a" from="alpine:3" shell=#false { run "true" }"#, &[ShellFormWithoutShell]),
+            (
+                r#"stage "a" from="scratch" { entrypoint shell="/app/main" }"#,
+                &[ShellFormWithoutShell],
+            ),
+            (
+                r#"stage "a" from="scratch" { healthcheck shell="/app/main -check" }"#,
+                &[ShellFormWithoutShell],
+            ),
+            (
+                r#"stage "a" from="gcr.io/distroless/static-debian12" { cmd shell="/app" }"#,
+                &[ShellFormWithoutShell],
+            ),
+            (
+                r#"stage "a" from="gcr.io/distroless/static-debian12:debug" { cmd shell="/app" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="alpine:3" shell=#false { run "true" }"#,
+                &[ShellFormWithoutShell],
+            ),
             (r#"stage "a" from="scratch" shell=#true { run "true" }"#, &[]),
             // The shell fact is inherited through `from=` chains.
-            (r#"stage "a" from="scratch"; stage "b" from="a" { cmd shell="/app" }"#, &[ShellFormWithoutShell]),
-            (r#"stage "a" from="scratch"; stage "b" from="a" shell=#true { cmd shell="/app" }"#, &[]),
+            (
+                r#"stage "a" from="scratch"; stage "b" from="a" { cmd shell="/app" }"#,
+                &[ShellFormWithoutShell],
+            ),
+            (
+                r#"stage "a" from="scratch"; stage "b" from="a" shell=#true { cmd shell="/app" }"#,
+                &[],
+            ),
             (r#"stage "a" from="example.com/app:1" { run "true" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { cmd "/app/main --port 8080" }"#, &[ShellSyntaxInExecForm]),
+            (
+                r#"stage "a" from="alpine:3" { cmd "/app/main --port 8080" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
             (r#"stage "a" from="alpine:3" { cmd "/app/main" "--port" "8080" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { run "make" "&&" "make" "install" }"#, &[ShellSyntaxInExecForm]),
-            (r#"stage "a" from="alpine:3" { cmd "echo" "$HOME" }"#, &[ShellSyntaxInExecForm]),
-            (r#"stage "a" from="alpine:3" { cmd "rm" "*.tmp" }"#, &[ShellSyntaxInExecForm]),
-            (r#"stage "a" from="alpine:3" { cmd "app" "--exclude=*.md" "http://x/*" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { cmd "echo" "`date`" }"#, &[ShellSyntaxInExecForm]),
-            (r#"stage "a" from="alpine:3" { cmd "/bin/sh" "-c" "echo $HOME && ls *" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { run "go build ./..." exec=#true }"#, &[ShellSyntaxInExecForm]),
-            (r#"stage "a" from="alpine:3" { healthcheck "wget -q localhost" }"#, &[ShellSyntaxInExecForm]),
+            (
+                r#"stage "a" from="alpine:3" { run "make" "&&" "make" "install" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "echo" "$HOME" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "rm" "*.tmp" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "app" "--exclude=*.md" "http://x/*" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "echo" "`date`" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "/bin/sh" "-c" "echo $HOME && ls *" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { run "go build ./..." exec=#true }"#,
+                &[ShellSyntaxInExecForm],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { healthcheck "wget -q localhost" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
             (r#"stage "a" from="alpine:3" { cmd "price" "$5" }"#, &[]),
         ];
         for (source, expected) in cases {
@@ -231,7 +304,10 @@ mod tests {
         let diagnostic = first_among(source, ShellFormWithoutShell);
         let help = diagnostic.help.unwrap_or_default();
         assert!(help.contains(r#"`cmd "/app/main" "--port" "8080"`"#), "{help}");
-        assert_eq!(diagnostic.labels[1].text, "based on scratch, the empty image with no /bin/sh");
+        assert_eq!(
+            diagnostic.labels[1].text,
+            "based on scratch, the empty image with no /bin/sh"
+        );
     }
 
     #[test]

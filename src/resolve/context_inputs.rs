@@ -1,6 +1,6 @@
 //! SC0305: context inputs that match nothing in the build context. This
 //! check reads the filesystem, so it is not part of [`super::validate`];
-//! the CLI runs it when it knows the context directory.
+//! the CLI runs it once the context directory is given.
 
 use std::fs;
 use std::path::Path;
@@ -25,7 +25,11 @@ pub fn check_context_inputs(spec: &Spec, context_dir: &Path, diagnostics: &mut D
             continue;
         }
 
-        let excluded_by = |path: &str| spec.context_excludes.iter().find(|pattern| is_excluded(path, &pattern.value));
+        let excluded_by = |path: &str| {
+            spec.context_excludes
+                .iter()
+                .find(|pattern| is_excluded(path, &pattern.value))
+        };
         if let Some(pattern) = matches.iter().map(|path| excluded_by(path)).collect::<Option<Vec<_>>>() {
             let pattern = pattern[0];
             diagnostics.push(
@@ -53,7 +57,12 @@ fn context_inputs(spec: &Spec) -> Vec<&Spanned<String>> {
                 }
                 StepKind::Run(run) => {
                     for mount in &run.mounts {
-                        if let MountKind::Bind { from: None, source: Some(source), .. } = &mount.kind {
+                        if let MountKind::Bind {
+                            from: None,
+                            source: Some(source),
+                            ..
+                        } = &mount.kind
+                        {
                             inputs.push(source);
                         }
                     }
@@ -74,7 +83,11 @@ fn missing_input(input: &Spanned<String>, context_dir: &Path) -> Diagnostic {
 
     let entries = list_dir(&context_dir.join(&parent));
     let suggestion = did_you_mean(name, entries.iter().map(String::as_str)).map(|found| {
-        if parent.is_empty() { found.to_string() } else { format!("{parent}/{found}") }
+        if parent.is_empty() {
+            found.to_string()
+        } else {
+            format!("{parent}/{found}")
+        }
     });
     let label = match &suggestion {
         Some(found) => format!("did you mean `{found}`?"),
@@ -83,7 +96,11 @@ fn missing_input(input: &Spanned<String>, context_dir: &Path) -> Diagnostic {
 
     Diagnostic::new(
         Code::MissingContextInput,
-        format!("`{}` matches nothing in the build context `{}`", input.value, context_dir.display()),
+        format!(
+            "`{}` matches nothing in the build context `{}`",
+            input.value,
+            context_dir.display()
+        ),
     )
     .label(input.span, label)
     .help(
@@ -93,17 +110,24 @@ fn missing_input(input: &Spanned<String>, context_dir: &Path) -> Diagnostic {
 }
 
 fn components(path: &str) -> Vec<&str> {
-    path.split('/').filter(|part| !part.is_empty() && *part != ".").collect()
+    path.split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect()
 }
 
 fn list_dir(dir: &Path) -> Vec<String> {
-    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let mut names: Vec<String> = entries.flatten().map(|entry| entry.file_name().to_string_lossy().into_owned()).collect();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
 
-/// The context-relative paths that `pattern` matches, walking only the
+/// Returns the context-relative paths that `pattern` matches, walking only the
 /// directories the pattern can reach. `**` matches any number of directories.
 fn find_matches(context_dir: &Path, pattern: &str) -> Vec<String> {
     let parts = components(pattern);
@@ -116,10 +140,20 @@ fn find_matches(context_dir: &Path, pattern: &str) -> Vec<String> {
 
 fn walk(dir: &Path, prefix: &str, parts: &[&str], found: &mut Vec<String>) {
     let Some((part, rest)) = parts.split_first() else {
-        found.push(if prefix.is_empty() { ".".to_string() } else { prefix.to_string() });
+        found.push(if prefix.is_empty() {
+            ".".to_string()
+        } else {
+            prefix.to_string()
+        });
         return;
     };
-    let child = |name: &str| if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") };
+    let child = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        }
+    };
 
     if *part == ".." {
         // Only reached inside the context (escapes are filtered out before).
@@ -158,7 +192,7 @@ fn has_glob(text: &str) -> bool {
     text.contains(['*', '?', '[', '\\'])
 }
 
-/// Whether `path` is excluded by a `.dockerignore`-style `pattern`: the
+/// Returns whether `path` is excluded by a `.dockerignore`-style `pattern`: the
 /// pattern matches the path or one of its parent directories.
 fn is_excluded(path: &str, pattern: &str) -> bool {
     let pattern_parts = components(pattern.trim_start_matches('/'));
@@ -170,9 +204,9 @@ fn match_parts(pattern: &[&str], path: &[&str]) -> bool {
     match pattern.split_first() {
         None => path.is_empty(),
         Some((&"**", rest)) => (0..=path.len()).any(|skip| match_parts(rest, &path[skip..])),
-        Some((part, rest)) => {
-            path.split_first().is_some_and(|(name, path_rest)| glob_match(part, name) && match_parts(rest, path_rest))
-        }
+        Some((part, rest)) => path
+            .split_first()
+            .is_some_and(|(name, path_rest)| glob_match(part, name) && match_parts(rest, path_rest)),
     }
 }
 
@@ -186,12 +220,16 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 fn match_from(pattern: &[char], name: &[char]) -> bool {
-    let Some((&first, rest)) = pattern.split_first() else { return name.is_empty() };
+    let Some((&first, rest)) = pattern.split_first() else {
+        return name.is_empty();
+    };
     match first {
         '*' => (0..=name.len()).any(|skip| match_from(rest, &name[skip..])),
         '?' => !name.is_empty() && match_from(rest, &name[1..]),
         '[' => {
-            let Some((&c, name_rest)) = name.split_first() else { return false };
+            let Some((&c, name_rest)) = name.split_first() else {
+                return false;
+            };
             match match_class(rest, c) {
                 Some((true, after)) => match_from(after, name_rest),
                 Some((false, _)) => false,
@@ -219,7 +257,11 @@ fn match_class(pattern: &[char], c: char) -> Option<(bool, &[char])> {
             return Some((matched != negated, after));
         }
         first = false;
-        let (start, after) = if start == '\\' { (*after.first()?, &after[1..]) } else { (start, after) };
+        let (start, after) = if start == '\\' {
+            (*after.first()?, &after[1..])
+        } else {
+            (start, after)
+        };
         if after.first() == Some(&'-') && after.get(1).is_some_and(|end| *end != ']') {
             let end = after[1];
             matched |= start <= c && c <= end;
@@ -273,33 +315,60 @@ mod tests {
         let spec = compilation.spec.expect("valid KDL");
         let mut diagnostics = Diagnostics::default();
         check_context_inputs(&spec, context.path(), &mut diagnostics);
-        diagnostics.into_iter().map(|d| (d.code, d.labels[0].text.clone())).collect()
+        diagnostics
+            .into_iter()
+            .map(|d| (d.code, d.labels[0].text.clone()))
+            .collect()
     }
 
     #[test]
     fn context_inputs_table() {
         let files = ["go.mod", "main.go", "cmd/app/main.go", "docs/readme.md"];
         let cases: &[(&str, usize)] = &[
-            (r#"stage "a" from="alpine:3" { copy "go.mod" "main.go" "." to="/src/" }"#, 0),
+            (
+                r#"stage "a" from="alpine:3" { copy "go.mod" "main.go" "." to="/src/" }"#,
+                0,
+            ),
             (r#"stage "a" from="alpine:3" { copy "*.go" "cmd" to="/src/" }"#, 0),
-            (r#"stage "a" from="alpine:3" { copy "cmd/*/main.go" "**/*.md" to="/src/" }"#, 0),
+            (
+                r#"stage "a" from="alpine:3" { copy "cmd/*/main.go" "**/*.md" to="/src/" }"#,
+                0,
+            ),
             (r#"stage "a" from="alpine:3" { copy "go.sum" to="/src/" }"#, 1),
             (r#"stage "a" from="alpine:3" { copy "*.rs" "internal" to="/src/" }"#, 2),
-            (r#"stage "a" from="alpine:3" { run "true" { bind "/m" source="vendor" } }"#, 1),
-            (r#"context { exclude "docs" }; stage "a" from="alpine:3" { copy "docs" to="/d/" }"#, 1),
-            (r#"context { exclude "*.md" }; stage "a" from="alpine:3" { copy "docs" to="/d/" }"#, 0),
+            (
+                r#"stage "a" from="alpine:3" { run "true" { bind "/m" source="vendor" } }"#,
+                1,
+            ),
+            (
+                r#"context { exclude "docs" }; stage "a" from="alpine:3" { copy "docs" to="/d/" }"#,
+                1,
+            ),
+            (
+                r#"context { exclude "*.md" }; stage "a" from="alpine:3" { copy "docs" to="/d/" }"#,
+                0,
+            ),
             (r#"stage "a" from="alpine:3" { copy "../outside" to="/d/" }"#, 0),
         ];
         for (source, expected) in cases {
             let found = check(source, &files);
             assert_eq!(found.len(), *expected, "{source}: {found:?}");
-            assert!(found.iter().all(|(code, _)| *code == Code::MissingContextInput), "{source}");
+            assert!(
+                found.iter().all(|(code, _)| *code == Code::MissingContextInput),
+                "{source}"
+            );
         }
     }
 
     #[test]
     fn missing_input_suggests_sibling_file() {
-        let found = check(r#"stage "a" from="alpine:3" { copy "cmd/app/mian.go" to="/src/" }"#, &["cmd/app/main.go"]);
-        assert_eq!(found, [(Code::MissingContextInput, "did you mean `cmd/app/main.go`?".to_string())]);
+        let found = check(
+            r#"stage "a" from="alpine:3" { copy "cmd/app/mian.go" to="/src/" }"#,
+            &["cmd/app/main.go"],
+        );
+        assert_eq!(
+            found,
+            [(Code::MissingContextInput, "did you mean `cmd/app/main.go`?".to_string())]
+        );
     }
 }

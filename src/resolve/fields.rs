@@ -1,6 +1,6 @@
-//! The spec fields that interpolate `${NAME}`, with the scope each one sees:
-//! `from=` and image tags see global args only, and a stage field sees the
-//! global args plus the args its stage declared before it.
+//! The spec fields that interpolate `${NAME}`, with the args each one can
+//! use: `from=` and image tags use global args only, and a stage field uses
+//! the global args plus the args its stage declared before it.
 
 use crate::diag::Span;
 use crate::model::{Base, Spanned, Spec, StepKind};
@@ -17,11 +17,12 @@ pub enum Scope {
 pub struct Field<'a> {
     pub scope: Scope,
     pub value: &'a Spanned<String>,
-    /// What the field is, for messages: "`from`", "`env` value".
+    /// The field's name in messages, such as "`from`" or "`env` value".
     pub what: &'static str,
 }
 
-/// Every interpolated field of the spec, in source order within each stage.
+/// Returns every interpolated field of the spec, in source order within
+/// each stage.
 pub fn interpolated_fields(spec: &Spec) -> Vec<Field<'_>> {
     let mut fields = Vec::new();
     let mut push = |scope, value, what| fields.push(Field { scope, value, what });
@@ -32,7 +33,10 @@ pub fn interpolated_fields(spec: &Spec) -> Vec<Field<'_>> {
         }
 
         for (step_index, step) in stage.steps.iter().enumerate() {
-            let scope = Scope::Stage { stage: stage_index, step: step_index };
+            let scope = Scope::Stage {
+                stage: stage_index,
+                step: step_index,
+            };
             match &step.kind {
                 StepKind::Workdir(path) => push(scope, path, "`workdir`"),
                 StepKind::User(user) => push(scope, user, "`user`"),
@@ -60,15 +64,56 @@ pub fn interpolated_fields(spec: &Spec) -> Vec<Field<'_>> {
     fields
 }
 
-/// The span of `len` bytes at byte `start` of a string value's text. Exact
-/// when the value was written as a plain quoted string without escapes
-/// (its span is then two bytes longer than its text); otherwise the whole
-/// value, since escapes and raw quotes shift the offsets.
+/// The span of `len` bytes at byte `start` of a string value's text.
+///
+/// Only the decoded text and the span of the whole value are at hand here,
+/// not the spec source. So the offsets are mapped by re-encoding the text
+/// the way a KDL quoted string writes it (`\"`, `\\`, `\n`, `\t`, `\r`).
+/// When that encoding has the span's length, the mapping is exact. A raw
+/// string (`#"..."#`) is recognized by its length when the text needs no
+/// escapes. Any other value gets the whole span.
+// NOTE: a raw string whose text holds exactly two characters that need
+// escaping has the length of the quoted form too; its labels may then be
+// one byte off.
 pub fn inner_span(value: &Spanned<String>, start: usize, len: usize) -> Span {
-    if value.span.len == value.value.len() + 2 && start + len <= value.value.len() {
-        Span::new(value.span.start + 1 + start, len)
-    } else {
-        value.span
+    let text = value.value.as_str();
+    let end = start + len;
+    if end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        return value.span;
+    }
+
+    let encoded_len = |part: &str| {
+        part.chars()
+            .map(|c| {
+                if matches!(c, '"' | '\\' | '\n' | '\t' | '\r') {
+                    2
+                } else {
+                    c.len_utf8()
+                }
+            })
+            .sum::<usize>()
+    };
+    if value.span.len == encoded_len(text) + 2 {
+        let inner_start = value.span.start + 1 + encoded_len(&text[..start]);
+        return Span::new(inner_start, encoded_len(&text[start..end]));
+    }
+
+    let hashes = value.span.len.saturating_sub(text.len() + 2) / 2;
+    let is_raw = hashes > 0 && value.span.len == text.len() + 2 + 2 * hashes && !text.contains('\n');
+    if is_raw {
+        return Span::new(value.span.start + 1 + hashes + start, len);
+    }
+    value.span
+}
+
+/// Corrects a span that `interpolate::parse` computed inside `value`. That
+/// parser adds decoded-text offsets to the value's start, which is exact
+/// only without escapes; this maps the same offsets through [`inner_span`].
+pub fn interpolation_span(value: &Spanned<String>, parsed: Span) -> Span {
+    let base = value.span.start + usize::from(value.span.len > value.value.len());
+    match parsed.start.checked_sub(base) {
+        Some(offset) => inner_span(value, offset, parsed.len.min(value.value.len().saturating_sub(offset))),
+        None => value.span,
     }
 }
 
@@ -85,8 +130,41 @@ mod tests {
     }
 
     #[test]
-    fn inner_span_falls_back_for_escaped_strings() {
-        let value = Spanned::new("a\"b".to_string(), Span::new(4, 6));
+    fn inner_span_maps_through_escapes() {
+        let source = r#"run "go build -ldflags \"-X main.v=$V\" .""#;
+        let value = Spanned::new(
+            r#"go build -ldflags "-X main.v=$V" ."#.to_string(),
+            Span::new(4, source.len() - 4),
+        );
+        let start = value.value.find("$V").expect("has $V");
+        let span = inner_span(&value, start, 2);
+        assert_eq!(&source[span.start..span.end()], "$V");
+    }
+
+    #[test]
+    fn inner_span_maps_raw_strings() {
+        let source = r##"run #"echo $V"#"##;
+        let value = Spanned::new("echo $V".to_string(), Span::new(4, source.len() - 4));
+        let span = inner_span(&value, 5, 2);
+        assert_eq!(&source[span.start..span.end()], "$V");
+    }
+
+    #[test]
+    fn interpolation_span_maps_through_escapes() {
+        let source = r#"env V="say \"hi\" ${NAME}""#;
+        let value = Spanned::new(r#"say "hi" ${NAME}"#.to_string(), Span::new(6, source.len() - 6));
+        let parts = crate::model::interpolate::parse(&value.value, value.span).expect("valid");
+        let crate::model::interpolate::Part::Arg { span, .. } = &parts[1] else {
+            panic!("no arg")
+        };
+        let span = interpolation_span(&value, *span);
+        assert_eq!(&source[span.start..span.end()], "${NAME}");
+    }
+
+    #[test]
+    fn inner_span_falls_back_for_other_escapes() {
+        let source = r#"env "\u{41}""#;
+        let value = Spanned::new("A".to_string(), Span::new(4, source.len() - 4));
         assert_eq!(inner_span(&value, 0, 1), value.span);
     }
 }

@@ -1,4 +1,4 @@
-//! What stagec knows about well-known base images: whether an image is a
+//! Facts about well-known base images: whether an image is a
 //! build toolchain, which C library it ships, and whether it has a shell.
 //! The table describes the public images as published on Docker Hub and
 //! the vendors' registries; a stage overrides it with `libc=` and `shell=`.
@@ -48,7 +48,7 @@ pub struct ImageReference {
 
 impl ImageReference {
     /// Parses `[registry/]repository[:tag][@digest]`. Returns `None` for a
-    /// reference that contains `${`, whose value only the build knows.
+    /// reference that contains `${`, whose value is known only at build time.
     pub fn parse(text: &str) -> Option<ImageReference> {
         if text.contains("${") || text.is_empty() {
             return None;
@@ -61,7 +61,10 @@ impl ImageReference {
         // A `:` before the last `/` belongs to a registry port, not a tag.
         let last_slash = name.rfind('/').map_or(0, |index| index + 1);
         let (repository, tag) = match name[last_slash..].rfind(':') {
-            Some(colon) => (&name[..last_slash + colon], Some(name[last_slash + colon + 1..].to_string())),
+            Some(colon) => (
+                &name[..last_slash + colon],
+                Some(name[last_slash + colon + 1..].to_string()),
+            ),
             None => (name, None),
         };
 
@@ -75,11 +78,15 @@ impl ImageReference {
             repository = rest.to_string();
         }
 
-        Some(ImageReference { repository, tag, digest })
+        Some(ImageReference {
+            repository,
+            tag,
+            digest,
+        })
     }
 }
 
-/// Looks up what stagec knows about an image reference.
+/// Looks up the facts stagec has about an image reference.
 pub fn facts(reference: &str) -> ImageFacts {
     let Some(reference) = ImageReference::parse(reference) else {
         return ImageFacts::default();
@@ -88,12 +95,20 @@ pub fn facts(reference: &str) -> ImageFacts {
     let tag = reference.tag.as_deref().unwrap_or("latest").to_ascii_lowercase();
     let alpine = tag.contains("alpine");
     let slim = tag.contains("slim");
-    // Debian-based unless the tag says Alpine.
+    // Debian-based unless the tag names Alpine.
     let distro_libc = Some(if alpine { Libc::Musl } else { Libc::Glibc });
-    let with_shell = |toolchain, libc| ImageFacts { toolchain, libc, has_shell: Some(true) };
+    let with_shell = |toolchain, libc| ImageFacts {
+        toolchain,
+        libc,
+        has_shell: Some(true),
+    };
 
     match repository {
-        "scratch" => ImageFacts { toolchain: None, libc: Some(Libc::None), has_shell: Some(false) },
+        "scratch" => ImageFacts {
+            toolchain: None,
+            libc: Some(Libc::None),
+            has_shell: Some(false),
+        },
         "alpine" => with_shell(None, Some(Libc::Musl)),
         "busybox" => {
             let libc = if tag.contains("glibc") {
@@ -105,10 +120,19 @@ pub fn facts(reference: &str) -> ImageFacts {
             };
             with_shell(None, Some(libc))
         }
-        "debian" | "ubuntu" | "fedora" | "centos" | "rockylinux" | "almalinux" | "amazonlinux" | "oraclelinux"
-        | "archlinux" | "redhat/ubi8" | "redhat/ubi9" | "redhat/ubi8-minimal" | "redhat/ubi9-minimal" => {
-            with_shell(None, Some(Libc::Glibc))
-        }
+        "debian"
+        | "ubuntu"
+        | "fedora"
+        | "centos"
+        | "rockylinux"
+        | "almalinux"
+        | "amazonlinux"
+        | "oraclelinux"
+        | "archlinux"
+        | "redhat/ubi8"
+        | "redhat/ubi9"
+        | "redhat/ubi8-minimal"
+        | "redhat/ubi9-minimal" => with_shell(None, Some(Libc::Glibc)),
 
         "golang" => with_shell(Some(Toolchain::Go), distro_libc),
         "rust" => with_shell(Some(Toolchain::Rust), distro_libc),
@@ -130,14 +154,26 @@ fn vendor_facts(repository: &str, tag: &str, distro_libc: Option<Libc>) -> Image
     if let Some(name) = repository.strip_prefix("gcr.io/distroless/") {
         // Only the `debug` tags add a busybox shell, at /busybox/sh.
         let has_shell = Some(tag.contains("debug"));
-        let libc = if name.starts_with("static") { Libc::None } else { Libc::Glibc };
-        return ImageFacts { toolchain: None, libc: Some(libc), has_shell };
+        let libc = if name.starts_with("static") {
+            Libc::None
+        } else {
+            Libc::Glibc
+        };
+        return ImageFacts {
+            toolchain: None,
+            libc: Some(libc),
+            has_shell,
+        };
     }
 
     if let Some(name) = repository.strip_prefix("cgr.dev/chainguard/") {
         let dev = tag.contains("dev");
         if name == "static" {
-            return ImageFacts { toolchain: None, libc: Some(Libc::None), has_shell: Some(false) };
+            return ImageFacts {
+                toolchain: None,
+                libc: Some(Libc::None),
+                has_shell: Some(false),
+            };
         }
         let toolchain = match name {
             "go" => Some(Toolchain::Go),
@@ -153,7 +189,11 @@ fn vendor_facts(repository: &str, tag: &str, distro_libc: Option<Libc>) -> Image
         };
         // Wolfi, which Chainguard images are built from, uses glibc.
         let has_shell = if dev { Some(true) } else { None };
-        return ImageFacts { toolchain, libc: Some(Libc::Glibc), has_shell };
+        return ImageFacts {
+            toolchain,
+            libc: Some(Libc::Glibc),
+            has_shell,
+        };
     }
 
     if let Some(name) = repository.strip_prefix("mcr.microsoft.com/dotnet/") {
@@ -167,11 +207,19 @@ fn vendor_facts(repository: &str, tag: &str, distro_libc: Option<Libc>) -> Image
     }
 
     if repository.starts_with("registry.access.redhat.com/ubi") {
-        return ImageFacts { toolchain: None, libc: Some(Libc::Glibc), has_shell: Some(true) };
+        return ImageFacts {
+            toolchain: None,
+            libc: Some(Libc::Glibc),
+            has_shell: Some(true),
+        };
     }
 
-    // An unknown image: only an Alpine tag tells anything.
-    ImageFacts { toolchain: None, libc: if tag.contains("alpine") { Some(Libc::Musl) } else { None }, has_shell: None }
+    // An unknown image: only an Alpine tag gives a fact.
+    ImageFacts {
+        toolchain: None,
+        libc: if tag.contains("alpine") { Some(Libc::Musl) } else { None },
+        has_shell: None,
+    }
 }
 
 #[cfg(test)]
@@ -197,10 +245,13 @@ mod tests {
         assert_eq!(ImageReference::parse("golang:${GO_VERSION}"), None);
     }
 
+    /// A reference and the toolchain, libc and shell facts expected for it.
+    type FactsCase = (&'static str, Option<Toolchain>, Option<Libc>, Option<bool>);
+
     #[test]
     fn facts_table() {
         use Libc::{Glibc, Musl};
-        let cases: [(&str, Option<Toolchain>, Option<Libc>, Option<bool>); 16] = [
+        let cases: [FactsCase; 16] = [
             ("golang:1.19", Some(Toolchain::Go), Some(Glibc), Some(true)),
             ("golang:1.19-alpine", Some(Toolchain::Go), Some(Musl), Some(true)),
             ("rust:1.80", Some(Toolchain::Rust), Some(Glibc), Some(true)),
@@ -209,17 +260,35 @@ mod tests {
             ("busybox:1.36-glibc", None, Some(Glibc), Some(true)),
             ("scratch", None, Some(Libc::None), Some(false)),
             ("gcr.io/distroless/static-debian12", None, Some(Libc::None), Some(false)),
-            ("gcr.io/distroless/static-debian12:debug", None, Some(Libc::None), Some(true)),
+            (
+                "gcr.io/distroless/static-debian12:debug",
+                None,
+                Some(Libc::None),
+                Some(true),
+            ),
             ("gcr.io/distroless/base-debian12", None, Some(Glibc), Some(false)),
             ("cgr.dev/chainguard/static", None, Some(Libc::None), Some(false)),
             ("node:20", Some(Toolchain::Node), Some(Glibc), Some(true)),
             ("node:20-slim", None, Some(Glibc), Some(true)),
             ("eclipse-temurin:21-jre", None, Some(Glibc), Some(true)),
-            ("mcr.microsoft.com/dotnet/runtime:8.0-jammy-chiseled", None, Some(Glibc), Some(false)),
+            (
+                "mcr.microsoft.com/dotnet/runtime:8.0-jammy-chiseled",
+                None,
+                Some(Glibc),
+                Some(false),
+            ),
             ("example.com/team/app:1", None, None, None),
         ];
         for (reference, toolchain, libc, has_shell) in cases {
-            assert_eq!(facts(reference), ImageFacts { toolchain, libc, has_shell }, "{reference}");
+            assert_eq!(
+                facts(reference),
+                ImageFacts {
+                    toolchain,
+                    libc,
+                    has_shell
+                },
+                "{reference}"
+            );
         }
     }
 }

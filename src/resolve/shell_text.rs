@@ -15,7 +15,7 @@ pub struct Expansion {
     pub len: usize,
 }
 
-/// The shell script a command runs: the text of a shell-form command, or
+/// Returns the shell script a command runs: the text of a shell-form command, or
 /// the argument after `-c` of an exec-form `sh -c SCRIPT`.
 pub fn script(form: &CommandForm) -> Option<&Spanned<String>> {
     match form {
@@ -28,7 +28,7 @@ pub fn script(form: &CommandForm) -> Option<&Spanned<String>> {
     }
 }
 
-/// Whether `program` is a POSIX-style shell, by its file name.
+/// Returns whether `program` is a POSIX-style shell, by its file name.
 pub fn is_shell_program(program: &str) -> bool {
     let name = program.rsplit('/').next().unwrap_or(program);
     SHELLS.contains(&name)
@@ -72,7 +72,9 @@ pub fn expansions(text: &str) -> Vec<Expansion> {
                 if name_len > 0 {
                     let name_end = name_start + name_len;
                     let end = if braced {
-                        text[name_end..].find('}').map_or(name_end, |close| name_end + close + 1)
+                        text[name_end..]
+                            .find('}')
+                            .map_or(name_end, |close| name_end + close + 1)
                     } else {
                         name_end
                     };
@@ -96,14 +98,15 @@ pub fn expansions(text: &str) -> Vec<Expansion> {
 /// then letters, digits or `_`.
 fn name_length(bytes: &[u8]) -> usize {
     match bytes.first() {
-        Some(first) if first.is_ascii_alphabetic() || *first == b'_' => {
-            bytes.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count()
-        }
+        Some(first) if first.is_ascii_alphabetic() || *first == b'_' => bytes
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count(),
         _ => 0,
     }
 }
 
-/// Whether the script sets `name` itself (`NAME=`, `export NAME=`,
+/// Returns whether the script sets `name` itself (`NAME=`, `export NAME=`,
 /// `for NAME in`, `read NAME`), in which case reading it is not a mistake.
 pub fn assigns(text: &str, name: &str) -> bool {
     let is_name_byte = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
@@ -121,7 +124,9 @@ pub fn assigns(text: &str, name: &str) -> bool {
         let preceding = text[..index].trim_end();
         let words_before = ["for", "read", "local", "export"];
         after.is_none_or(|byte| !is_name_byte(byte))
-            && words_before.iter().any(|word| preceding.ends_with(word) || preceding.ends_with(&format!("{word} -r")))
+            && words_before
+                .iter()
+                .any(|word| preceding.ends_with(word) || preceding.ends_with(&format!("{word} -r")))
     })
 }
 

@@ -2,13 +2,13 @@
 //! path here is ever looked up on the host, so `std::path` (which follows
 //! the host's rules) is not used.
 
-/// Whether `path` starts at the filesystem root.
+/// Returns whether `path` starts at the filesystem root.
 pub fn is_absolute(path: &str) -> bool {
     path.starts_with('/')
 }
 
-/// Whether `path` starts with a `${NAME}` interpolation, so that only the
-/// build knows whether it is absolute.
+/// Returns whether `path` starts with a `${NAME}` interpolation. Whether
+/// such a path is absolute is known only at build time.
 pub fn starts_with_interpolation(path: &str) -> bool {
     path.starts_with("${")
 }
@@ -32,10 +32,14 @@ pub fn normalize(path: &str) -> String {
 /// Joins `path` onto the absolute directory `dir` and normalizes the result.
 /// An absolute `path` replaces `dir`.
 pub fn join(dir: &str, path: &str) -> String {
-    if is_absolute(path) { normalize(path) } else { normalize(&format!("{dir}/{path}")) }
+    if is_absolute(path) {
+        normalize(path)
+    } else {
+        normalize(&format!("{dir}/{path}"))
+    }
 }
 
-/// Whether the normalized path `path` is `dir` or lies inside it.
+/// Returns whether the normalized path `path` is `dir` or lies inside it.
 pub fn is_within(path: &str, dir: &str) -> bool {
     if dir == "/" {
         return true;
@@ -43,7 +47,7 @@ pub fn is_within(path: &str, dir: &str) -> bool {
     path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The last component of a normalized path, or `/` for the root.
+/// Returns the last component of a normalized path, or `/` for the root.
 pub fn file_name(path: &str) -> &str {
     match path.rsplit('/').next() {
         Some("") | None => "/",

@@ -40,7 +40,12 @@ pub struct StageWorkdirs {
 
 /// Computes the workdir before every step of every stage.
 pub fn workdirs(stages: &Stages<'_>) -> Vec<StageWorkdirs> {
-    let mut result = vec![StageWorkdirs { before_step: Vec::new() }; stages.count()];
+    let mut result = vec![
+        StageWorkdirs {
+            before_step: Vec::new()
+        };
+        stages.count()
+    ];
 
     stages.inherit(
         |root| match root {
@@ -85,7 +90,10 @@ mod tests {
         let stages = Stages::new(&spec);
         let workdirs = workdirs(&stages);
 
-        assert_eq!(workdirs[0].before_step, [Workdir::ImageDefault, Workdir::Known("/src".into())]);
+        assert_eq!(
+            workdirs[0].before_step,
+            [Workdir::ImageDefault, Workdir::Known("/src".into())]
+        );
         assert_eq!(workdirs[1].before_step[1], Workdir::Known("/src/app".into()));
         assert_eq!(workdirs[2].before_step[0], Workdir::ImageDefault);
         assert_eq!(workdirs[3].before_step[1], Workdir::Known("/data".into()));

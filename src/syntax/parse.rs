@@ -98,11 +98,11 @@ fn convert_node(node: &KdlNode) -> Node {
                 props.push(Property {
                     key: key.value().to_string(),
                     key_span,
-                    value: convert_value(entry.value(), trim_span(value_span)),
+                    value: convert_value(entry.value(), value_span),
                     span,
                 });
             }
-            None => args.push(convert_value(entry.value(), trim_span(span))),
+            None => args.push(convert_value(entry.value(), span)),
         }
     }
 
@@ -117,10 +117,6 @@ fn convert_node(node: &KdlNode) -> Node {
         has_block: node.children().is_some(),
         span: node.span().into(),
     }
-}
-
-fn trim_span(span: Span) -> Span {
-    span
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 # Page format, one construct per line:
 #   # Title       the page title and its <h1> (first such line only)
 #   ## Heading    an <h2>
-#   - item        a list item; consecutive items form one <ul>
+#   - item        a list item, and consecutive items form one <ul>
 #   other text    paragraph text; a blank line ends the paragraph
 #
 # Every page gets a navigation bar that links all pages, in name order.
@@ -23,8 +23,20 @@ mkdir -p "$out"
 # The navigation bar is the same on every page, so build it once.
 nav=""
 for page in "$pages"/*.txt; do
-    [ -e "$page" ] || { echo "gen.sh: no .txt pages in $pages" >&2; exit 1; }
+    # An unmatched glob stays as the literal pattern.
+    if [ ! -e "$page" ]; then
+        echo "gen.sh: no .txt pages in $pages" >&2
+        exit 1
+    fi
     name=$(basename "$page" .txt)
+    # Page names go into HTML and into awk -v unescaped, so allow only
+    # characters that need no escaping in either.
+    case $name in
+    *[!A-Za-z0-9._-]*)
+        echo "gen.sh: invalid page name '$name': use letters, digits, '.', '_' and '-'" >&2
+        exit 1
+        ;;
+    esac
     nav="${nav:+$nav }<a href=\"$name.html\">$name</a>"
 done
 

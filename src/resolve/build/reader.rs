@@ -23,10 +23,6 @@ impl<'a> NodeReader<'a> {
         self.diagnostics.push(diagnostic);
     }
 
-    pub fn diagnostics(&mut self) -> &mut Diagnostics {
-        self.diagnostics
-    }
-
     fn type_error(&mut self, value: &Value, what: &str, expected: &str) {
         let diagnostic = Diagnostic::new(
             Code::InvalidValue,
@@ -199,11 +195,6 @@ impl<'a> NodeReader<'a> {
             );
         }
         args.into_iter().next()
-    }
-
-    /// Marks a property as accepted without reading it (read elsewhere).
-    pub fn allow(&mut self, key: &'static str) {
-        self.known.insert(key);
     }
 
     /// Reports properties the node does not take and, when `max_args` is

@@ -1,6 +1,6 @@
 use super::reader::{NodeReader, no_children, unknown_node};
 use super::{build_arg, run};
-use crate::diag::{Code, Diagnostic, Diagnostics, Span};
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::{
     Artifact, ArtifactKind, Base, Command, CommandForm, CopySource, CopyStep, Healthcheck, Libc, Linkage,
     PlatformSpec, Spanned, Stage, Step, StepKind,
@@ -356,14 +356,6 @@ fn build_artifact(node: &Node, diagnostics: &mut Diagnostics) -> Option<Artifact
         platform,
         span: node.span,
     })
-}
-
-/// Span covering a node's positional arguments, or its name when it has none.
-pub fn args_span(node: &Node) -> Span {
-    match (node.args.first(), node.args.last()) {
-        (Some(first), Some(last)) => Span::new(first.span.start, last.span.end() - first.span.start),
-        _ => node.name_span,
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ type Job struct {
 }
 
 // Pending returns the jobs waiting to run. A real service would read them
-// from a queue; a fixed list keeps the example free of dependencies.
+// from a queue, but a fixed list keeps the example free of dependencies.
 func Pending() []Job {
 	return []Job{
 		{ID: 1, Name: "resize-images"},

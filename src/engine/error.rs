@@ -1,0 +1,217 @@
+//! Errors of the engine client. Each message is one line that names the
+//! cause and the fix, so the CLI can print it as it is.
+
+use std::path::PathBuf;
+
+/// Oldest Docker Engine API version that stagec talks to: Docker Engine 20.10.
+pub const MIN_API_VERSION: (u32, u32) = (1, 41);
+
+/// Why talking to Docker Engine or running a build on its BuildKit failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid DOCKER_HOST {host:?}: {reason}; set DOCKER_HOST to unix:///path/to/docker.sock")]
+    InvalidHost { host: String, reason: String },
+
+    // TODO: support tcp:// (with TLS from DOCKER_CERT_PATH) and ssh:// hosts.
+    #[error(
+        "DOCKER_HOST {host} is not supported yet: stagec connects to Docker Engine over a unix socket only; \
+         set DOCKER_HOST to unix:///path/to/docker.sock"
+    )]
+    UnsupportedHost { host: String },
+
+    #[error("no Docker Engine at {host}: {cause}; start it or set DOCKER_HOST")]
+    Unreachable { host: String, cause: String },
+
+    #[error(
+        "permission denied on {host}; add your user to the group that owns the socket (usually docker) \
+         or set DOCKER_HOST to a socket you can open"
+    )]
+    PermissionDenied { host: String },
+
+    #[error("{host} is not a Docker Engine API socket: {detail}; set DOCKER_HOST to the Docker Engine socket")]
+    NotDockerEngine { host: String, detail: String },
+
+    #[error(
+        "timed out after {seconds} s waiting for Docker Engine at {host} to answer {request}; \
+         check that the engine is running and not overloaded"
+    )]
+    Timeout {
+        host: String,
+        request: String,
+        seconds: u64,
+    },
+
+    #[error(
+        "Docker Engine {engine_version} at {host} is too old: its API version is {api_version}, and stagec \
+         needs API {}.{} (Docker Engine 20.10) or newer; upgrade Docker Engine",
+        MIN_API_VERSION.0,
+        MIN_API_VERSION.1
+    )]
+    EngineTooOld {
+        host: String,
+        engine_version: String,
+        api_version: String,
+    },
+
+    #[error(
+        "BuildKit is not available in the Docker Engine at {host}: {detail}; \
+         use a Linux Docker Engine 20.10 or newer"
+    )]
+    BuildKitUnavailable { host: String, detail: String },
+
+    #[error(
+        "lost the connection to Docker Engine at {host} during the build: {detail}; \
+         check that the engine still runs (its log says why it stopped) and run the build again"
+    )]
+    ConnectionLost { host: String, detail: String },
+
+    #[error("unexpected answer from Docker Engine at {host} to {request}: {detail}; report this as a stagec bug")]
+    Protocol {
+        host: String,
+        request: String,
+        detail: String,
+    },
+
+    #[error("invalid build request: {detail}; report this as a stagec bug")]
+    InvalidRequest { detail: String },
+
+    #[error("build context {name:?} at {path}: {cause}; create the folder or fix the path")]
+    LocalDir { name: String, path: PathBuf, cause: String },
+
+    #[error("secret {id:?}: {cause}; {fix}")]
+    Secret { id: String, cause: String, fix: String },
+
+    #[error("{0}")]
+    Solve(SolveFailure),
+}
+
+/// A build that BuildKit ran and that failed, with the step that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolveFailure {
+    /// Name of the failed vertex as the progress shows it, such as
+    /// `[builder 2/3] RUN go build`; `None` when no vertex reported the error.
+    pub vertex: Option<String>,
+    /// BuildKit's error message, such as
+    /// `process "/bin/sh -c go build" did not complete successfully: exit code: 1`.
+    pub message: String,
+    /// Last lines that the failed vertex wrote to stdout and stderr, oldest first.
+    pub last_logs: Vec<String>,
+}
+
+impl std::fmt::Display for SolveFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.vertex {
+            Some(vertex) => write!(f, "build step {vertex} failed: {}", self.message)?,
+            None => write!(f, "build failed: {}", self.message)?,
+        }
+        if self.last_logs.is_empty() {
+            write!(f, "; fix the step and build again")
+        } else {
+            write!(f, "; fix the step and build again (its last log lines follow)")
+        }
+    }
+}
+
+impl EngineError {
+    /// Returns the lines to print below the one-line message: the last log
+    /// lines of a failed build step, and nothing for other errors.
+    pub fn detail_lines(&self) -> &[String] {
+        match self {
+            EngineError::Solve(failure) => &failure.last_logs,
+            _ => &[],
+        }
+    }
+}
+
+/// Maps the error of opening the engine's unix socket to the error that
+/// tells the user what to do.
+pub(crate) fn from_socket_error(host: &str, error: &std::io::Error) -> EngineError {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => EngineError::Unreachable {
+            host: host.to_string(),
+            cause: "No such file".to_string(),
+        },
+        std::io::ErrorKind::PermissionDenied => EngineError::PermissionDenied { host: host.to_string() },
+        std::io::ErrorKind::ConnectionRefused => EngineError::Unreachable {
+            host: host.to_string(),
+            cause: "connection refused (nothing listens on the socket)".to_string(),
+        },
+        _ => EngineError::Unreachable {
+            host: host.to_string(),
+            cause: error.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_socket_message() {
+        let error = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let message = from_socket_error("unix:///tmp/none.sock", &error).to_string();
+        assert_eq!(
+            message,
+            "no Docker Engine at unix:///tmp/none.sock: No such file; start it or set DOCKER_HOST"
+        );
+    }
+
+    #[test]
+    fn permission_denied_message() {
+        let error = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let message = from_socket_error("unix:///var/run/docker.sock", &error).to_string();
+        assert!(
+            message.starts_with("permission denied on unix:///var/run/docker.sock; "),
+            "{message}"
+        );
+        assert!(message.contains("docker"), "{message}");
+    }
+
+    #[test]
+    fn refused_socket_message() {
+        let error = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let message = from_socket_error("unix:///x.sock", &error).to_string();
+        assert!(
+            message.starts_with("no Docker Engine at unix:///x.sock: connection refused"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn solve_failure_names_vertex() {
+        let failure = SolveFailure {
+            vertex: Some("[builder 2/3] RUN go build".to_string()),
+            message: "exit code: 1".to_string(),
+            last_logs: vec!["main.go:3: undefined: x".to_string()],
+        };
+        let error = EngineError::Solve(failure);
+        assert_eq!(
+            error.to_string(),
+            "build step [builder 2/3] RUN go build failed: exit code: 1; \
+             fix the step and build again (its last log lines follow)"
+        );
+        assert_eq!(error.detail_lines(), ["main.go:3: undefined: x"]);
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let errors = [
+            EngineError::UnsupportedHost {
+                host: "tcp://127.0.0.1:2375".to_string(),
+            },
+            EngineError::EngineTooOld {
+                host: "unix:///s".to_string(),
+                engine_version: "19.03.1".to_string(),
+                api_version: "1.40".to_string(),
+            },
+            EngineError::ConnectionLost {
+                host: "unix:///s".to_string(),
+                detail: "reset".to_string(),
+            },
+        ];
+        for error in errors {
+            assert!(!error.to_string().contains('\n'), "{error}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Client of the BuildKit that Docker Engine embeds, over the engine's API
+//! socket: it solves an LLB definition (`pb.Definition`) and exports the
+//! result into the engine's image store, while a session serves the local
+//! folders, secrets and registry credentials of the build.
+//!
+//! ```no_run
+//! # async fn build(definition: bollard_buildkit_proto::pb::Definition) -> Result<(), stagec::engine::EngineError> {
+//! use stagec::engine::{EngineClient, PlainProgress, SolveRequest};
+//!
+//! let client = EngineClient::connect(None).await?;
+//! let request = SolveRequest { tags: vec!["example/app:latest".to_string()], ..SolveRequest::new(definition) };
+//! let result = client.solve(request, PlainProgress::new(std::io::stderr())).await?;
+//! println!("{}", result.image_digest.unwrap_or_default());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! See docs/engine-client.md for the protocol details.
+
+mod connect;
+mod error;
+mod gateway;
+mod printer;
+mod progress;
+mod session;
+mod solve;
+mod transport;
+
+use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
+use bollard_buildkit_proto::moby::buildkit::v1::{InfoRequest, ListWorkersRequest};
+use tonic::transport::Channel;
+
+pub use connect::{DEFAULT_DOCKER_HOST, EngineInfo};
+pub use error::{EngineError, MIN_API_VERSION, SolveFailure};
+pub use printer::{PlainProgress, QuietProgress};
+pub use progress::{FailedVertex, LOG_TAIL_LINES, LogStream, ProgressEvent, ProgressSink, VertexTracker};
+pub use session::SecretSource;
+pub use solve::{SolveRequest, SolveResult};
+
+use connect::{ANSWER_TIMEOUT, UnixHost, probe_engine, resolve_docker_host};
+use transport::control_channel;
+
+/// Largest gRPC message stagec accepts from BuildKit. Status messages with
+/// many log lines can pass the 4 MiB default of tonic; BuildKit's own
+/// client allows 16 MiB.
+pub(crate) const MAX_GRPC_MESSAGE_BYTES: usize = 16 << 20;
+
+/// A connection to one Docker Engine and its BuildKit.
+#[derive(Debug, Clone)]
+pub struct EngineClient {
+    host: UnixHost,
+    channel: Channel,
+    info: EngineInfo,
+}
+
+impl EngineClient {
+    /// Connects to the engine at `docker_host` (`unix:///path`), or, when
+    /// `None`, at `DOCKER_HOST` or the default socket. Fails unless the
+    /// engine answers, is Docker Engine 20.10 or newer, and accepts a
+    /// BuildKit connection.
+    pub async fn connect(docker_host: Option<&str>) -> Result<EngineClient, EngineError> {
+        let host = resolve_docker_host(docker_host)?;
+        let mut info = probe_engine(&host).await?;
+        let channel = control_channel(&host);
+        info.buildkit_version = buildkit_version(&host, &channel).await?;
+        tracing::debug!(
+            host = %host.uri,
+            engine = %info.engine_version,
+            api = %info.api_version,
+            buildkit = ?info.buildkit_version,
+            "connected to Docker Engine"
+        );
+        Ok(EngineClient { host, channel, info })
+    }
+
+    /// Asks the engine again for its versions.
+    pub async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let mut info = probe_engine(&self.host).await?;
+        info.buildkit_version = buildkit_version(&self.host, &self.channel).await?;
+        Ok(info)
+    }
+
+    /// Returns the versions checked by [`EngineClient::connect`].
+    pub fn connected_info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    /// Runs `request` on the engine's BuildKit and reports progress to
+    /// `progress`. Dropping the returned future cancels the build.
+    pub async fn solve(&self, request: SolveRequest, progress: impl ProgressSink) -> Result<SolveResult, EngineError> {
+        solve::solve(&self.host, &self.channel, request, progress).await
+    }
+}
+
+pub(crate) fn control_client(channel: &Channel) -> ControlClient<Channel> {
+    ControlClient::new(channel.clone()).max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+}
+
+/// Returns BuildKit's version from the Control service. The first call on
+/// the channel also proves that `POST /grpc` works. An engine whose
+/// BuildKit answers Info with Unimplemented, as Docker Engine 20.10 does,
+/// gets `None` after a ListWorkers call checks the connection instead.
+async fn buildkit_version(host: &UnixHost, channel: &Channel) -> Result<Option<String>, EngineError> {
+    let mut control = control_client(channel);
+    let info = tokio::time::timeout(ANSWER_TIMEOUT, control.info(InfoRequest {}))
+        .await
+        .map_err(|_| timeout(host, "Control.Info"))?;
+    match info {
+        Ok(response) => Ok(response.into_inner().buildkit_version.map(|version| version.version)),
+        Err(status) if status.code() == tonic::Code::Unimplemented => {
+            tokio::time::timeout(ANSWER_TIMEOUT, control.list_workers(ListWorkersRequest::default()))
+                .await
+                .map_err(|_| timeout(host, "Control.ListWorkers"))?
+                .map_err(|status| error_from_status(host, "Control.ListWorkers", &status))?;
+            Ok(None)
+        }
+        Err(status) => Err(error_from_status(host, "Control.Info", &status)),
+    }
+}
+
+fn timeout(host: &UnixHost, request: &str) -> EngineError {
+    EngineError::Timeout {
+        host: host.uri.clone(),
+        request: request.to_string(),
+        seconds: ANSWER_TIMEOUT.as_secs(),
+    }
+}
+
+/// Maps a failed gRPC call to the engine error it stands for: the
+/// [`EngineError`] of a failed connection attempt when there is one, a lost
+/// connection for transport failures, and a protocol error otherwise.
+pub(crate) fn error_from_status(host: &UnixHost, request: &str, status: &tonic::Status) -> EngineError {
+    transport_error(host, status).unwrap_or_else(|| EngineError::Protocol {
+        host: host.uri.clone(),
+        request: request.to_string(),
+        detail: format!("{}: {}", status.code(), status.message()),
+    })
+}
+
+/// Returns the engine error behind `status` when the call failed because
+/// of the connection rather than an answer of BuildKit.
+pub(crate) fn transport_error(host: &UnixHost, status: &tonic::Status) -> Option<EngineError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    let mut transport_failure = false;
+    while let Some(error) = source {
+        if let Some(engine_error) = error.downcast_ref::<EngineError>() {
+            return Some(engine_error.clone());
+        }
+        if error.is::<hyper::Error>() || error.is::<std::io::Error>() || error.is::<tonic::transport::Error>() {
+            transport_failure = true;
+        }
+        source = error.source();
+    }
+    if transport_failure || status.code() == tonic::Code::Unavailable {
+        return Some(EngineError::ConnectionLost {
+            host: host.uri.clone(),
+            detail: status.message().to_string(),
+        });
+    }
+    None
+}

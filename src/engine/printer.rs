@@ -1,0 +1,165 @@
+//! Printers of build progress events.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use super::progress::{ProgressEvent, ProgressSink};
+
+/// Prints nothing, for `--quiet`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuietProgress;
+
+impl ProgressSink for QuietProgress {
+    fn event(&mut self, _event: &ProgressEvent) {}
+}
+
+// TODO: a terminal view that redraws the running steps in place.
+/// Prints progress as plain lines, in the style of `docker build
+/// --progress=plain`:
+///
+/// ```text
+/// #3 [builder 2/3] RUN go build
+/// #3 0.512 go: downloading example.com/x v1.0.0
+/// #3 DONE 2.1s
+/// ```
+pub struct PlainProgress<W: Write + Send> {
+    out: W,
+    /// Unfinished last line of each vertex's log, by `#n`.
+    partial_lines: BTreeMap<usize, (Option<Duration>, Vec<u8>)>,
+}
+
+impl<W: Write + Send> PlainProgress<W> {
+    pub fn new(out: W) -> PlainProgress<W> {
+        PlainProgress {
+            out,
+            partial_lines: BTreeMap::new(),
+        }
+    }
+
+    /// Returns the writer, for tests that print into a buffer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn print(&mut self, event: &ProgressEvent) -> std::io::Result<()> {
+        match event {
+            ProgressEvent::Started { index, name, .. } => writeln!(self.out, "#{index} {name}"),
+            ProgressEvent::Cached { index, .. } => {
+                self.flush_partial(*index)?;
+                writeln!(self.out, "#{index} CACHED\n")
+            }
+            ProgressEvent::Completed { index, duration, .. } => {
+                self.flush_partial(*index)?;
+                match duration {
+                    Some(duration) => writeln!(self.out, "#{index} DONE {:.1}s\n", duration.as_secs_f64()),
+                    None => writeln!(self.out, "#{index} DONE\n"),
+                }
+            }
+            ProgressEvent::Failed { index, error, .. } => {
+                self.flush_partial(*index)?;
+                writeln!(self.out, "#{index} ERROR: {error}\n")
+            }
+            ProgressEvent::Log {
+                index, data, elapsed, ..
+            } => self.print_log(*index, data, *elapsed),
+            ProgressEvent::Status {
+                index,
+                name,
+                current,
+                completed,
+                ..
+            } => {
+                if !completed {
+                    return Ok(());
+                }
+                if *current > 0 {
+                    writeln!(self.out, "#{index} {name} {} done", human_bytes(*current))
+                } else {
+                    writeln!(self.out, "#{index} {name} done")
+                }
+            }
+            ProgressEvent::Warning { index, message, .. } => writeln!(self.out, "#{index} WARNING: {message}"),
+        }
+    }
+
+    fn print_log(&mut self, index: usize, data: &[u8], elapsed: Option<Duration>) -> std::io::Result<()> {
+        let (complete, line_start) = {
+            let (line_start, pending) = self.partial_lines.entry(index).or_insert_with(|| (elapsed, Vec::new()));
+            if pending.is_empty() {
+                *line_start = elapsed;
+            }
+            pending.extend_from_slice(data);
+            let Some(last_newline) = pending.iter().rposition(|&byte| byte == b'\n') else {
+                return Ok(());
+            };
+            let complete: Vec<u8> = pending.drain(..=last_newline).collect();
+            let start = *line_start;
+            *line_start = elapsed;
+            (complete, start)
+        };
+
+        // `complete` ends with a newline, which ends its last line.
+        for line in complete[..complete.len() - 1].split(|&byte| byte == b'\n') {
+            self.print_line(index, line_start, line)?;
+        }
+        Ok(())
+    }
+
+    fn print_line(&mut self, index: usize, elapsed: Option<Duration>, line: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches('\r');
+        match elapsed {
+            Some(elapsed) => writeln!(self.out, "#{index} {:.3} {text}", elapsed.as_secs_f64()),
+            None => writeln!(self.out, "#{index} {text}"),
+        }
+    }
+
+    /// Prints the unfinished last log line of a vertex that ended.
+    fn flush_partial(&mut self, index: usize) -> std::io::Result<()> {
+        if let Some((elapsed, pending)) = self.partial_lines.remove(&index)
+            && !pending.is_empty()
+        {
+            self.print_line(index, elapsed, &pending)?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write + Send> ProgressSink for PlainProgress<W> {
+    fn event(&mut self, event: &ProgressEvent) {
+        // Progress output is best effort: a closed stdout must not fail the build.
+        let _ = self.print(event);
+        let _ = self.out.flush();
+    }
+}
+
+/// Formats a byte count the way BuildKit's plain progress does: `512B`,
+/// `1.23kB`, `4.56MB` (powers of 1000).
+fn human_bytes(bytes: i64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.2}{}", units[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_table() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(999), "999B");
+        assert_eq!(human_bytes(1234), "1.23kB");
+        assert_eq!(human_bytes(4_560_000), "4.56MB");
+    }
+}

@@ -1,0 +1,115 @@
+//! The client session of a build. `POST /session` upgrades a connection to
+//! HTTP/2 on which the engine is the gRPC client and stagec the server of
+//! FileSync (local folders), Secrets, Auth (registry credentials) and
+//! Health. The headers of the upgrade request name the session and list
+//! the methods served; the Solve request refers to the session by its ID.
+
+mod auth;
+mod filesync;
+mod health;
+mod patterns;
+mod secrets;
+mod walk;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bollard_buildkit_proto::health::health_server::HealthServer;
+use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
+use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
+use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::service::TowerToHyperService;
+use tokio::task::JoinHandle;
+
+use super::connect::UnixHost;
+use super::error::EngineError;
+use super::transport::upgrade_h2c;
+
+pub use secrets::SecretSource;
+
+/// gRPC methods that the session serves, announced to the engine in one
+/// `X-Docker-Expose-Session-Grpc-Method` header each. `TarStream` is left
+/// out because stagec serves DiffCopy only.
+const SERVED_METHODS: &[&str] = &[
+    "/moby.filesync.v1.FileSync/DiffCopy",
+    "/moby.buildkit.secrets.v1.Secrets/GetSecret",
+    "/moby.filesync.v1.Auth/Credentials",
+    "/moby.filesync.v1.Auth/FetchToken",
+    "/moby.filesync.v1.Auth/GetTokenAuthority",
+    "/moby.filesync.v1.Auth/VerifyTokenAuthority",
+    "/grpc.health.v1.Health/Check",
+];
+
+/// What one session serves.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    /// Random ID that the Solve request names in its `Session` field.
+    pub id: String,
+    /// Name shown in the engine's logs.
+    pub name: String,
+    /// Key under which the engine keeps its copy of the local folders
+    /// between builds, so that a later build transfers only what changed.
+    pub shared_key: String,
+    /// Local folders by the name that LLB local sources use.
+    pub local_dirs: BTreeMap<String, PathBuf>,
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+/// A running session. Dropping it closes the connection, which ends the
+/// session on the engine.
+pub(crate) struct Session {
+    task: JoinHandle<()>,
+    bytes_sent: Arc<AtomicU64>,
+}
+
+impl Session {
+    /// Opens the session connection and starts serving it.
+    pub(crate) async fn start(host: &UnixHost, config: SessionConfig) -> Result<Session, EngineError> {
+        let mut headers = vec![
+            ("X-Docker-Expose-Session-Uuid", config.id.clone()),
+            ("X-Docker-Expose-Session-Name", config.name.clone()),
+            ("X-Docker-Expose-Session-Sharedkey", config.shared_key.clone()),
+        ];
+        for method in SERVED_METHODS {
+            headers.push(("X-Docker-Expose-Session-Grpc-Method", (*method).to_string()));
+        }
+        let connection = upgrade_h2c(host, "/session", &headers).await?;
+
+        let bytes_sent = Arc::new(AtomicU64::new(0));
+        let routes = tonic::service::Routes::new(HealthServer::new(health::HealthService))
+            .add_service(FileSyncServer::new(filesync::FileSyncService::new(
+                config.local_dirs,
+                bytes_sent.clone(),
+            )))
+            .add_service(SecretsServer::new(secrets::SecretsService::new(config.secrets)))
+            .add_service(AuthServer::new(auth::AuthService));
+
+        let session_id = config.id;
+        let task = tokio::spawn(async move {
+            let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .adaptive_window(true)
+                .serve_connection(connection, TowerToHyperService::new(routes))
+                .await;
+            match served {
+                Ok(()) => tracing::debug!(session = %session_id, "engine closed the session"),
+                Err(error) => tracing::debug!(session = %session_id, error = %error, "session connection ended"),
+            }
+        });
+
+        Ok(Session { task, bytes_sent })
+    }
+
+    /// Encoded size of all FileSync packets sent so far.
+    pub(crate) fn bytes_sent(&self) -> u64 {
+        self.bytes_sent.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,503 @@
+//! Running one build: start the session, send the Control `Solve`, act as
+//! its frontend (see gateway.rs), follow the `Status` stream, and turn the
+//! outcome into a [`SolveResult`] or an [`EngineError`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bollard_buildkit_proto::moby::buildkit::v1::{
+    CacheOptions, Exporter, SolveRequest as ControlSolveRequest, SolveResponse, StatusRequest,
+};
+use bollard_buildkit_proto::pb::{self, Definition};
+use futures::future::{Either, select};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::transport::Channel;
+
+use super::connect::UnixHost;
+use super::error::{EngineError, SolveFailure};
+use super::gateway::{IMAGE_CONFIG_KEY, run_frontend};
+use super::progress::{ProgressSink, VertexTracker};
+use super::session::{SecretSource, Session, SessionConfig};
+use super::{control_client, transport_error};
+
+/// Exporter of Docker Engine's embedded BuildKit that stores the result in
+/// the engine's image store, like `docker build` does.
+const MOBY_EXPORTER: &str = "moby";
+
+/// Session name that the engine shows in its logs.
+const SESSION_NAME: &str = "stagec";
+
+/// How long the status stream may go on after the build ended. BuildKit
+/// closes it right away; this only guards against a stream left open.
+const STATUS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One build to run.
+#[derive(Debug, Clone)]
+pub struct SolveRequest {
+    /// The LLB graph; its last op names the result.
+    pub definition: Definition,
+    /// Local folders served by FileSync, by the name that `local://`
+    /// sources use. Only these folders can be read by the engine.
+    pub local_dirs: BTreeMap<String, PathBuf>,
+    /// Secrets served to `secret` mounts and secret environment variables, by ID.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// OCI image configuration of the result (`{"architecture": ..., "os":
+    /// ..., "config": {"Env": [...], "Cmd": [...], ...}}`); `Null` for none.
+    pub image_config: serde_json::Value,
+    /// Names of the image in the engine's image store. With no tags the
+    /// result is built but not exported, which suits builds that only check.
+    pub tags: Vec<String>,
+    /// Runs every op again instead of taking it from the build cache.
+    pub no_cache: bool,
+    /// Options for the frontend, passed through as the Solve's `FrontendAttrs`.
+    pub frontend_attrs: BTreeMap<String, String>,
+}
+
+impl SolveRequest {
+    /// Returns a request for `definition` with nothing else set.
+    pub fn new(definition: Definition) -> SolveRequest {
+        SolveRequest {
+            definition,
+            local_dirs: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            image_config: serde_json::Value::Null,
+            tags: Vec::new(),
+            no_cache: false,
+            frontend_attrs: BTreeMap::new(),
+        }
+    }
+}
+
+/// What a successful build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SolveResult {
+    /// ID of the exported image (`sha256:...`), which `docker run` accepts;
+    /// `None` when the request had no tags.
+    pub image_digest: Option<String>,
+    /// The exporter's answer, such as `containerimage.digest`,
+    /// `containerimage.config.digest` and `image.name`.
+    pub exporter_response: BTreeMap<String, String>,
+    /// Encoded size of all FileSync packets sent for the local folders:
+    /// stats of the listed entries plus the content of requested files.
+    pub bytes_sent_by_filesync: u64,
+}
+
+pub(crate) async fn solve(
+    host: &UnixHost,
+    channel: &Channel,
+    request: SolveRequest,
+    mut progress: impl ProgressSink,
+) -> Result<SolveResult, EngineError> {
+    let local_dirs = check_local_dirs(&request.local_dirs)?;
+    for (id, source) in &request.secrets {
+        source.read(id)?;
+    }
+    let metadata = result_metadata(&request.image_config)?;
+    let definition = prepare_definition(request.definition, request.no_cache)?;
+    let entitlements = entitlements_for(&definition)?;
+
+    let build_ref = random_id();
+    let session_id = random_id();
+    let session = Session::start(
+        host,
+        SessionConfig {
+            id: session_id.clone(),
+            name: SESSION_NAME.to_string(),
+            shared_key: shared_key(&local_dirs),
+            local_dirs,
+            secrets: request.secrets,
+        },
+    )
+    .await?;
+
+    let control_request = control_request(
+        &build_ref,
+        &session_id,
+        &request.tags,
+        request.frontend_attrs,
+        entitlements,
+    );
+    tracing::debug!(build = %build_ref, session = %session_id, tags = ?request.tags, "starting build");
+
+    let mut tracker = VertexTracker::new();
+    let (solved, status) = {
+        let build = run_build(channel, control_request, &build_ref, definition, metadata);
+        let status = follow_status(channel, &build_ref, &mut tracker, &mut progress);
+        tokio::pin!(build, status);
+        match select(build, status).await {
+            Either::Left((solved, status)) => {
+                let status = tokio::time::timeout(STATUS_DRAIN_TIMEOUT, status)
+                    .await
+                    .unwrap_or(Ok(()));
+                (solved, status)
+            }
+            Either::Right((status, build)) => (build.await, status),
+        }
+    };
+    let bytes_sent_by_filesync = session.bytes_sent();
+    drop(session);
+
+    if let Err(status) = &status {
+        tracing::debug!(build = %build_ref, error = %status, "status stream ended with an error");
+    }
+    let response = solved.map_err(|status| solve_error(host, &status, &tracker))?;
+
+    let exporter_response: BTreeMap<String, String> = response.exporter_response.into_iter().collect();
+    let image_digest = if request.tags.is_empty() {
+        None
+    } else {
+        exporter_response.get("containerimage.digest").cloned()
+    };
+    tracing::debug!(build = %build_ref, image = ?image_digest, bytes_sent_by_filesync, "build finished");
+    Ok(SolveResult {
+        image_digest,
+        exporter_response,
+        bytes_sent_by_filesync,
+    })
+}
+
+/// Sends the Control `Solve` and serves as its frontend until it ends.
+async fn run_build(
+    channel: &Channel,
+    control_request: ControlSolveRequest,
+    build_ref: &str,
+    definition: Definition,
+    metadata: HashMap<String, Vec<u8>>,
+) -> Result<SolveResponse, tonic::Status> {
+    let mut control = control_client(channel);
+    let control_solve = control.solve(control_request);
+    let frontend = run_frontend(channel, build_ref, definition, metadata);
+    tokio::pin!(control_solve, frontend);
+
+    // When the Control Solve fails before it needs the frontend, such as for
+    // an invalid tag, the frontend would only wait for a build that is gone.
+    let (solved, frontend_result) = match select(control_solve, frontend).await {
+        Either::Left((solved, _frontend)) => (solved, Ok(())),
+        Either::Right((frontend_result, control_solve)) => (control_solve.await, frontend_result),
+    };
+
+    match (solved, frontend_result) {
+        (Ok(response), _) => Ok(response.into_inner()),
+        // The frontend's error names the cause when the Control Solve only
+        // reports that the build was canceled because of it.
+        (Err(solve_status), Err(frontend_status))
+            if is_cancellation(solve_status.message()) && !is_cancellation(frontend_status.message()) =>
+        {
+            tracing::debug!(build = %build_ref, error = %solve_status, "build canceled after the frontend failed");
+            Err(frontend_status)
+        }
+        (Err(solve_status), _) => Err(solve_status),
+    }
+}
+
+fn is_cancellation(message: &str) -> bool {
+    message.contains("context canceled")
+}
+
+/// Reads the `Status` stream of the build into `tracker` and `progress`
+/// until BuildKit closes it at the end of the build.
+async fn follow_status(
+    channel: &Channel,
+    build_ref: &str,
+    tracker: &mut VertexTracker,
+    progress: &mut dyn ProgressSink,
+) -> Result<(), tonic::Status> {
+    let mut control = control_client(channel);
+    let mut stream = control
+        .status(StatusRequest {
+            r#ref: build_ref.to_string(),
+        })
+        .await?
+        .into_inner();
+    while let Some(message) = stream.message().await? {
+        tracker.apply(message, progress);
+    }
+    Ok(())
+}
+
+fn control_request(
+    build_ref: &str,
+    session_id: &str,
+    tags: &[String],
+    frontend_attrs: BTreeMap<String, String>,
+    entitlements: Vec<String>,
+) -> ControlSolveRequest {
+    let mut request = ControlSolveRequest {
+        r#ref: build_ref.to_string(),
+        session: session_id.to_string(),
+        frontend_attrs: frontend_attrs.into_iter().collect(),
+        cache: Some(CacheOptions::default()),
+        entitlements,
+        ..ControlSolveRequest::default()
+    };
+    if !tags.is_empty() {
+        let attrs = HashMap::from([("name".to_string(), tags.join(","))]);
+        request.exporters = vec![Exporter {
+            r#type: MOBY_EXPORTER.to_string(),
+            attrs: attrs.clone(),
+        }];
+        // BuildKit before 0.13 (Docker Engine before 26) reads only the
+        // single exporter fields; 0.13 ignores them when `Exporters` is set.
+        request.exporter_deprecated = MOBY_EXPORTER.to_string();
+        request.exporter_attrs_deprecated = attrs;
+    }
+    request
+}
+
+/// Turns a failed Control `Solve` into the error for the user: a lost
+/// connection, or the failed step with its last log lines.
+fn solve_error(host: &UnixHost, status: &tonic::Status, tracker: &VertexTracker) -> EngineError {
+    if let Some(error) = transport_error(host, status) {
+        return error;
+    }
+    let failed = tracker.failed_vertex();
+    let message = if status.message().is_empty() {
+        status.code().to_string()
+    } else {
+        status.message().to_string()
+    };
+    EngineError::Solve(SolveFailure {
+        vertex: failed.as_ref().map(|vertex| vertex.name.clone()),
+        message,
+        last_logs: failed.map(|vertex| vertex.last_logs).unwrap_or_default(),
+    })
+}
+
+/// Checks that every local folder exists and returns their canonical paths.
+fn check_local_dirs(local_dirs: &BTreeMap<String, PathBuf>) -> Result<BTreeMap<String, PathBuf>, EngineError> {
+    let mut checked = BTreeMap::new();
+    for (name, path) in local_dirs {
+        let local_dir_error = |cause: String| EngineError::LocalDir {
+            name: name.clone(),
+            path: path.clone(),
+            cause,
+        };
+        if name.is_empty() {
+            return Err(local_dir_error("the folder name is empty".to_string()));
+        }
+        let canonical = std::fs::canonicalize(path).map_err(|error| local_dir_error(error.to_string()))?;
+        if !canonical.is_dir() {
+            return Err(local_dir_error("not a folder".to_string()));
+        }
+        checked.insert(name.clone(), canonical);
+    }
+    Ok(checked)
+}
+
+/// Returns the result metadata that carries the image configuration.
+fn result_metadata(image_config: &serde_json::Value) -> Result<HashMap<String, Vec<u8>>, EngineError> {
+    match image_config {
+        serde_json::Value::Null => Ok(HashMap::new()),
+        serde_json::Value::Object(_) => {
+            let encoded = serde_json::to_vec(image_config).map_err(|error| EngineError::InvalidRequest {
+                detail: format!("image configuration does not encode: {error}"),
+            })?;
+            Ok(HashMap::from([(IMAGE_CONFIG_KEY.to_string(), encoded)]))
+        }
+        _ => Err(EngineError::InvalidRequest {
+            detail: "the image configuration is not a JSON object".to_string(),
+        }),
+    }
+}
+
+/// Returns the digest BuildKit gives an op: `sha256:` and the hex SHA-256
+/// of its marshalled bytes.
+pub(crate) fn op_digest(op_bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(op_bytes))
+}
+
+/// Checks that every op decodes and, for `no_cache`, marks every op to run
+/// again.
+fn prepare_definition(mut definition: Definition, no_cache: bool) -> Result<Definition, EngineError> {
+    if definition.def.is_empty() {
+        return Err(EngineError::InvalidRequest {
+            detail: "the LLB definition has no ops".to_string(),
+        });
+    }
+    if no_cache {
+        for op_bytes in &definition.def {
+            definition.metadata.entry(op_digest(op_bytes)).or_default().ignore_cache = true;
+        }
+    }
+    Ok(definition)
+}
+
+/// Returns the entitlements the definition needs: `network.host` for an
+/// exec with host networking and `security.insecure` for a privileged one.
+/// The engine rejects such ops unless the Solve request lists them.
+fn entitlements_for(definition: &Definition) -> Result<Vec<String>, EngineError> {
+    let mut entitlements = std::collections::BTreeSet::new();
+    for (index, op_bytes) in definition.def.iter().enumerate() {
+        let op = pb::Op::decode(op_bytes.as_slice()).map_err(|error| EngineError::InvalidRequest {
+            detail: format!("op {index} of the LLB definition does not decode: {error}"),
+        })?;
+        if let Some(pb::op::Op::Exec(exec)) = op.op {
+            if exec.network == pb::NetMode::Host as i32 {
+                entitlements.insert("network.host".to_string());
+            }
+            if exec.security == pb::SecurityMode::Insecure as i32 {
+                entitlements.insert("security.insecure".to_string());
+            }
+        }
+    }
+    Ok(entitlements.into_iter().collect())
+}
+
+/// Key under which the engine caches the local folders between builds:
+/// the same folders under the same names get the same key.
+fn shared_key(local_dirs: &BTreeMap<String, PathBuf>) -> String {
+    let mut hasher = Sha256::new();
+    for (name, path) in local_dirs {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(path.as_os_str().as_encoded_bytes());
+        hasher.update([0]);
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+/// Returns a new random ID for a build or a session: 32 hex digits.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without an OS random source, IDs only need to differ between the
+        // builds that run at the same time.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|since| since.as_nanos())
+            .unwrap_or_default();
+        let seed = format!("{nanos}-{}-{:p}", std::process::id(), &bytes);
+        bytes.copy_from_slice(&Sha256::digest(seed.as_bytes())[..16]);
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec_op(network: pb::NetMode) -> Vec<u8> {
+        let exec = pb::ExecOp {
+            network: network as i32,
+            ..pb::ExecOp::default()
+        };
+        pb::Op {
+            op: Some(pb::op::Op::Exec(exec)),
+            ..pb::Op::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn host_network_needs_entitlement() {
+        let definition = Definition {
+            def: vec![exec_op(pb::NetMode::Host)],
+            ..Definition::default()
+        };
+        assert_eq!(entitlements_for(&definition).expect("decodes"), ["network.host"]);
+
+        let sandboxed = Definition {
+            def: vec![exec_op(pb::NetMode::None)],
+            ..Definition::default()
+        };
+        assert!(entitlements_for(&sandboxed).expect("decodes").is_empty());
+    }
+
+    #[test]
+    fn undecodable_op_rejected() {
+        let definition = Definition {
+            def: vec![vec![0xff, 0xff, 0xff]],
+            ..Definition::default()
+        };
+        let error = entitlements_for(&definition).expect_err("garbage does not decode");
+        assert!(error.to_string().starts_with("invalid build request: op 0"), "{error}");
+    }
+
+    #[test]
+    fn no_cache_marks_every_op() {
+        let ops = vec![exec_op(pb::NetMode::None), exec_op(pb::NetMode::Host)];
+        let definition = Definition {
+            def: ops.clone(),
+            ..Definition::default()
+        };
+        let prepared = prepare_definition(definition, true).expect("valid");
+        for op in &ops {
+            assert!(prepared.metadata[&op_digest(op)].ignore_cache);
+        }
+    }
+
+    #[test]
+    fn empty_definition_rejected() {
+        let error = prepare_definition(Definition::default(), false).expect_err("no ops");
+        assert!(error.to_string().contains("has no ops"), "{error}");
+    }
+
+    #[test]
+    fn op_digest_is_sha256() {
+        assert_eq!(
+            op_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn tags_select_moby_exporter() {
+        let tags = vec!["a:1".to_string(), "b:2".to_string()];
+        let request = control_request("build", "session", &tags, BTreeMap::new(), vec![]);
+        assert_eq!(request.exporters.len(), 1);
+        assert_eq!(request.exporters[0].r#type, "moby");
+        assert_eq!(request.exporters[0].attrs["name"], "a:1,b:2");
+        assert_eq!(request.exporter_deprecated, "moby");
+        assert!(request.definition.is_none(), "the definition goes through the frontend");
+        assert_eq!(request.session, "session");
+    }
+
+    #[test]
+    fn no_tags_no_exporter() {
+        let request = control_request("build", "session", &[], BTreeMap::new(), vec![]);
+        assert!(request.exporters.is_empty());
+        assert!(request.exporter_deprecated.is_empty());
+    }
+
+    #[test]
+    fn image_config_must_be_object() {
+        assert!(
+            result_metadata(&serde_json::Value::Null)
+                .expect("null is allowed")
+                .is_empty()
+        );
+        let config = serde_json::json!({"config": {"Cmd": ["/app"]}});
+        let metadata = result_metadata(&config).expect("object is allowed");
+        assert_eq!(metadata[IMAGE_CONFIG_KEY], br#"{"config":{"Cmd":["/app"]}}"#);
+        assert!(result_metadata(&serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn missing_local_dir_message() {
+        let dirs = BTreeMap::from([("context".to_string(), PathBuf::from("/nonexistent/stagec-context"))]);
+        let error = check_local_dirs(&dirs).expect_err("missing folder");
+        assert!(
+            error
+                .to_string()
+                .starts_with("build context \"context\" at /nonexistent/stagec-context: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        let first = random_id();
+        assert_eq!(first.len(), 32);
+        assert_ne!(first, random_id());
+    }
+
+    #[test]
+    fn shared_key_stable() {
+        let dirs = BTreeMap::from([("context".to_string(), PathBuf::from("/src"))]);
+        assert_eq!(shared_key(&dirs), shared_key(&dirs.clone()));
+        let other = BTreeMap::from([("context".to_string(), PathBuf::from("/other"))]);
+        assert_ne!(shared_key(&dirs), shared_key(&other));
+    }
+}

@@ -1,0 +1,190 @@
+//! What lowering tracks while it walks the steps of one stage: the same
+//! things BuildKit's Dockerfile frontend keeps in its `llb.State` and image
+//! config for a stage.
+
+use crate::llb::{Fs, NetworkMode};
+use crate::lock::ImageConfig;
+use crate::model::Platform;
+
+/// `PATH` for a Linux stage whose image config has none; the value of
+/// `DefaultPathEnvUnix` in BuildKit's util/system package.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The shell of shell-form commands when neither the spec nor the base
+/// image's config names one.
+pub const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+
+#[derive(Debug, Clone)]
+pub struct StageState {
+    pub fs: Fs,
+    pub platform: Platform,
+    /// Env of the processes run steps start, in BuildKit's order: setting a
+    /// variable again moves it last. Besides the image config's `Env` it
+    /// holds the values of declared build args, which the image does not keep.
+    pub env: Vec<(String, String)>,
+    /// Absolute working directory of run steps.
+    pub dir: String,
+    pub user: String,
+    pub network: NetworkMode,
+    /// The configuration the stage's image gets.
+    pub config: ImageConfig,
+    /// Whether the stage itself set `cmd`, which an `entrypoint` after it keeps.
+    pub cmd_set: bool,
+}
+
+impl StageState {
+    /// The state at the start of a stage based on an image with `config`,
+    /// or on scratch. `fs` is the image's files, or scratch.
+    pub fn from_image(fs: Fs, platform: Platform, mut config: ImageConfig, network: NetworkMode) -> StageState {
+        // A build always has PATH, and the image keeps it.
+        if !config.env_list().iter().any(|entry| crate::lock::config::env_key(entry) == "PATH") {
+            config.env.get_or_insert_with(Vec::new).push(format!("PATH={DEFAULT_PATH}"));
+        }
+        // NOTE: BuildKit's Dockerfile frontend runs the base image's ONBUILD
+        // triggers here; stagec does not, and drops them like the frontend
+        // does after running them.
+        config.on_build = None;
+
+        let mut state = StageState {
+            fs,
+            platform,
+            env: Vec::new(),
+            dir: "/".to_string(),
+            user: String::new(),
+            network,
+            config,
+            cmd_set: false,
+        };
+        let entries: Vec<String> = state.config.env_list().to_vec();
+        for entry in entries {
+            let (key, value) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
+            state.set_env(key, value);
+        }
+        if !state.config.working_dir.is_empty() {
+            let dir = clean_dir(&state.config.working_dir, "/");
+            state.config.working_dir = dir.clone();
+            state.dir = dir;
+        }
+        state.user = state.config.user.clone();
+        state
+    }
+
+    /// Starts a stage from the final state of its base stage. BuildKit
+    /// keeps the base's whole state, including the env that its build args
+    /// set, but not whether it set `cmd`.
+    pub fn from_stage(base: &StageState) -> StageState {
+        let mut state = base.clone();
+        state.cmd_set = false;
+        let entries: Vec<String> = state.config.env_list().to_vec();
+        for entry in entries {
+            let (key, value) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
+            state.set_env(key, value);
+        }
+        state
+    }
+
+    /// Sets a process env variable; an existing one moves last, as
+    /// `llb.State.AddEnv` does.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(existing, _)| existing != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
+    pub fn env_entries(&self) -> Vec<String> {
+        self.env.iter().map(|(key, value)| format!("{key}={value}")).collect()
+    }
+
+    /// The shell of shell-form run steps: the stage's `shell`, else the
+    /// base image's, else `/bin/sh -c`.
+    pub fn shell(&self) -> Vec<String> {
+        match &self.config.shell {
+            Some(shell) if !shell.is_empty() => shell.clone(),
+            _ => DEFAULT_SHELL.iter().map(|part| part.to_string()).collect(),
+        }
+    }
+
+    /// Makes `path` absolute against the working directory.
+    pub fn absolute(&self, path: &str) -> String {
+        if path.starts_with('/') { path.to_string() } else { join(&self.dir, path) }
+    }
+}
+
+/// Joins `path` onto `dir`, keeping a trailing `/` of `path`.
+pub fn join(dir: &str, path: &str) -> String {
+    let mut joined = format!("{}/{path}", dir.trim_end_matches('/'));
+    let directory = path.ends_with('/') || path.ends_with("/.") || path == ".";
+    joined = clean_path(&joined);
+    if directory && !joined.ends_with('/') {
+        joined.push('/');
+    }
+    joined
+}
+
+/// Cleans a working directory like Go's `filepath.Clean` after joining it
+/// onto `current`: absolute, no trailing `/` except for the root.
+pub fn clean_dir(path: &str, current: &str) -> String {
+    let absolute = if path.starts_with('/') { path.to_string() } else { format!("{current}/{path}") };
+    let cleaned = clean_path(&absolute);
+    if cleaned.len() > 1 { cleaned.trim_end_matches('/').to_string() } else { cleaned }
+}
+
+/// Lexically cleans an absolute path: drops empty and `.` components and
+/// applies `..`, never above `/`. A trailing `/` is dropped.
+pub fn clean_path(path: &str) -> String {
+    let mut components: Vec<&str> = Vec::new();
+    for component in path.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                components.pop();
+            }
+            other => components.push(other),
+        }
+    }
+    format!("/{}", components.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform() -> Platform {
+        Platform::parse("linux/amd64").expect("valid")
+    }
+
+    #[test]
+    fn image_state_adds_path_and_workdir() {
+        let config = ImageConfig {
+            env: Some(vec!["GOPATH=/go".into()]),
+            working_dir: "/go/".into(),
+            user: "app".into(),
+            on_build: Some(vec!["RUN true".into()]),
+            ..ImageConfig::default()
+        };
+        let state = StageState::from_image(Fs::Scratch, platform(), config, NetworkMode::Sandbox);
+        assert_eq!(state.env_entries(), ["GOPATH=/go".to_string(), format!("PATH={DEFAULT_PATH}")]);
+        assert_eq!(state.config.env_list().len(), 2, "the image keeps the default PATH");
+        assert_eq!((state.dir.as_str(), state.config.working_dir.as_str()), ("/go", "/go"));
+        assert_eq!(state.user, "app");
+        assert_eq!(state.config.on_build, None);
+    }
+
+    #[test]
+    fn set_env_moves_key_last() {
+        let mut state = StageState::from_image(Fs::Scratch, platform(), ImageConfig::default(), NetworkMode::Sandbox);
+        state.set_env("A", "1");
+        state.set_env("PATH", "/bin");
+        assert_eq!(state.env_entries(), ["A=1", "PATH=/bin"]);
+    }
+
+    #[test]
+    fn join_table() {
+        assert_eq!(join("/app", "bin/"), "/app/bin/");
+        assert_eq!(join("/app", "."), "/app/");
+        assert_eq!(join("/", "x"), "/x");
+        assert_eq!(join("/app", "../etc"), "/etc");
+        assert_eq!(clean_dir("/go/", "/"), "/go");
+        assert_eq!(clean_dir("src", "/go"), "/go/src");
+        assert_eq!(clean_dir("/", "/"), "/");
+    }
+}

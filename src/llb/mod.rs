@@ -1,0 +1,31 @@
+//! The BuildKit LLB backend. [`Graph`] is a small typed builder over the
+//! protobuf types of BuildKit's `solver/pb` package (re-exported as [`pb`]):
+//! source, exec and file ops that refer to each other's outputs.
+//! [`Graph::marshal`] turns it into a `pb.Definition` the way BuildKit's Go
+//! `llb` package does: each op serialized once, inputs before the ops that
+//! use them, each op named by the sha256 digest of its bytes, then a last op
+//! whose only input is the result.
+//!
+//! Marshalling is deterministic: the same graph gives byte-identical ops,
+//! digests and definition, because every map in the pb types is a BTreeMap
+//! and the builder never iterates a hash map.
+
+mod caps;
+mod digest;
+mod graph;
+pub mod json;
+mod marshal;
+mod ops;
+mod source_map;
+
+pub use bollard_buildkit_proto::pb;
+pub use digest::digest_of;
+pub use graph::{Fs, Graph, OpId, OpMetadata, Output};
+pub use marshal::{Marshalled, SourceInfo};
+pub use ops::{
+    Chown, CopyAction, ExecOp, FileAction, FileOp, LocalSource, Meta, MkdirAction, MkfileAction, Mount, MountKind,
+    NetworkMode, RmAction, SecretEnv, SourceOp, UserRef,
+};
+
+#[cfg(test)]
+mod tests;
