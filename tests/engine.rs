@@ -116,7 +116,8 @@ fn image_op(reference: &str) -> pb::Op {
     }
 }
 
-/// A local source that reads only the paths matching `include_patterns`.
+/// Returns a local source op that reads only the paths matching
+/// `include_patterns`, or all paths when there are none.
 fn local_op(name: &str, include_patterns: &[&str]) -> pb::Op {
     let mut attrs = BTreeMap::from([("local.sharedkeyhint".to_string(), name.to_string())]);
     if !include_patterns.is_empty() {
@@ -533,7 +534,7 @@ async fn info_reports_versions() {
     assert_eq!(info.host, std::env::var("DOCKER_HOST").expect("DOCKER_HOST is set"));
     assert!(!info.engine_version.is_empty(), "{info:?}");
     assert_eq!(info.os, "linux");
-    // BuildKit answers the Info call from version 0.11 on, which Docker
+    // BuildKit implements the Info call from version 0.11 on, which Docker
     // Engine 24 was the first to embed.
     if engine_major_version(&client) >= 24 {
         let version = info.buildkit_version.clone().expect("Docker Engine 24 and later report the BuildKit version");
@@ -568,7 +569,7 @@ async fn non_docker_socket_rejected() {
     let path = dir.path().join("other.sock");
     let listener = tokio::net::UnixListener::bind(&path).expect("binding a test socket");
     let server = tokio::spawn(async move {
-        // Answers like a service that speaks another protocol, then hangs up.
+        // Responds like a service that speaks another protocol, then hangs up.
         while let Ok((mut stream, _)) = listener.accept().await {
             let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, b"220 not http\r\n").await;
         }

@@ -21,7 +21,7 @@
 
 use crate::model::interpolate::Part;
 
-/// Longest line the frontend reads: it scans lines with Go's
+/// Maximum line length, in bytes, that the frontend reads: it scans lines with Go's
 /// `bufio.Scanner`, whose default buffer is 64 KiB including the `\n`.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 - 1;
 

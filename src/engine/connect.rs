@@ -18,12 +18,13 @@ use super::error::{EngineError, MIN_API_VERSION, from_socket_error};
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 
 /// How long a plain API request (ping, version, upgrade) may take. A stuck
-/// engine or a socket that accepts and never answers fails after this.
-pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// engine, or a socket that accepts connections and never responds, fails
+/// after this.
+pub(crate) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Largest body that stagec reads from a plain API answer; `/version` is
-/// about 1 KiB.
-const MAX_ANSWER_BYTES: usize = 1 << 20;
+/// Largest body that stagec reads from a plain API response. The body of
+/// `/version` is about 1 KiB.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// Host name sent in the `Host` header. Docker Engine ignores it on a unix
 /// socket, but HTTP/1.1 requires one.
@@ -129,15 +130,15 @@ pub(crate) fn api_request(method: http::Method, path: &str) -> http::request::Bu
         .header(header::USER_AGENT, concat!("stagec/", env!("CARGO_PKG_VERSION")))
 }
 
-/// A plain answer of the engine API.
-pub(crate) struct Answer {
+/// A plain response of the engine API, read in full.
+pub(crate) struct ApiResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
-/// Sends `GET path` and reads the whole answer.
-pub(crate) async fn get(host: &UnixHost, path: &str) -> Result<Answer, EngineError> {
+/// Sends `GET path` and reads the whole response.
+pub(crate) async fn get(host: &UnixHost, path: &str) -> Result<ApiResponse, EngineError> {
     let request = async {
         let mut sender = open_http(host).await?;
         let request = api_request(http::Method::GET, path)
@@ -148,23 +149,23 @@ pub(crate) async fn get(host: &UnixHost, path: &str) -> Result<Answer, EngineErr
             .await
             .map_err(|error| not_docker(host, &error))?;
         let (parts, body) = response.into_parts();
-        let body = Limited::new(body, MAX_ANSWER_BYTES)
+        let body = Limited::new(body, MAX_RESPONSE_BYTES)
             .collect()
             .await
             .map_err(|error| not_docker(host, error.as_ref()))?
             .to_bytes();
-        Ok(Answer {
+        Ok(ApiResponse {
             status: parts.status,
             headers: parts.headers,
             body,
         })
     };
-    tokio::time::timeout(ANSWER_TIMEOUT, request)
+    tokio::time::timeout(RESPONSE_TIMEOUT, request)
         .await
         .map_err(|_| EngineError::Timeout {
             host: host.uri.clone(),
             request: format!("GET {path}"),
-            seconds: ANSWER_TIMEOUT.as_secs(),
+            seconds: RESPONSE_TIMEOUT.as_secs(),
         })?
 }
 
@@ -177,7 +178,7 @@ fn not_docker(host: &UnixHost, error: &dyn std::error::Error) -> EngineError {
 
 /// The fields of `GET /version` that stagec reads.
 #[derive(Debug, Deserialize)]
-struct VersionAnswer {
+struct VersionResponse {
     #[serde(rename = "Version")]
     version: String,
     #[serde(rename = "ApiVersion")]
@@ -204,7 +205,7 @@ pub(crate) async fn probe_engine(host: &UnixHost) -> Result<EngineInfo, EngineEr
     if !ping.headers.contains_key("api-version") {
         return Err(EngineError::NotDockerEngine {
             host: host.uri.clone(),
-            detail: "the answer to GET /_ping has no API-Version header".to_string(),
+            detail: "the response to GET /_ping has no API-Version header".to_string(),
         });
     }
     let builder_version = header_text(&ping.headers, "builder-version");
@@ -217,37 +218,37 @@ pub(crate) async fn probe_engine(host: &UnixHost) -> Result<EngineInfo, EngineEr
             detail: format!("status {}: {}", version.status, String::from_utf8_lossy(&version.body)),
         });
     }
-    let answer: VersionAnswer = serde_json::from_slice(&version.body).map_err(|error| EngineError::Protocol {
+    let version_response: VersionResponse = serde_json::from_slice(&version.body).map_err(|error| EngineError::Protocol {
         host: host.uri.clone(),
         request: "GET /version".to_string(),
         detail: error.to_string(),
     })?;
 
-    let too_old = parse_api_version(&answer.api_version).is_none_or(|version| version < MIN_API_VERSION);
+    let too_old = parse_api_version(&version_response.api_version).is_none_or(|version| version < MIN_API_VERSION);
     if too_old {
         return Err(EngineError::EngineTooOld {
             host: host.uri.clone(),
-            engine_version: answer.version,
-            api_version: answer.api_version,
+            engine_version: version_response.version,
+            api_version: version_response.api_version,
         });
     }
-    if !answer.os.is_empty() && answer.os != "linux" {
+    if !version_response.os.is_empty() && version_response.os != "linux" {
         return Err(EngineError::BuildKitUnavailable {
             host: host.uri.clone(),
             detail: format!(
                 "the engine runs {} containers, and BuildKit needs Linux ones",
-                answer.os
+                version_response.os
             ),
         });
     }
 
     Ok(EngineInfo {
         host: host.uri.clone(),
-        engine_version: answer.version,
-        api_version: answer.api_version,
-        min_api_version: answer.min_api_version,
-        os: answer.os,
-        arch: answer.arch,
+        engine_version: version_response.version,
+        api_version: version_response.api_version,
+        min_api_version: version_response.min_api_version,
+        os: version_response.os,
+        arch: version_response.arch,
         builder_version,
         buildkit_version: None,
     })

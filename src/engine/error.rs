@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Oldest Docker Engine API version that stagec talks to: Docker Engine 20.10.
 pub const MIN_API_VERSION: (u32, u32) = (1, 41);
 
-/// Why talking to Docker Engine or running a build on its BuildKit failed.
+/// Failure to reach Docker Engine or to run a build on its BuildKit.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
     #[error("invalid DOCKER_HOST {host:?}: {reason}; set DOCKER_HOST to unix:///path/to/docker.sock")]
@@ -32,7 +32,7 @@ pub enum EngineError {
     NotDockerEngine { host: String, detail: String },
 
     #[error(
-        "timed out after {seconds} s waiting for Docker Engine at {host} to answer {request}; \
+        "timed out after {seconds} s waiting for Docker Engine at {host} to respond to {request}; \
          check that the engine is running and not overloaded"
     )]
     Timeout {
@@ -61,11 +61,11 @@ pub enum EngineError {
 
     #[error(
         "lost the connection to Docker Engine at {host} during the build: {detail}; \
-         check that the engine still runs (its log says why it stopped) and run the build again"
+         check that the engine still runs (its log shows why it stopped) and run the build again"
     )]
     ConnectionLost { host: String, detail: String },
 
-    #[error("unexpected answer from Docker Engine at {host} to {request}: {detail}; report this as a stagec bug")]
+    #[error("unexpected response from Docker Engine at {host} to {request}: {detail}; report this as a stagec bug")]
     Protocol {
         host: String,
         request: String,
@@ -124,7 +124,7 @@ impl EngineError {
 }
 
 /// Maps the error of opening the engine's unix socket to the error that
-/// tells the user what to do.
+/// names the cause and the fix.
 pub(crate) fn from_socket_error(host: &str, error: &std::io::Error) -> EngineError {
     match error.kind() {
         std::io::ErrorKind::NotFound => EngineError::Unreachable {

@@ -33,7 +33,7 @@ const BUILD_ID_KEY: &str = "buildkit-controlapi-buildid";
 pub(crate) const IMAGE_CONFIG_KEY: &str = "containerimage.config";
 
 /// How often a bridge call is retried while BuildKit has not registered
-/// the build yet. The engine waits up to 3 s per call before it answers
+/// the build yet. The engine waits up to 3 s per call before it returns
 /// "no such job", so this allows about 15 s.
 const REGISTRATION_ATTEMPTS: usize = 5;
 
@@ -101,8 +101,8 @@ async fn solve_when_registered(
     }
 }
 
-/// Returns the reference to the solved result. Engines before BuildKit
-/// 0.6 answer with the deprecated `ref` string only.
+/// Returns the reference to the solved result. An engine without result
+/// return support (an old BuildKit) sets only the deprecated `ref` string.
 fn result_ref(response: &BridgeSolveResponse) -> Option<result::Result> {
     match response.result.as_ref().and_then(|solved| solved.result.clone()) {
         Some(reference) => Some(reference),

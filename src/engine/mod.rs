@@ -37,7 +37,7 @@ pub use progress::{FailedVertex, LOG_TAIL_LINES, LogStream, ProgressEvent, Progr
 pub use session::SecretSource;
 pub use solve::{SolveRequest, SolveResult};
 
-use connect::{ANSWER_TIMEOUT, UnixHost, probe_engine, resolve_docker_host};
+use connect::{RESPONSE_TIMEOUT, UnixHost, probe_engine, resolve_docker_host};
 use transport::control_channel;
 
 /// Largest gRPC message stagec accepts from BuildKit. Status messages with
@@ -56,7 +56,7 @@ pub struct EngineClient {
 impl EngineClient {
     /// Connects to the engine at `docker_host` (`unix:///path`), or, when
     /// `None`, at `DOCKER_HOST` or the default socket. Fails unless the
-    /// engine answers, is Docker Engine 20.10 or newer, and accepts a
+    /// engine responds, is Docker Engine 20.10 or newer, and accepts a
     /// BuildKit connection.
     pub async fn connect(docker_host: Option<&str>) -> Result<EngineClient, EngineError> {
         let host = resolve_docker_host(docker_host)?;
@@ -98,17 +98,17 @@ pub(crate) fn control_client(channel: &Channel) -> ControlClient<Channel> {
 
 /// Returns BuildKit's version from the Control service. The first call on
 /// the channel also proves that `POST /grpc` works. An engine whose
-/// BuildKit answers Info with Unimplemented, as Docker Engine 20.10 does,
+/// BuildKit returns Unimplemented for Info, as Docker Engine 20.10 does,
 /// gets `None` after a ListWorkers call checks the connection instead.
 async fn buildkit_version(host: &UnixHost, channel: &Channel) -> Result<Option<String>, EngineError> {
     let mut control = control_client(channel);
-    let info = tokio::time::timeout(ANSWER_TIMEOUT, control.info(InfoRequest {}))
+    let info = tokio::time::timeout(RESPONSE_TIMEOUT, control.info(InfoRequest {}))
         .await
         .map_err(|_| timeout(host, "Control.Info"))?;
     match info {
         Ok(response) => Ok(response.into_inner().buildkit_version.map(|version| version.version)),
         Err(status) if status.code() == tonic::Code::Unimplemented => {
-            tokio::time::timeout(ANSWER_TIMEOUT, control.list_workers(ListWorkersRequest::default()))
+            tokio::time::timeout(RESPONSE_TIMEOUT, control.list_workers(ListWorkersRequest::default()))
                 .await
                 .map_err(|_| timeout(host, "Control.ListWorkers"))?
                 .map_err(|status| error_from_status(host, "Control.ListWorkers", &status))?;
@@ -122,7 +122,7 @@ fn timeout(host: &UnixHost, request: &str) -> EngineError {
     EngineError::Timeout {
         host: host.uri.clone(),
         request: request.to_string(),
-        seconds: ANSWER_TIMEOUT.as_secs(),
+        seconds: RESPONSE_TIMEOUT.as_secs(),
     }
 }
 
@@ -138,7 +138,7 @@ pub(crate) fn error_from_status(host: &UnixHost, request: &str, status: &tonic::
 }
 
 /// Returns the engine error behind `status` when the call failed because
-/// of the connection rather than an answer of BuildKit.
+/// of the connection rather than an error that BuildKit returned.
 pub(crate) fn transport_error(host: &UnixHost, status: &tonic::Status) -> Option<EngineError> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     let mut transport_failure = false;

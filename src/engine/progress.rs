@@ -16,7 +16,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 /// Log lines that the tracker keeps per vertex for error reports.
 pub const LOG_TAIL_LINES: usize = 20;
 
-/// Which output stream of a build step a log chunk comes from.
+/// Output stream of a build step that a log chunk comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogStream {
     Stdout,
@@ -78,7 +78,7 @@ impl<F: FnMut(&ProgressEvent) + Send> ProgressSink for F {
     }
 }
 
-/// What the tracker knows about one vertex.
+/// State of one vertex, as far as the status messages reported it.
 #[derive(Debug, Default)]
 struct VertexState {
     index: usize,

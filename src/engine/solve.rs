@@ -70,13 +70,13 @@ impl SolveRequest {
     }
 }
 
-/// What a successful build produced.
+/// Outcome of a successful build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SolveResult {
     /// ID of the exported image (`sha256:...`), which `docker run` accepts;
     /// `None` when the request had no tags.
     pub image_digest: Option<String>,
-    /// The exporter's answer, such as `containerimage.digest`,
+    /// The exporter's response, such as `containerimage.digest`,
     /// `containerimage.config.digest` and `image.name`.
     pub exporter_response: BTreeMap<String, String>,
     /// Encoded size of all FileSync packets sent for the local folders:

@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::upgrade::Upgraded;
 use tonic::transport::{Channel, Endpoint};
 
-use super::connect::{ANSWER_TIMEOUT, UnixHost, api_request, open_http};
+use super::connect::{RESPONSE_TIMEOUT, UnixHost, api_request, open_http};
 use super::error::EngineError;
 
 /// Largest error body read from a refused upgrade.
@@ -60,17 +60,17 @@ pub(crate) async fn upgrade_h2c(
             })
     };
 
-    tokio::time::timeout(ANSWER_TIMEOUT, upgrade)
+    tokio::time::timeout(RESPONSE_TIMEOUT, upgrade)
         .await
         .map_err(|_| EngineError::Timeout {
             host: host.uri.clone(),
             request: request_name.clone(),
-            seconds: ANSWER_TIMEOUT.as_secs(),
+            seconds: RESPONSE_TIMEOUT.as_secs(),
         })?
 }
 
-/// Turns an answer other than `101 Switching Protocols` into an error. The
-/// engine answers 404 when it has no BuildKit, as Docker Engine builds for
+/// Turns a response other than `101 Switching Protocols` into an error. The
+/// engine responds with 404 when it has no BuildKit, as Docker Engine builds for
 /// Windows do.
 async fn refused_upgrade(
     host: &UnixHost,

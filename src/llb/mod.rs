@@ -14,6 +14,7 @@ mod caps;
 mod digest;
 mod graph;
 pub mod json;
+pub mod lower;
 mod marshal;
 mod ops;
 mod source_map;

@@ -6,7 +6,7 @@
 use super::graph::{Interpolated, StagePath};
 use crate::model::interpolate::Part;
 
-/// The working directory in effect at a step, as far as the spec tells it.
+/// The working directory in effect at a step, when the spec determines it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Workdir {
     /// An absolute path.

@@ -27,6 +27,8 @@ impl StageState {
     /// Returns the state at the start of a stage based on an image, whose
     /// working directory only the image's config sets.
     pub fn image() -> StageState {
+        // NOTE: assumes the image config sets no shell (Dockerfile `SHELL`),
+        // which Linux images rarely do; stagec cannot read the config.
         StageState {
             workdir: Workdir::Unknown,
             shell: default_shell(),

@@ -1,5 +1,5 @@
 //! The Auth service (`/moby.filesync.v1.Auth/*`), through which BuildKit
-//! asks for registry credentials when it pulls a base image. stagec reads
+//! requests registry credentials when it pulls a base image. stagec reads
 //! them from the `auths` of the Docker client configuration
 //! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
 
@@ -15,7 +15,7 @@ use bollard_buildkit_proto::moby::filesync::v1::{
 use serde::Deserialize;
 use tonic::{Request, Response, Status};
 
-/// Registry host that BuildKit asks about for Docker Hub images.
+/// Registry host that BuildKit requests credentials for when it pulls from Docker Hub.
 const DOCKER_HUB_HOST: &str = "registry-1.docker.io";
 /// Key under which `docker login` stores Docker Hub credentials.
 const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";

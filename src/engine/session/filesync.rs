@@ -11,10 +11,10 @@
 //!    `PACKET_STAT` without a stat to end the listing.
 //! 2. The engine sends `PACKET_REQ` with the ID of each regular file whose
 //!    content it lacks. The ID of an entry is the index of its stat packet.
-//! 3. stagec answers each request with `PACKET_DATA` chunks of that ID and
+//! 3. stagec responds to each request with `PACKET_DATA` chunks of that ID and
 //!    an empty `PACKET_DATA` for the end of the file.
 //! 4. The engine sends `PACKET_FIN` when it has everything, and stagec
-//!    answers `PACKET_FIN` and ends the stream.
+//!    responds with `PACKET_FIN` and ends the stream.
 //!
 //! Either side may send `PACKET_ERR` with a message instead.
 
@@ -62,7 +62,7 @@ impl FileSyncService {
     }
 }
 
-/// What one DiffCopy stream requests.
+/// Folder and filters that one DiffCopy stream requests.
 #[derive(Debug, PartialEq, Eq)]
 struct TransferRequest {
     dir_name: String,
@@ -195,7 +195,7 @@ struct Transfer {
     dir_name: String,
 }
 
-/// Why a transfer stopped early.
+/// Reason that a transfer stopped early.
 enum Stop {
     /// The engine closed the stream or the session, so nothing can be sent.
     Closed,
@@ -232,7 +232,7 @@ impl Transfer {
         };
         let listing_task = tokio::spawn(async move { stat_sender.send_listing(entries).await });
 
-        let result = self.answer_requests(contents, incoming).await;
+        let result = self.serve_requests(contents, incoming).await;
         listing_task.abort();
         match result {
             Ok(()) => tracing::debug!(
@@ -259,7 +259,7 @@ impl Transfer {
         self.send(packet_of(PacketType::PacketStat, 0)).await
     }
 
-    async fn answer_requests(
+    async fn serve_requests(
         &mut self,
         mut contents: Vec<Option<PathBuf>>,
         mut incoming: Streaming<Packet>,

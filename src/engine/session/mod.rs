@@ -43,7 +43,7 @@ const SERVED_METHODS: &[&str] = &[
     "/grpc.health.v1.Health/Check",
 ];
 
-/// What one session serves.
+/// Services and identity of one session.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionConfig {
     /// Random ID that the Solve request names in its `Session` field.

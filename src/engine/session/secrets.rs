@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use crate::engine::error::EngineError;
 
-/// Where the value of a secret comes from, as in `--secret id=x,src=path`
+/// Source of the value of a secret, as in `--secret id=x,src=path`
 /// or `--secret id=x,env=VAR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {

@@ -30,7 +30,7 @@ pub(crate) mod go_mode {
     pub const STICKY: u32 = 1 << 20;
 }
 
-/// Which entries of a folder a transfer sends.
+/// Patterns that select the entries a transfer sends.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filter {
     pub include: PatternSet,
@@ -41,8 +41,8 @@ pub(crate) struct Filter {
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub stat: Stat,
-    /// Where to read the content from; `Some` only for regular files, the
-    /// entries whose content the receiver may request.
+    /// Path to read the content from. It is `Some` only for regular files,
+    /// the entries whose content the receiver may request.
     pub content: Option<PathBuf>,
 }
 
