@@ -200,3 +200,31 @@ fn deny_warnings_fails_on_warning() {
     stagec().arg("check").arg(&spec).assert().success().stderr(predicate::str::contains("SC0704"));
     stagec().arg("check").arg(&spec).arg("--deny-warnings").assert().code(1);
 }
+
+#[test]
+fn completions_and_man_page_generate() {
+    stagec().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("_stagec()"));
+    stagec().args(["completions", "zsh"]).assert().success().stdout(predicate::str::contains("#compdef stagec"));
+    stagec()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH stagec"))
+        .stdout(predicate::str::contains(".TH stagec-dockerfile"));
+}
+
+#[test]
+fn closed_stdout_pipe_is_not_a_panic() {
+    // Regression: writing to a closed pipe (`stagec man | head -1`) panicked.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("stagec"))
+        .arg("man")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn stagec");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for stagec");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?} {stderr}", output.status);
+}

@@ -74,8 +74,8 @@ fn examples_have_readme() {
     }
 }
 
-/// Context paths a spec reads: the sources of context copies and of bind
-/// mounts that name no stage.
+/// Collects the context paths that a spec reads: the sources of context
+/// copies and of bind mounts that name no stage.
 fn context_inputs(spec: &Spec) -> Vec<String> {
     let mut inputs = Vec::new();
     for stage in &spec.stages {
@@ -105,9 +105,9 @@ fn context_inputs(spec: &Spec) -> Vec<String> {
     inputs
 }
 
-/// Returns the part of a context path before its first glob component: `wordfreq`
-/// for `wordfreq/*.go`, the empty path for `*.go`, the whole path when it
-/// has no glob.
+/// Returns the part of a context path before its first glob component:
+/// `wordfreq` for `wordfreq/*.go`, the empty path for `*.go`, and the whole
+/// path when it has no glob.
 fn literal_prefix(path: &str) -> PathBuf {
     path.split('/')
         .take_while(|component| !component.contains(['*', '?', '[']))

@@ -119,7 +119,8 @@ kill_leftover_shims() {
     local proc pid args
     for proc in /proc/[0-9]*; do
         pid="${proc#/proc/}"
-        args="$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null)" || continue
+        # A process may exit between the glob and the read, so hide that error.
+        args="$({ tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null)" || continue
         case "$args" in
             *containerd-shim*" -address $CONTAINERD_SOCKET "*)
                 log "killing leftover containerd shim (pid $pid)"

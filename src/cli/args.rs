@@ -60,6 +60,14 @@ Examples:
     /// Print the long explanation of a diagnostic code.
     #[command(after_help = "Example:\n  stagec explain SC0101\n  stagec explain unknown-stage")]
     Explain(ExplainArgs),
+
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  stagec completions bash > /etc/bash_completion.d/stagec")]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) for stagec and its commands.
+    #[command(after_help = "Example:\n  stagec man | man -l -")]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -107,9 +115,9 @@ pub struct DockerfileArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Dockerfile syntax level to emit for. The default is what Docker
-    /// 20.10's built-in frontend builds; a spec that needs more is rejected
-    /// with a diagnostic naming the level.
+    /// Dockerfile syntax level to emit for, from 1.2 to 1.26. The default,
+    /// 1.2, is what Docker 20.10's built-in frontend builds; a spec that
+    /// needs more is rejected with a diagnostic naming the level.
     #[arg(long, value_name = "LEVEL")]
     pub dockerfile_syntax: Option<String>,
 
@@ -127,6 +135,12 @@ pub struct DockerfileArgs {
 pub struct ExplainArgs {
     /// A code such as SC0101, or its name such as unknown-stage.
     pub code: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use super::args::DockerfileArgs;
 use super::files::{diff_against, ensure_replaceable, ignore_path, write_atomic};
-use super::{Failure, compile_loaded, load_spec, report};
+use super::{Failure, compile_loaded, load_spec, report, write_stdout};
 use crate::dockerfile::{DockerfileOptions, SyntaxLevel};
 use crate::lower::LowerOptions;
 
@@ -44,7 +44,7 @@ pub fn run(args: &DockerfileArgs, color: bool) -> Result<(), Failure> {
         let mut stale = false;
         for (file, expected) in [(path.clone(), &emitted.dockerfile), (ignore_path(path), &emitted.dockerignore)] {
             if let Some(diff) = diff_against(&file, expected)? {
-                print!("{diff}");
+                write_stdout(diff.as_bytes())?;
                 stale = true;
             }
         }
@@ -68,7 +68,7 @@ pub fn run(args: &DockerfileArgs, color: bool) -> Result<(), Failure> {
             write_atomic(path, &emitted.dockerfile)?;
             write_atomic(&ignore, &emitted.dockerignore)?;
         }
-        None => print!("{}", emitted.dockerfile),
+        None => write_stdout(emitted.dockerfile.as_bytes())?,
     }
     Ok(())
 }

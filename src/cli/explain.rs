@@ -1,4 +1,4 @@
-use super::Failure;
+use super::{Failure, write_stdout};
 use super::args::ExplainArgs;
 use crate::diag::Code;
 use crate::diag::suggest::did_you_mean;
@@ -15,6 +15,5 @@ pub fn run(args: &ExplainArgs) -> Result<(), Failure> {
             args.code
         )));
     };
-    print!("{}", code.info().explanation);
-    Ok(())
+    write_stdout(code.info().explanation.as_bytes())
 }

@@ -6,6 +6,7 @@ mod check;
 mod dockerfile;
 mod explain;
 mod files;
+mod generated;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, color),
         Command::Dockerfile(args) => dockerfile::run(args, color),
         Command::Explain(args) => explain::run(args),
+        Command::Completions(args) => generated::completions(args.shell),
+        Command::Man => generated::man_page(),
     };
 
     match result {
@@ -144,6 +147,17 @@ pub fn report(compilation_diagnostics: &crate::diag::Diagnostics, spec: &LoadedS
     let _ = stderr.write_all(text.as_bytes());
 
     compilation_diagnostics.has_errors() || (args.deny_warnings && !compilation_diagnostics.is_empty())
+}
+
+/// Writes command output to stdout. A closed pipe (`stagec ... | head`) ends
+/// the output quietly instead of failing.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(Failure::io(format!("cannot write to standard output: {error}"))),
+    }
 }
 
 fn terminal_width() -> usize {

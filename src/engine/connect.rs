@@ -55,8 +55,8 @@ pub struct EngineInfo {
     /// engine's default builder, `1` for the classic builder.
     pub builder_version: Option<String>,
     /// Version of the engine's embedded BuildKit, such as `v0.13.2`, from
-    /// the Control service's Info call; `None` when the engine lacks that
-    /// call. Debian's build of Docker Engine 26.1 reports `v0.0.0+unknown`.
+    /// the Control service's Info call. It is `None` when the engine lacks
+    /// that call. Debian's build of Docker Engine 26.1 reports `v0.0.0+unknown`.
     pub buildkit_version: Option<String>,
 }
 
@@ -193,7 +193,7 @@ struct VersionResponse {
 
 /// Checks that `host` is a Docker Engine that is new enough and runs Linux
 /// containers, and returns what it reported. The BuildKit version stays
-/// `None`; the caller fills it in from the Control service.
+/// `None` because only the Control service reports it.
 pub(crate) async fn probe_engine(host: &UnixHost) -> Result<EngineInfo, EngineError> {
     let ping = get(host, "/_ping").await?;
     if ping.status != StatusCode::OK {
@@ -218,11 +218,12 @@ pub(crate) async fn probe_engine(host: &UnixHost) -> Result<EngineInfo, EngineEr
             detail: format!("status {}: {}", version.status, String::from_utf8_lossy(&version.body)),
         });
     }
-    let version_response: VersionResponse = serde_json::from_slice(&version.body).map_err(|error| EngineError::Protocol {
-        host: host.uri.clone(),
-        request: "GET /version".to_string(),
-        detail: error.to_string(),
-    })?;
+    let version_response: VersionResponse =
+        serde_json::from_slice(&version.body).map_err(|error| EngineError::Protocol {
+            host: host.uri.clone(),
+            request: "GET /version".to_string(),
+            detail: error.to_string(),
+        })?;
 
     let too_old = parse_api_version(&version_response.api_version).is_none_or(|version| version < MIN_API_VERSION);
     if too_old {

@@ -89,7 +89,8 @@ pub enum EngineError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SolveFailure {
     /// Name of the failed vertex as the progress shows it, such as
-    /// `[builder 2/3] RUN go build`; `None` when no vertex reported the error.
+    /// `[builder 2/3] RUN go build`. It is `None` when no vertex reported the
+    /// error.
     pub vertex: Option<String>,
     /// BuildKit's error message, such as
     /// `process "/bin/sh -c go build" did not complete successfully: exit code: 1`.

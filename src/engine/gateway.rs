@@ -2,14 +2,15 @@
 //! on the Control connection.
 //!
 //! A Control `Solve` with a definition exports the result with empty
-//! metadata, and Docker Engine's `moby` exporter (Docker Engine 26.1) reads
-//! the image configuration only from the result metadata key
-//! `containerimage.config`; it ignores exporter attributes other than
-//! `name`. So stagec sends a Control `Solve` without a definition and
-//! frontend, which makes BuildKit wait for a client-side frontend, and then,
-//! as that frontend, solves the definition through `LLBBridge.Solve` and
-//! returns the result with its metadata through `LLBBridge.Return`. Docker's
-//! buildx builds the same way.
+//! metadata. The `moby` exporter of Docker Engine 26.1 reads the image
+//! configuration only from the result metadata key `containerimage.config`
+//! and ignores exporter attributes other than `name`.
+//!
+//! So stagec sends a Control `Solve` without a definition and frontend,
+//! which makes BuildKit wait for a frontend on the client side. As that
+//! frontend, stagec solves the definition with `LLBBridge.Solve` and returns
+//! the result with its metadata with `LLBBridge.Return`. Docker's buildx
+//! builds the same way.
 
 use std::collections::HashMap;
 

@@ -41,8 +41,8 @@ use connect::{RESPONSE_TIMEOUT, UnixHost, probe_engine, resolve_docker_host};
 use transport::control_channel;
 
 /// Largest gRPC message stagec accepts from BuildKit. Status messages with
-/// many log lines can pass the 4 MiB default of tonic; BuildKit's own
-/// client allows 16 MiB.
+/// many log lines can pass the 4 MiB default of tonic, so stagec allows
+/// 16 MiB as BuildKit's own client does.
 pub(crate) const MAX_GRPC_MESSAGE_BYTES: usize = 16 << 20;
 
 /// A connection to one Docker Engine and its BuildKit.

@@ -31,7 +31,7 @@ pub enum ProgressEvent {
     Started { index: usize, digest: String, name: String },
     /// A vertex was found in the build cache and did not run.
     Cached { index: usize, digest: String },
-    /// A vertex finished; `duration` is `None` when the engine sent no times.
+    /// A vertex finished. `duration` is `None` when the engine sent no times.
     Completed {
         index: usize,
         digest: String,
@@ -51,7 +51,8 @@ pub enum ProgressEvent {
         elapsed: Option<Duration>,
     },
     /// Progress of a sub-task, such as a layer pull or a context transfer.
-    /// `current` and `total` are bytes for transfers; `total` is 0 when unknown.
+    /// `current` and `total` are bytes for transfers, and `total` is 0 when
+    /// unknown.
     Status {
         index: usize,
         digest: String,

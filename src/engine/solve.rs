@@ -30,21 +30,21 @@ const MOBY_EXPORTER: &str = "moby";
 const SESSION_NAME: &str = "stagec";
 
 /// How long the status stream may go on after the build ended. BuildKit
-/// closes it right away; this only guards against a stream left open.
+/// closes it right away, so this only guards against a stream left open.
 const STATUS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One build to run.
 #[derive(Debug, Clone)]
 pub struct SolveRequest {
-    /// The LLB graph; its last op names the result.
+    /// The LLB graph, whose last op names the result.
     pub definition: Definition,
     /// Local folders served by FileSync, by the name that `local://`
     /// sources use. Only these folders can be read by the engine.
     pub local_dirs: BTreeMap<String, PathBuf>,
     /// Secrets served to `secret` mounts and secret environment variables, by ID.
     pub secrets: BTreeMap<String, SecretSource>,
-    /// OCI image configuration of the result (`{"architecture": ..., "os":
-    /// ..., "config": {"Env": [...], "Cmd": [...], ...}}`); `Null` for none.
+    /// OCI image configuration of the result, such as `{"architecture": ...,
+    /// "os": ..., "config": {"Env": [...], "Cmd": [...], ...}}`, or `Null`.
     pub image_config: serde_json::Value,
     /// Names of the image in the engine's image store. With no tags the
     /// result is built but not exported, which suits builds that only check.
@@ -239,7 +239,7 @@ fn control_request(
             attrs: attrs.clone(),
         }];
         // BuildKit before 0.13 (Docker Engine before 26) reads only the
-        // single exporter fields; 0.13 ignores them when `Exporters` is set.
+        // single exporter fields, and 0.13 ignores them when `Exporters` is set.
         request.exporter_deprecated = MOBY_EXPORTER.to_string();
         request.exporter_attrs_deprecated = attrs;
     }

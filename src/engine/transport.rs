@@ -48,7 +48,7 @@ pub(crate) async fn upgrade_h2c(
                 detail: format!("{request_name}: {error}"),
             })?;
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            return Err(refused_upgrade(host, &request_name, response).await);
+            return Err(rejected_upgrade(host, &request_name, response).await);
         }
 
         hyper::upgrade::on(response)
@@ -72,7 +72,7 @@ pub(crate) async fn upgrade_h2c(
 /// Turns a response other than `101 Switching Protocols` into an error. The
 /// engine responds with 404 when it has no BuildKit, as Docker Engine builds for
 /// Windows do.
-async fn refused_upgrade(
+async fn rejected_upgrade(
     host: &UnixHost,
     request_name: &str,
     response: http::Response<hyper::body::Incoming>,

@@ -291,7 +291,8 @@ impl Transfer {
                     tracing::warn!(dir_name = %self.dir_name, error = %message, "engine failed to receive local folder");
                     return Err(Stop::Closed);
                 }
-                // The receiver sends nothing else; ignore what a newer one may add.
+                // The receiver sends no other packet types, so this skips what
+                // a newer one may add.
                 _ => {}
             }
         }
@@ -353,9 +354,11 @@ fn packet_of(packet_type: PacketType, id: u32) -> Packet {
     }
 }
 
-/// Opens `path` for reading without following a symlink, so a file that
-/// was swapped for a symlink after the listing cannot leak a file outside
-/// the served folder.
+/// Opens `path` for reading without following a symlink in its last
+/// component, so a file replaced by a symlink after the listing is not read
+/// through the link.
+// NOTE: a parent folder replaced by a symlink after the listing is still
+// followed; openat2 with RESOLVE_BENEATH would close that gap on Linux 5.6+.
 async fn open_no_follow(path: &PathBuf) -> std::io::Result<tokio::fs::File> {
     tokio::fs::OpenOptions::new()
         .read(true)

@@ -2,7 +2,7 @@
 //! HTTP/2 on which the engine is the gRPC client and stagec the server of
 //! FileSync (local folders), Secrets, Auth (registry credentials) and
 //! Health. The headers of the upgrade request name the session and list
-//! the methods served; the Solve request refers to the session by its ID.
+//! the methods served, and the Solve request refers to the session by its ID.
 
 mod auth;
 mod filesync;

@@ -18,7 +18,7 @@
 
 use regex::Regex;
 
-/// An ordered list of patterns; later patterns override earlier ones.
+/// An ordered list of patterns, in which later patterns override earlier ones.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PatternSet {
     patterns: Vec<Pattern>,
@@ -54,8 +54,8 @@ pub(crate) struct ParentMatches {
 const WILDCARD_CHARACTERS: &[char] = &['*', '?', '[', ']', '\\', '^'];
 
 impl PatternSet {
-    /// Parses `patterns`; blank ones are skipped. Returns the error message
-    /// for a pattern that is only `!` or that has an unclosed `[`.
+    /// Parses `patterns` and skips blank ones. Returns the error message for
+    /// a pattern that is only `!` or that has an unclosed `[`.
     pub(crate) fn new<S: AsRef<str>>(patterns: &[S]) -> Result<PatternSet, String> {
         let mut parsed = Vec::new();
         for raw in patterns {

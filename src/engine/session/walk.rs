@@ -50,7 +50,7 @@ pub(crate) struct Entry {
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
 pub(crate) struct WalkError {
-    /// Path relative to the served folder; empty for the folder itself.
+    /// Path relative to the served folder, or empty for the folder itself.
     pub path: String,
     pub message: String,
     kind: std::io::ErrorKind,
@@ -150,7 +150,7 @@ impl Walk<'_> {
             }
 
             // A socket cannot be stored in an image. Go's sender turns it
-            // into an empty regular file; leaving it out is clearer.
+            // into an empty regular file, but leaving it out is clearer.
             if metadata.file_type().is_socket() {
                 continue;
             }

@@ -85,7 +85,29 @@ fn exec_of(op: &pb::Op) -> &pb::ExecOp {
     }
 }
 
-const GO_WEB: &str = include_str!("../../../specs/examples/go-web/app.kdl");
+/// specs/examples/go-web/app.kdl with `network="none"` on its run step.
+const GO_WEB: &str = r#"
+stage "builder" from="golang:1.19" {
+    workdir "/app"
+    copy "go.mod" "main.go" to="/app/"
+    run "go build -o /app/main ." network="none" {
+        env CGO_ENABLED="0"
+        cache "/root/.cache/go-build"
+    }
+    artifact "app" path="/app/main" kind="executable" linkage="static"
+}
+
+stage "runtime" from="alpine:3" {
+    workdir "/app"
+    copy artifact="app" from="builder" to="/app/main"
+    user "nobody"
+    expose 8080
+    healthcheck "wget" "-q" "-O" "/dev/null" "http://127.0.0.1:8080/health" interval="30s" timeout="3s"
+    cmd "/app/main"
+}
+
+image "runtime" tag="go-web:1.0"
+"#;
 
 #[test]
 fn go_web_builder_run() {
@@ -274,7 +296,7 @@ stage "b" from="alpine:3" {
         secret "token" env="TOKEN"
         ssh
         tmpfs "/tmp" size=1048576
-        bind "cfg" source="config"
+        bind "/src/cfg" source="config"
     }
 }
 image "b" tag="b:1"
