@@ -523,7 +523,11 @@ async fn invalid_tag_fails_fast() {
     // which must then stop waiting for the build.
     let started = Instant::now();
     let error = solve(&client, request).await.expect_err("the tag is invalid");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(matches!(error, EngineError::Solve(_)), "{error:?}");
     assert!(error.to_string().contains("invalid reference format"), "{error}");
 }

@@ -61,6 +61,32 @@ Examples:
     #[command(after_help = "Example:\n  stagec explain SC0101\n  stagec explain unknown-stage")]
     Explain(ExplainArgs),
 
+    /// Write the BuildKit LLB definition a spec compiles to.
+    #[command(after_help = "\
+Examples:
+  stagec llb app.kdl > app.llb               the marshalled pb.Definition
+  stagec llb app.kdl --format json           one JSON object per op, like `buildctl debug dump-llb`
+  buildctl build --local context=. < app.llb build it with BuildKit's own client")]
+    Llb(LlbArgs),
+
+    /// Record the configuration of the spec's base images in SPEC.lock.
+    #[command(after_help = "\
+Examples:
+  stagec lock app.kdl                        write app.kdl.lock from the engine at DOCKER_HOST
+  stagec lock app.kdl --build-arg GO=1.20    add the images of another build arg value")]
+    Lock(LockArgs),
+
+    /// Build a spec's image on the BuildKit of Docker Engine, without a Dockerfile.
+    #[command(after_help = "\
+Examples:
+  stagec build app.kdl
+  stagec build app.kdl -t app:dev --network none --progress plain
+  stagec build app.kdl --secret id=npm_token,env=NPM_TOKEN
+
+Exit codes: 0 success, 1 the spec has errors or the build failed, 2 invalid command
+line, 3 a file could not be read or written, 130 interrupted (Ctrl-C).")]
+    Build(BuildArgs),
+
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  stagec completions bash > /etc/bash_completion.d/stagec")]
     Completions(CompletionsArgs),
@@ -156,4 +182,114 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// Flags that choose what a build builds, shared by `llb`, `lock` and `build`.
+#[derive(Debug, Args)]
+pub struct BuildSelectArgs {
+    /// The stage to build [default: the image output marked default=#true,
+    /// or the only one].
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+
+    /// Override a build arg's default, as NAME=VALUE. Repeatable.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+
+    /// Platform of the image, as os/arch[/variant] [default: the engine's
+    /// platform for `lock` and `build`, this machine's for `llb`].
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// The lock file with the base images' configuration [default: SPEC.lock].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LlbArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub select: BuildSelectArgs,
+
+    /// Network of `run` steps without `network=`.
+    #[arg(long, value_enum, default_value_t = NetworkArg::Default)]
+    pub network: NetworkArg,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LlbFormat::Binary)]
+    pub format: LlbFormat,
+
+    /// Write the binary definition even when standard output is a terminal.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub select: BuildSelectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    #[command(flatten)]
+    pub select: BuildSelectArgs,
+
+    /// Name and tag of the image, as name:tag. Repeatable; replaces the
+    /// spec's tags.
+    #[arg(short, long = "tag", value_name = "NAME:TAG")]
+    pub tags: Vec<String>,
+
+    /// A secret for `secret` mounts, as id=ID,src=PATH or id=ID,env=VAR. Repeatable.
+    #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
+    pub secrets: Vec<String>,
+
+    /// Run every step again instead of using the build cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Network of `run` steps without `network=`.
+    #[arg(long, value_enum, default_value_t = NetworkArg::Default)]
+    pub network: NetworkArg,
+
+    /// How to show build progress: auto is tty on a terminal and plain otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LlbFormat {
+    /// The marshalled pb.Definition, as BuildKit's `buildctl build` reads it.
+    Binary,
+    /// One JSON object per op per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkArg {
+    /// The engine's default network for builds.
+    Default,
+    /// No network, only a loopback interface.
+    None,
+    /// The host's network; the engine must allow the network.host entitlement.
+    Host,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    Auto,
+    Plain,
+    Tty,
+    Quiet,
+    /// One JSON object per progress event per line.
+    Rawjson,
 }

@@ -2,11 +2,14 @@
 //! library, prints diagnostics and chooses the exit code.
 
 pub mod args;
+mod build;
 mod check;
 mod dockerfile;
 mod explain;
 mod files;
 mod generated;
+mod llb;
+mod lock;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -62,6 +65,9 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, color),
         Command::Dockerfile(args) => dockerfile::run(args, color),
         Command::Explain(args) => explain::run(args),
+        Command::Llb(args) => llb::run(args, color),
+        Command::Lock(args) => lock::run(args, color),
+        Command::Build(args) => build::run(args, color),
         Command::Completions(args) => generated::completions(args.shell),
         Command::Man => generated::man_page(),
     };

@@ -38,8 +38,8 @@ pub(crate) const IMAGE_CONFIG_KEY: &str = "containerimage.config";
 /// "no such job", so this allows about 15 s.
 const REGISTRATION_ATTEMPTS: usize = 5;
 
-/// Solves `definition` as the frontend of the build `build_ref` and returns
-/// its result with `metadata`. On failure it returns the error to BuildKit
+/// Solves `definition` as the frontend of the build `build_ref` and hands
+/// the result with `metadata` to BuildKit. A failure is handed to BuildKit
 /// too, so that the Control `Solve` ends with it.
 pub(crate) async fn run_frontend(
     channel: &Channel,
@@ -81,9 +81,9 @@ pub(crate) async fn run_frontend(
     returned.map(|_| ())
 }
 
-/// Calls `LLBBridge.Solve`, retrying while the engine does not know the
-/// build yet: the Control `Solve` that registers it travels on the same
-/// connection but may be handled later.
+/// Calls `LLBBridge.Solve`, and retries while the engine has not registered
+/// the build yet, because the Control `Solve` that registers it may be
+/// handled after this call.
 async fn solve_when_registered(
     bridge: &mut LlbBridgeClient<Channel>,
     build_ref: &str,
@@ -94,7 +94,7 @@ async fn solve_when_registered(
         match bridge.solve(with_build_id(request.clone(), build_ref)?).await {
             Ok(response) => return Ok(response.into_inner()),
             Err(status) if status.message().contains("no such job") && attempt < REGISTRATION_ATTEMPTS => {
-                tracing::debug!(build = %build_ref, attempt, "engine has not registered the build yet; retrying");
+                tracing::debug!(build = %build_ref, attempt, "engine has not registered the build yet, retrying");
                 attempt += 1;
             }
             Err(status) => return Err(status),

@@ -73,7 +73,7 @@ impl EngineClient {
         Ok(EngineClient { host, channel, info })
     }
 
-    /// Asks the engine again for its versions.
+    /// Requests the versions from the engine again, as `connect` does.
     pub async fn info(&self) -> Result<EngineInfo, EngineError> {
         let mut info = probe_engine(&self.host).await?;
         info.buildkit_version = buildkit_version(&self.host, &self.channel).await?;

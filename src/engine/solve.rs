@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard_buildkit_proto::moby::buildkit::v1::{
@@ -32,6 +33,11 @@ const SESSION_NAME: &str = "stagec";
 /// How long the status stream may go on after the build ended. BuildKit
 /// closes it right away, so this only guards against a stream left open.
 const STATUS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the status stream may go on after a build that ended before
+/// it sent any status. Such a build was never registered, and BuildKit
+/// would hold the stream for 6 s before it returns "no such job".
+const UNREGISTERED_STATUS_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// One build to run.
 #[derive(Debug, Clone)]
@@ -122,15 +128,19 @@ pub(crate) async fn solve(
     tracing::debug!(build = %build_ref, session = %session_id, tags = ?request.tags, "starting build");
 
     let mut tracker = VertexTracker::new();
+    let status_seen = AtomicBool::new(false);
     let (solved, status) = {
         let build = run_build(channel, control_request, &build_ref, definition, metadata);
-        let status = follow_status(channel, &build_ref, &mut tracker, &mut progress);
+        let status = follow_status(channel, &build_ref, &mut tracker, &mut progress, &status_seen);
         tokio::pin!(build, status);
         match select(build, status).await {
             Either::Left((solved, status)) => {
-                let status = tokio::time::timeout(STATUS_DRAIN_TIMEOUT, status)
-                    .await
-                    .unwrap_or(Ok(()));
+                let drain_timeout = if status_seen.load(Ordering::Relaxed) {
+                    STATUS_DRAIN_TIMEOUT
+                } else {
+                    UNREGISTERED_STATUS_TIMEOUT
+                };
+                let status = tokio::time::timeout(drain_timeout, status).await.unwrap_or(Ok(()));
                 (solved, status)
             }
             Either::Right((status, build)) => (build.await, status),
@@ -197,21 +207,22 @@ fn is_cancellation(message: &str) -> bool {
 }
 
 /// Reads the `Status` stream of the build into `tracker` and `progress`
-/// until BuildKit closes it at the end of the build.
+/// until BuildKit closes it at the end of the build. Sets `seen` at the
+/// first status message.
 async fn follow_status(
     channel: &Channel,
     build_ref: &str,
     tracker: &mut VertexTracker,
     progress: &mut dyn ProgressSink,
+    seen: &AtomicBool,
 ) -> Result<(), tonic::Status> {
     let mut control = control_client(channel);
-    let mut stream = control
-        .status(StatusRequest {
-            r#ref: build_ref.to_string(),
-        })
-        .await?
-        .into_inner();
+    let request = StatusRequest {
+        r#ref: build_ref.to_string(),
+    };
+    let mut stream = control.status(request).await?.into_inner();
     while let Some(message) = stream.message().await? {
+        seen.store(true, Ordering::Relaxed);
         tracker.apply(message, progress);
     }
     Ok(())

@@ -9,8 +9,9 @@ use crate::diag::{Code, Diagnostic, Diagnostics};
 pub struct LockNames {
     /// The spec as the user named it, such as `app.kdl`.
     pub spec: String,
-    /// The lock file as the user would name it, such as `app.kdl.lock`.
-    pub lock: String,
+    /// The lock file as the user would name it, such as `app.kdl.lock`;
+    /// `None` for a spec read from standard input without `--lock`.
+    pub lock: Option<String>,
     /// The `stagec lock` command line that brings the lock up to date,
     /// with the build's `--build-arg`, `--platform` and `--target` flags.
     pub lock_command: String,
@@ -25,13 +26,18 @@ pub fn check_lock(lock: Option<&LockFile>, spec_images: &str, needed: &[BaseImag
         return diagnostics;
     };
 
+    let lock_name = names.lock.as_ref().map_or_else(|| "the lock file".to_string(), |path| format!("`{path}`"));
     let Some(lock) = lock else {
+        let message = match &names.lock {
+            Some(_) => format!("no lock file {lock_name} for the base images of the spec"),
+            None => "no lock file for the base images of a spec read from standard input".to_string(),
+        };
         diagnostics.push(
-            Diagnostic::new(Code::MissingLock, format!("no lock file `{}` for the base images of the spec", names.lock))
+            Diagnostic::new(Code::MissingLock, message)
                 .label(first.span, "the build needs this image's configuration")
                 .help(format!(
-                    "run `{}`: it reads each base image's configuration from the engine and writes `{}`",
-                    names.lock_command, names.lock
+                    "run `{}`: it reads each base image's configuration from the engine and writes {lock_name}",
+                    names.lock_command
                 )),
         );
         return diagnostics;
@@ -46,7 +52,7 @@ pub fn check_lock(lock: Option<&LockFile>, spec_images: &str, needed: &[BaseImag
         diagnostics.push(
             Diagnostic::new(
                 Code::StaleLock,
-                format!("base image `{}` for {} is not in `{}`", image.reference, image.platform, names.lock),
+                format!("base image `{}` for {} is not in {lock_name}", image.reference, image.platform),
             )
             .label(image.span, "not locked")
             .help(format!("run `{}` to add it", names.lock_command)),
@@ -56,7 +62,7 @@ pub fn check_lock(lock: Option<&LockFile>, spec_images: &str, needed: &[BaseImag
         diagnostics.push(
             Diagnostic::new(
                 Code::StaleLock,
-                format!("`{}` was written for other base images than the spec now names", names.lock),
+                format!("{lock_name} was written for other base images than the spec now names"),
             )
             .label(first.span, "the base images changed after the lock was written")
             .help(format!("run `{}` to update it", names.lock_command)),
@@ -75,7 +81,7 @@ mod tests {
     use crate::model::Platform;
 
     fn names() -> LockNames {
-        LockNames { spec: "app.kdl".into(), lock: "app.kdl.lock".into(), lock_command: "stagec lock app.kdl".into() }
+        LockNames { spec: "app.kdl".into(), lock: Some("app.kdl.lock".into()), lock_command: "stagec lock app.kdl".into() }
     }
 
     fn needed(reference: &str) -> BaseImage {

@@ -130,6 +130,18 @@ impl EngineSocket {
         })
     }
 
+    /// Returns the size in bytes of the image `id` in the engine's store,
+    /// or `None` when the engine does not answer with one.
+    pub async fn image_size(&self, id: &str) -> Option<u64> {
+        let path = format!("/images/{id}/json");
+        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, self.get(&path)).await.ok()?.ok()?;
+        if status != StatusCode::OK {
+            return None;
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        answer.get("Size")?.as_u64()
+    }
+
     async fn get(&self, path: &str) -> Result<(StatusCode, Bytes), InspectError> {
         let stream = UnixStream::connect(&self.path)
             .await

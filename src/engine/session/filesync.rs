@@ -205,18 +205,15 @@ enum Stop {
 
 impl Transfer {
     async fn run(mut self, root: PathBuf, filter: Filter, incoming: Streaming<Packet>) {
-        let listing = tokio::task::spawn_blocking(move || list_entries(&root, &filter)).await;
-        let entries = match listing {
-            Ok(Ok(entries)) => entries,
-            Ok(Err(error)) => {
-                return self
-                    .fail(format!("listing local folder {:?}: {error}", self.dir_name))
-                    .await;
-            }
+        let listed = match tokio::task::spawn_blocking(move || list_entries(&root, &filter)).await {
+            Ok(listed) => listed.map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        let entries = match listed {
+            Ok(entries) => entries,
             Err(error) => {
-                return self
-                    .fail(format!("listing local folder {:?}: {error}", self.dir_name))
-                    .await;
+                let message = format!("listing local folder {:?} failed: {error}", self.dir_name);
+                return self.fail(message).await;
             }
         };
 
@@ -238,7 +235,7 @@ impl Transfer {
             Ok(()) => tracing::debug!(
                 dir_name = %self.dir_name,
                 entries = entry_count,
-                bytes_sent = self.bytes_sent.load(Ordering::Relaxed),
+                session_bytes_sent = self.bytes_sent.load(Ordering::Relaxed),
                 "local folder sent"
             ),
             Err(Stop::Closed) => tracing::debug!(dir_name = %self.dir_name, "engine closed the transfer"),

@@ -107,6 +107,13 @@ mod tests {
     }
 
     #[test]
+    fn env_secret_reads() {
+        let expected = std::env::var_os("PATH").expect("tests run with PATH set");
+        let value = SecretSource::Env("PATH".to_string()).read("path").expect("set");
+        assert_eq!(value, expected.as_bytes());
+    }
+
+    #[test]
     fn unset_env_secret_message() {
         let error = SecretSource::Env("STAGEC_TEST_SURELY_UNSET_VARIABLE".to_string())
             .read("api")

@@ -48,19 +48,17 @@ pub(crate) struct Entry {
 
 /// An error while listing, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub(crate) struct WalkError {
     /// Path relative to the served folder, or empty for the folder itself.
     pub path: String,
     pub message: String,
-    kind: std::io::ErrorKind,
 }
 
 fn walk_error(path: &str, error: &std::io::Error) -> WalkError {
     WalkError {
         path: path.to_string(),
         message: error.to_string(),
-        kind: error.kind(),
     }
 }
 
@@ -73,7 +71,7 @@ pub(crate) fn list_entries(root: &Path, filter: &Filter) -> Result<Vec<Entry>, W
         pending: Vec::new(),
         hardlinks: HashMap::new(),
     };
-    walk.folder(root, "", None, None)?;
+    walk.folder(root, "", None, None, true)?;
     Ok(walk.out)
 }
 
@@ -108,8 +106,15 @@ impl Walk<'_> {
         relative: &str,
         include_parent: Option<&ParentMatches>,
         exclude_parent: Option<&ParentMatches>,
+        selected: bool,
     ) -> Result<(), WalkError> {
-        let names = read_sorted(dir).map_err(|error| walk_error(relative, &error))?;
+        let names = match read_sorted(dir) {
+            Ok(names) => names,
+            // Go's sender also skips an unreadable folder that is not sent
+            // itself.
+            Err(error) if !selected && error.kind() == std::io::ErrorKind::PermissionDenied => return Ok(()),
+            Err(error) => return Err(walk_error(relative, &error)),
+        };
 
         for name in names {
             let full_path = dir.join(&name);
@@ -122,7 +127,7 @@ impl Walk<'_> {
 
             let metadata = match std::fs::symlink_metadata(&full_path) {
                 Ok(metadata) => metadata,
-                // Removed between the listing and now.
+                // Removed after `read_dir` listed it.
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(walk_error(&path, &error)),
             };
@@ -173,16 +178,10 @@ impl Walk<'_> {
                 descended = self.flush_pending();
             }
             if descended.is_ok() {
-                descended = self.folder(&full_path, &path, Some(&include_info), Some(&exclude_info));
+                descended = self.folder(&full_path, &path, Some(&include_info), Some(&exclude_info), selected);
             }
             self.pending.pop();
-            match descended {
-                Ok(()) => {}
-                // Go's sender also skips an unreadable folder that is not
-                // sent itself.
-                Err(error) if !selected && error.kind == std::io::ErrorKind::PermissionDenied => {}
-                Err(error) => return Err(error),
-            }
+            descended?;
         }
         Ok(())
     }
@@ -217,7 +216,6 @@ impl Walk<'_> {
                 message: "the file name is not valid UTF-8, which BuildKit cannot receive; \
                           rename the file or exclude it"
                     .to_string(),
-                kind: std::io::ErrorKind::InvalidData,
             });
         }
         if let Some(key) = candidate.link_key {
@@ -511,6 +509,14 @@ mod tests {
         let entries = list_entries(dir.path(), &filter(&["b"], &[])).expect("walk");
         assert_eq!(paths(&entries), ["b"]);
         assert_eq!(entries[0].stat.linkname, "", "the first sent path carries the content");
+    }
+
+    #[test]
+    fn walk_missing_root_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error = list_entries(&dir.path().join("gone"), &Filter::default()).expect_err("no folder");
+        assert_eq!(error.path, "");
+        assert!(error.to_string().starts_with("No such file"), "{error}");
     }
 
     #[test]

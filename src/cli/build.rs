@@ -1,0 +1,332 @@
+//! `stagec build`: compiles the spec to LLB and solves it on the BuildKit
+//! of Docker Engine, which stores the image. The flags follow
+//! `docker buildx build` where they mean the same.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::args::{BuildArgs, ProgressArg};
+use super::llb::{lock_and_lower, lock_file_path, prepare, read_lock, source_info};
+use super::lock::{engine_failure, engine_platforms, refresh_lock};
+use super::{EXIT_FAILURE, Failure, report};
+use crate::diag::{Code, Diagnostic};
+use crate::engine::{
+    EngineClient, EngineError, PlainProgress, ProgressEvent, ProgressSink, QuietProgress, SecretSource, SolveFailure,
+    SolveRequest,
+};
+use crate::llb::lower::{CONTEXT_NAME, LlbBuild};
+use crate::lock::{EngineSocket, base_images, check_lock, spec_images_digest};
+
+/// Exit code after Ctrl-C, as shells report a process ended by SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
+    let secrets = parse_secrets(&args.secrets)?;
+    let mut prepared = prepare(&args.spec, &args.select)?;
+    let Some(build) = prepared.build.take() else {
+        report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+        return Err(Failure::reported());
+    };
+    let lock_file = lock_file_path(&args.spec, &args.select);
+    let existing = read_lock(lock_file.as_deref())?;
+
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(async {
+        let client = EngineClient::connect(None).await.map_err(engine_failure)?;
+        let platforms = engine_platforms(&client, &args.select)?;
+
+        // Resolve the base images again when the lock does not cover this build.
+        let mut lock = existing.clone();
+        let model = prepared.compilation.spec.as_ref().ok_or_else(Failure::reported)?;
+        let needed = base_images(&build, &platforms).unwrap_or_default();
+        let names = super::llb::lock_names(&prepared.spec, lock_file.as_deref(), &args.select);
+        if !check_lock(lock.as_ref(), &spec_images_digest(model), &needed, &names).is_empty() {
+            eprintln!("stagec: the lock file is missing or stale; reading the base images from the engine");
+            lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
+        }
+
+        let lowered =
+            lock_and_lower(&mut prepared, &build, lock.as_ref(), &platforms, args.network, lock_file.as_deref(), &args.select);
+        let Some(llb) = lowered else {
+            return Err(Failure::reported());
+        };
+        let tags: Vec<String> = if args.tags.is_empty() {
+            build.tags.iter().map(|tag| tag.value.clone()).collect()
+        } else {
+            args.tags.clone()
+        };
+        let result = solve_all(&client, &llb, &prepared.spec, &tags, &secrets, args).await;
+        Ok((llb, tags, result))
+    });
+
+    let (llb, tags, result) = match outcome {
+        Ok(parts) => parts,
+        Err(failure) => {
+            report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+            return Err(failure);
+        }
+    };
+    let image_id = match result {
+        Ok(image_id) => image_id,
+        Err(error) => match error {
+            BuildError::Interrupted => {
+                eprintln!("stagec: build canceled");
+                return Err(Failure { code: EXIT_INTERRUPTED, message: None });
+            }
+            BuildError::Engine(EngineError::Solve(failure)) => {
+                let logs = failure.last_logs.clone();
+                if let Some(diagnostic) = solve_diagnostic(&llb, &failure) {
+                    prepared.diagnostics.push(diagnostic);
+                    report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+                    print_logs(&logs);
+                    return Err(Failure::reported());
+                }
+                report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+                print_logs(&logs);
+                return Err(Failure { code: EXIT_FAILURE, message: Some(failure.to_string()) });
+            }
+            BuildError::Engine(error) => {
+                report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+                return Err(Failure { code: EXIT_FAILURE, message: Some(error.to_string()) });
+            }
+        },
+    };
+    // Warnings, if any.
+    report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+
+    let output = &llb.stages[llb.output];
+    match image_id {
+        Some(image_id) => {
+            let size = runtime.block_on(image_size(&image_id));
+            let size = size.map(|bytes| format!(", {}", human_size(bytes))).unwrap_or_default();
+            eprintln!("built stage `{}` as image {image_id}{size}", output.name);
+            for tag in &tags {
+                eprintln!("  tagged {tag}");
+            }
+            println!("{image_id}");
+        }
+        None => eprintln!("built stage `{}`; it has no tag, so no image was stored (name one with -t)", output.name),
+    }
+    Ok(())
+}
+
+enum BuildError {
+    Interrupted,
+    Engine(EngineError),
+}
+
+/// Solves every `check` stage, then the output, each as its own build on
+/// the engine. Returns the image ID of the output, when it was stored.
+async fn solve_all(
+    client: &EngineClient,
+    llb: &LlbBuild,
+    spec: &super::LoadedSpec,
+    tags: &[String],
+    secrets: &BTreeMap<String, SecretSource>,
+    args: &BuildArgs,
+) -> Result<Option<String>, BuildError> {
+    let source = source_info(spec);
+    let mut local_dirs = BTreeMap::new();
+    if llb.context.is_some() {
+        local_dirs.insert(CONTEXT_NAME.to_string(), spec.context_dir.clone());
+    }
+
+    let mut order = llb.checks();
+    order.push(llb.output);
+    let mut image_id = None;
+    for index in order {
+        let stage = &llb.stages[index];
+        let is_output = index == llb.output;
+        let request = SolveRequest {
+            definition: llb.definition(index, Some(&source)).definition,
+            local_dirs: local_dirs.clone(),
+            secrets: secrets.clone(),
+            image_config: if is_output { stage.image_config.clone() } else { serde_json::Value::Null },
+            tags: if is_output { tags.to_vec() } else { Vec::new() },
+            no_cache: args.no_cache,
+            frontend_attrs: BTreeMap::new(),
+        };
+        if !is_output {
+            eprintln!("stagec: building check stage `{}`", stage.name);
+        }
+        let solved = tokio::select! {
+            solved = solve_with_progress(client, request, args.progress) => solved,
+            _ = tokio::signal::ctrl_c() => return Err(BuildError::Interrupted),
+        };
+        let solved = solved.map_err(BuildError::Engine)?;
+        if is_output {
+            image_id = solved.image_digest;
+        }
+    }
+    Ok(image_id)
+}
+
+async fn solve_with_progress(
+    client: &EngineClient,
+    request: SolveRequest,
+    progress: ProgressArg,
+) -> Result<crate::engine::SolveResult, EngineError> {
+    match progress {
+        ProgressArg::Quiet => client.solve(request, QuietProgress).await,
+        ProgressArg::Rawjson => client.solve(request, RawJsonProgress).await,
+        // TODO: a tty display that redraws running steps in place; until
+        // then tty, and auto on a terminal, print like plain.
+        ProgressArg::Auto | ProgressArg::Plain | ProgressArg::Tty => {
+            client.solve(request, PlainProgress::new(std::io::stderr())).await
+        }
+    }
+}
+
+/// Prints each progress event as one JSON object per line on stderr.
+struct RawJsonProgress;
+
+impl ProgressSink for RawJsonProgress {
+    fn event(&mut self, event: &ProgressEvent) {
+        let value = match event {
+            ProgressEvent::Started { index, digest, name } => {
+                serde_json::json!({ "event": "started", "index": index, "digest": digest, "name": name })
+            }
+            ProgressEvent::Cached { index, digest } => {
+                serde_json::json!({ "event": "cached", "index": index, "digest": digest })
+            }
+            ProgressEvent::Completed { index, digest, duration } => serde_json::json!({
+                "event": "completed", "index": index, "digest": digest,
+                "seconds": duration.map(|duration| duration.as_secs_f64()),
+            }),
+            ProgressEvent::Failed { index, digest, error } => {
+                serde_json::json!({ "event": "failed", "index": index, "digest": digest, "error": error })
+            }
+            ProgressEvent::Log { index, digest, stream, data, .. } => serde_json::json!({
+                "event": "log", "index": index, "digest": digest, "stream": format!("{stream:?}").to_lowercase(),
+                "data": String::from_utf8_lossy(data),
+            }),
+            ProgressEvent::Status { index, digest, name, current, total, completed } => serde_json::json!({
+                "event": "status", "index": index, "digest": digest, "name": name,
+                "current": current, "total": total, "completed": completed,
+            }),
+            ProgressEvent::Warning { index, digest, message } => {
+                serde_json::json!({ "event": "warning", "index": index, "digest": digest, "message": message })
+            }
+        };
+        eprintln!("{value}");
+    }
+}
+
+/// Turns a failed step into a diagnostic at its place in the spec: a copy
+/// of an artifact that the producing stage did not create is SC0903, any
+/// other failed step SC0904. Returns `None` when the failure names no step
+/// of the spec.
+fn solve_diagnostic(llb: &LlbBuild, failure: &SolveFailure) -> Option<Diagnostic> {
+    let step = llb.step_named(failure.vertex.as_deref()?)?;
+    let logs_note = if failure.last_logs.is_empty() { "" } else { "; its last log lines follow" };
+
+    if let Some(artifact) = &step.artifact {
+        if failure.message.contains("not found") {
+            return Some(
+                Diagnostic::new(
+                    Code::MissingArtifact,
+                    format!("stage `{}` did not produce `{}`", artifact.stage, artifact.path),
+                )
+                .label(artifact.span, "declared here")
+                .label(step.span, "copied here")
+                .help(format!(
+                    "make stage `{}` write `{}`, or declare the path it writes (engine: {})",
+                    artifact.stage, artifact.path, failure.message
+                )),
+            );
+        }
+    }
+    Some(
+        Diagnostic::new(Code::BuildStepFailed, format!("build step {} failed", step.name))
+            .label(step.span, "this step failed")
+            .help(format!("{}{logs_note}", failure.message)),
+    )
+}
+
+fn print_logs(lines: &[String]) {
+    for line in lines {
+        eprintln!("  | {line}");
+    }
+}
+
+/// Parses `--secret id=ID,src=PATH` (or `source=`) and `--secret id=ID,env=VAR`.
+fn parse_secrets(values: &[String]) -> Result<BTreeMap<String, SecretSource>, Failure> {
+    let mut secrets = BTreeMap::new();
+    for value in values {
+        let invalid =
+            |reason: &str| Failure::usage(format!("--secret `{value}`: {reason}; write id=ID,src=PATH or id=ID,env=VAR"));
+        let mut id = None;
+        let mut source = None;
+        for field in value.split(',') {
+            let (key, text) = field.split_once('=').ok_or_else(|| invalid(&format!("`{field}` is not key=value")))?;
+            match key {
+                "id" => id = Some(text.to_string()),
+                "src" | "source" => source = Some(SecretSource::File(PathBuf::from(text))),
+                "env" => source = Some(SecretSource::Env(text.to_string())),
+                "type" if text == "file" || text == "env" => {}
+                _ => return Err(invalid(&format!("unknown field `{key}`"))),
+            }
+        }
+        // As in buildx, `env=VAR` alone names the secret after the variable.
+        let id = match (id, &source) {
+            (Some(id), _) if !id.is_empty() => id,
+            (None, Some(SecretSource::Env(variable))) => variable.clone(),
+            _ => return Err(invalid("the id is missing")),
+        };
+        let source = source.ok_or_else(|| invalid("the source is missing"))?;
+        secrets.insert(id, source);
+    }
+    Ok(secrets)
+}
+
+/// The image's size from the engine, or `None` when it cannot say.
+async fn image_size(image_id: &str) -> Option<u64> {
+    let socket = EngineSocket::new(None).ok()?;
+    socket.image_size(image_id).await
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes}B") } else { format!("{value:.1}{}", UNITS[unit]) }
+}
+
+/// A tokio runtime for the engine calls of one command.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure { code: EXIT_FAILURE, message: Some(format!("cannot start the async runtime: {error}")) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_secrets_table() {
+        let secrets = parse_secrets(&["id=token,src=/tmp/token".to_string(), "id=npm,env=NPM_TOKEN".to_string()])
+            .expect("valid secrets");
+        assert_eq!(secrets["token"], SecretSource::File(PathBuf::from("/tmp/token")));
+        assert_eq!(secrets["npm"], SecretSource::Env("NPM_TOKEN".to_string()));
+
+        let secrets = parse_secrets(&["env=GITHUB_TOKEN".to_string()]).expect("valid secret");
+        assert_eq!(secrets["GITHUB_TOKEN"], SecretSource::Env("GITHUB_TOKEN".to_string()));
+
+        for invalid in ["src=/tmp/x", "id=x", "id=x,mode=0400", "id=x,src"] {
+            assert!(parse_secrets(&[invalid.to_string()]).is_err(), "{invalid}");
+        }
+    }
+
+    #[test]
+    fn human_size_table() {
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1_990_000), "2.0MB");
+        assert_eq!(human_size(454_000_000), "454.0MB");
+    }
+}
