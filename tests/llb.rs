@@ -15,7 +15,7 @@ use assert_cmd::Command;
 use stagec::compile;
 use stagec::llb::lower::{LlbBuild, LlbOptions, lower as lower_llb};
 use stagec::llb::{NetworkMode, SourceInfo, json};
-use stagec::lock::{LockFile, Platforms, base_images, check_lock, lock_path, spec_images_digest, LockNames};
+use stagec::lock::{LockFile, LockNames, Platforms, base_images, check_lock, lock_path, spec_images_digest};
 use stagec::lower::{LowerOptions, lower};
 use stagec::model::Platform;
 
@@ -32,26 +32,45 @@ fn examples() -> Vec<PathBuf> {
 }
 
 fn example_name(spec: &Path) -> String {
-    spec.parent().and_then(Path::file_name).expect("an example directory").to_string_lossy().into_owned()
+    spec.parent()
+        .and_then(Path::file_name)
+        .expect("an example directory")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn platforms() -> Platforms {
     let amd64 = Platform::parse("linux/amd64").expect("valid platform");
-    Platforms { target: amd64.clone(), build: amd64 }
+    Platforms {
+        target: amd64.clone(),
+        build: amd64,
+    }
 }
 
 /// Lowers the example for `target` with its committed lock file.
 fn lower_example(spec_path: &Path, target: Option<&str>) -> (String, LlbBuild) {
     let source = fs::read_to_string(spec_path).expect("readable spec");
     let compilation = compile::check(&source);
-    assert!(!compilation.has_errors(), "{} has errors: {:?}", spec_path.display(), compilation.diagnostics);
+    assert!(
+        !compilation.has_errors(),
+        "{} has errors: {:?}",
+        spec_path.display(),
+        compilation.diagnostics
+    );
     let spec = compilation.spec.expect("a spec");
-    let options = LowerOptions { target: target.map(str::to_string), ..LowerOptions::default() };
+    let options = LowerOptions {
+        target: target.map(str::to_string),
+        ..LowerOptions::default()
+    };
     let build = lower(&spec, &compilation.graph, &options).expect("lowers");
 
     let lock_file = lock_path(spec_path);
     let text = fs::read_to_string(&lock_file).unwrap_or_else(|error| {
-        panic!("reading {}: {error}; write it with `stagec lock {}`", lock_file.display(), spec_path.display())
+        panic!(
+            "reading {}: {error}; write it with `stagec lock {}`",
+            lock_file.display(),
+            spec_path.display()
+        )
     });
     let lock = LockFile::parse(&text).expect("a valid lock file");
     let names = LockNames {
@@ -63,12 +82,15 @@ fn lower_example(spec_path: &Path, target: Option<&str>) -> (String, LlbBuild) {
     let problems = check_lock(Some(&lock), &spec_images_digest(&spec), &needed, &names);
     assert!(problems.is_empty(), "{} is stale: {:?}", lock_file.display(), problems);
 
-    let options = LlbOptions { platforms: platforms(), default_network: NetworkMode::Sandbox };
+    let options = LlbOptions {
+        platforms: platforms(),
+        default_network: NetworkMode::Sandbox,
+    };
     let llb = lower_llb(&build, &lock, &options).expect("lowers to LLB");
     (source, llb)
 }
 
-/// The stages whose definitions a build solves: every image output and check.
+/// Returns the stages whose definitions a build solves: every image output and check.
 fn built_stages(spec_path: &Path) -> Vec<String> {
     let source = fs::read_to_string(spec_path).expect("readable spec");
     let spec = compile::check(&source).spec.expect("a spec");
@@ -79,8 +101,16 @@ fn built_stages(spec_path: &Path) -> Vec<String> {
 }
 
 fn dump(source: &str, llb: &LlbBuild, stage: &str) -> String {
-    let index = llb.stages.iter().position(|lowered| lowered.name == stage).expect("stage is lowered");
-    let info = SourceInfo { filename: "app.kdl".to_string(), data: source, language: "KDL".to_string() };
+    let index = llb
+        .stages
+        .iter()
+        .position(|lowered| lowered.name == stage)
+        .expect("stage is lowered");
+    let info = SourceInfo {
+        filename: "app.kdl".to_string(),
+        data: source,
+        language: "KDL".to_string(),
+    };
     json::dump(&llb.definition(index, Some(&info)).definition)
 }
 
@@ -126,7 +156,10 @@ fn stagec() -> Command {
 
 #[test]
 fn cli_json_matches_library() {
-    let spec_path = examples().into_iter().find(|path| example_name(path) == "go-web").expect("go-web example");
+    let spec_path = examples()
+        .into_iter()
+        .find(|path| example_name(path) == "go-web")
+        .expect("go-web example");
     let output = stagec()
         .args(["llb", "--format", "json", "--platform", "linux/amd64"])
         .arg(&spec_path)
@@ -140,8 +173,15 @@ fn cli_json_matches_library() {
 
 #[test]
 fn cli_binary_is_definition() {
-    let spec_path = examples().into_iter().find(|path| example_name(path) == "go-web").expect("go-web example");
-    let output = stagec().args(["llb", "--platform", "linux/amd64"]).arg(&spec_path).output().expect("runs");
+    let spec_path = examples()
+        .into_iter()
+        .find(|path| example_name(path) == "go-web")
+        .expect("go-web example");
+    let output = stagec()
+        .args(["llb", "--platform", "linux/amd64"])
+        .arg(&spec_path)
+        .output()
+        .expect("runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let definition: stagec::llb::pb::Definition =
         prost::Message::decode(output.stdout.as_slice()).expect("stdout is a pb.Definition");
@@ -157,9 +197,16 @@ fn cli_binary_is_definition() {
 fn cli_missing_lock_is_sc0901() {
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = dir.path().join("app.kdl");
-    fs::write(&spec, "stage \"app\" from=\"alpine:3\" {\n    cmd \"true\"\n}\nimage \"app\" tag=\"app:1\"\n")
-        .expect("write spec");
-    let output = stagec().args(["llb", "--format", "json"]).arg(&spec).output().expect("runs");
+    fs::write(
+        &spec,
+        "stage \"app\" from=\"alpine:3\" {\n    cmd \"true\"\n}\nimage \"app\" tag=\"app:1\"\n",
+    )
+    .expect("write spec");
+    let output = stagec()
+        .args(["llb", "--format", "json"])
+        .arg(&spec)
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SC0901"), "{stderr}");
@@ -170,9 +217,14 @@ fn cli_missing_lock_is_sc0901() {
 #[test]
 fn cli_stale_lock_is_sc0902() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let go_web = examples().into_iter().find(|path| example_name(path) == "go-web").expect("go-web example");
+    let go_web = examples()
+        .into_iter()
+        .find(|path| example_name(path) == "go-web")
+        .expect("go-web example");
     let spec = dir.path().join("app.kdl");
-    let source = fs::read_to_string(&go_web).expect("readable").replace("alpine:3", "alpine:3.20");
+    let source = fs::read_to_string(&go_web)
+        .expect("readable")
+        .replace("alpine:3", "alpine:3.20");
     fs::write(&spec, source).expect("write spec");
     fs::copy(lock_path(&go_web), lock_path(&spec)).expect("copy lock");
     let context = go_web.parent().expect("the example directory");
@@ -191,12 +243,68 @@ fn cli_stale_lock_is_sc0902() {
 #[test]
 fn cli_stdin_spec_needs_lock_flag() {
     let spec = "stage \"a\" from=\"alpine:3\" {\n    cmd \"true\"\n}\nimage \"a\" tag=\"a:1\"\n";
-    let output = stagec().args(["llb", "--format", "json", "-"]).write_stdin(spec).output().expect("runs");
+    let output = stagec()
+        .args(["llb", "--format", "json", "-"])
+        .write_stdin(spec)
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("SC0901") && stderr.contains("--lock PATH"), "{stderr}");
+    assert!(stderr.contains("SC0901"), "{stderr}");
+    assert!(stderr.contains("--lock PATH"), "{stderr}");
 
     let scratch = "stage \"a\" from=\"scratch\" {\n    cmd \"/x\"\n}\nimage \"a\" tag=\"a:1\"\n";
-    let output = stagec().args(["llb", "--format", "json", "-"]).write_stdin(scratch).output().expect("runs");
-    assert!(output.status.success(), "a spec without base images needs no lock: {}", String::from_utf8_lossy(&output.stderr));
+    let output = stagec()
+        .args(["llb", "--format", "json", "-"])
+        .write_stdin(scratch)
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "a spec without base images needs no lock: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn cli_build_rejects_invalid_secret() {
+    let spec_path = examples()
+        .into_iter()
+        .find(|path| example_name(path) == "go-web")
+        .expect("go-web example");
+    let output = stagec()
+        .args(["build", "--secret", "src=/tmp/token"])
+        .arg(&spec_path)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the id is missing"));
+}
+
+#[test]
+fn cli_build_without_engine_fails() {
+    let spec_path = examples()
+        .into_iter()
+        .find(|path| example_name(path) == "go-web")
+        .expect("go-web example");
+    let output = stagec()
+        .env("DOCKER_HOST", "unix:///nonexistent/stagec-test.sock")
+        .args(["build", "--network", "none"])
+        .arg(&spec_path)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no Docker Engine at unix:///nonexistent/stagec-test.sock"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cli_lock_stdin_needs_lock_flag() {
+    let spec = "stage \"a\" from=\"alpine:3\" {\n    cmd \"true\"\n}\nimage \"a\" tag=\"a:1\"\n";
+    let output = stagec().args(["lock", "-"]).write_stdin(spec).output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--lock PATH"));
 }

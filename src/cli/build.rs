@@ -27,6 +27,13 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
         return Err(Failure::reported());
     };
+    // Warnings come before the build's output; `--deny-warnings` stops here.
+    if !prepared.diagnostics.is_empty() {
+        if report(&prepared.diagnostics, &prepared.spec, &args.spec, color) {
+            return Err(Failure::reported());
+        }
+        prepared.diagnostics = crate::diag::Diagnostics::default();
+    }
     let lock_file = lock_file_path(&args.spec, &args.select);
     let existing = read_lock(lock_file.as_deref())?;
 
@@ -45,8 +52,15 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
         }
 
-        let lowered =
-            lock_and_lower(&mut prepared, &build, lock.as_ref(), &platforms, args.network, lock_file.as_deref(), &args.select);
+        let lowered = lock_and_lower(
+            &mut prepared,
+            &build,
+            lock.as_ref(),
+            &platforms,
+            args.network,
+            lock_file.as_deref(),
+            &args.select,
+        );
         let Some(llb) = lowered else {
             return Err(Failure::reported());
         };
@@ -71,7 +85,10 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         Err(error) => match error {
             BuildError::Interrupted => {
                 eprintln!("stagec: build canceled");
-                return Err(Failure { code: EXIT_INTERRUPTED, message: None });
+                return Err(Failure {
+                    code: EXIT_INTERRUPTED,
+                    message: None,
+                });
             }
             BuildError::Engine(EngineError::Solve(failure)) => {
                 let logs = failure.last_logs.clone();
@@ -83,15 +100,21 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
                 }
                 report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
                 print_logs(&logs);
-                return Err(Failure { code: EXIT_FAILURE, message: Some(failure.to_string()) });
+                return Err(Failure {
+                    code: EXIT_FAILURE,
+                    message: Some(failure.to_string()),
+                });
             }
             BuildError::Engine(error) => {
                 report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
-                return Err(Failure { code: EXIT_FAILURE, message: Some(error.to_string()) });
+                return Err(Failure {
+                    code: EXIT_FAILURE,
+                    message: Some(error.to_string()),
+                });
             }
         },
     };
-    // Warnings, if any.
+    // Warnings of the lock check and lowering, if any.
     report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
 
     let output = &llb.stages[llb.output];
@@ -105,7 +128,10 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             }
             println!("{image_id}");
         }
-        None => eprintln!("built stage `{}`; it has no tag, so no image was stored (name one with -t)", output.name),
+        None => eprintln!(
+            "built stage `{}`; it has no tag, so no image was stored (name one with -t)",
+            output.name
+        ),
     }
     Ok(())
 }
@@ -141,7 +167,11 @@ async fn solve_all(
             definition: llb.definition(index, Some(&source)).definition,
             local_dirs: local_dirs.clone(),
             secrets: secrets.clone(),
-            image_config: if is_output { stage.image_config.clone() } else { serde_json::Value::Null },
+            image_config: if is_output {
+                stage.image_config.clone()
+            } else {
+                serde_json::Value::Null
+            },
             tags: if is_output { tags.to_vec() } else { Vec::new() },
             no_cache: args.no_cache,
             frontend_attrs: BTreeMap::new(),
@@ -189,18 +219,35 @@ impl ProgressSink for RawJsonProgress {
             ProgressEvent::Cached { index, digest } => {
                 serde_json::json!({ "event": "cached", "index": index, "digest": digest })
             }
-            ProgressEvent::Completed { index, digest, duration } => serde_json::json!({
+            ProgressEvent::Completed {
+                index,
+                digest,
+                duration,
+            } => serde_json::json!({
                 "event": "completed", "index": index, "digest": digest,
                 "seconds": duration.map(|duration| duration.as_secs_f64()),
             }),
             ProgressEvent::Failed { index, digest, error } => {
                 serde_json::json!({ "event": "failed", "index": index, "digest": digest, "error": error })
             }
-            ProgressEvent::Log { index, digest, stream, data, .. } => serde_json::json!({
+            ProgressEvent::Log {
+                index,
+                digest,
+                stream,
+                data,
+                ..
+            } => serde_json::json!({
                 "event": "log", "index": index, "digest": digest, "stream": format!("{stream:?}").to_lowercase(),
                 "data": String::from_utf8_lossy(data),
             }),
-            ProgressEvent::Status { index, digest, name, current, total, completed } => serde_json::json!({
+            ProgressEvent::Status {
+                index,
+                digest,
+                name,
+                current,
+                total,
+                completed,
+            } => serde_json::json!({
                 "event": "status", "index": index, "digest": digest, "name": name,
                 "current": current, "total": total, "completed": completed,
             }),
@@ -218,23 +265,25 @@ impl ProgressSink for RawJsonProgress {
 /// of the spec.
 fn solve_diagnostic(llb: &LlbBuild, failure: &SolveFailure) -> Option<Diagnostic> {
     let step = llb.step_named(failure.vertex.as_deref()?)?;
-    let logs_note = if failure.last_logs.is_empty() { "" } else { "; its last log lines follow" };
+    let logs_note = if failure.last_logs.is_empty() {
+        ""
+    } else {
+        "; its last log lines follow"
+    };
 
-    if let Some(artifact) = &step.artifact {
-        if failure.message.contains("not found") {
-            return Some(
-                Diagnostic::new(
-                    Code::MissingArtifact,
-                    format!("stage `{}` did not produce `{}`", artifact.stage, artifact.path),
-                )
-                .label(artifact.span, "declared here")
-                .label(step.span, "copied here")
-                .help(format!(
-                    "make stage `{}` write `{}`, or declare the path it writes (engine: {})",
-                    artifact.stage, artifact.path, failure.message
-                )),
-            );
-        }
+    if let Some(artifact) = step.artifact.as_ref().filter(|_| failure.message.contains("not found")) {
+        tracing::debug!(vertex = %step.name, error = %failure.message, "copy of an artifact failed");
+        let diagnostic = Diagnostic::new(
+            Code::MissingArtifact,
+            format!("stage `{}` did not produce `{}`", artifact.stage, artifact.path),
+        )
+        .label(artifact.span, "declared here")
+        .label(step.span, "copied here")
+        .help(format!(
+            "make stage `{}` write `{}`, or declare the path that it writes",
+            artifact.stage, artifact.path
+        ));
+        return Some(diagnostic);
     }
     Some(
         Diagnostic::new(Code::BuildStepFailed, format!("build step {} failed", step.name))
@@ -253,12 +302,17 @@ fn print_logs(lines: &[String]) {
 fn parse_secrets(values: &[String]) -> Result<BTreeMap<String, SecretSource>, Failure> {
     let mut secrets = BTreeMap::new();
     for value in values {
-        let invalid =
-            |reason: &str| Failure::usage(format!("--secret `{value}`: {reason}; write id=ID,src=PATH or id=ID,env=VAR"));
+        let invalid = |reason: &str| {
+            Failure::usage(format!(
+                "--secret `{value}`: {reason}; write id=ID,src=PATH or id=ID,env=VAR"
+            ))
+        };
         let mut id = None;
         let mut source = None;
         for field in value.split(',') {
-            let (key, text) = field.split_once('=').ok_or_else(|| invalid(&format!("`{field}` is not key=value")))?;
+            let (key, text) = field
+                .split_once('=')
+                .ok_or_else(|| invalid(&format!("`{field}` is not key=value")))?;
             match key {
                 "id" => id = Some(text.to_string()),
                 "src" | "source" => source = Some(SecretSource::File(PathBuf::from(text))),
@@ -279,7 +333,7 @@ fn parse_secrets(values: &[String]) -> Result<BTreeMap<String, SecretSource>, Fa
     Ok(secrets)
 }
 
-/// The image's size from the engine, or `None` when it cannot say.
+/// Returns the image's size from the engine, or `None` when the engine reports none.
 async fn image_size(image_id: &str) -> Option<u64> {
     let socket = EngineSocket::new(None).ok()?;
     socket.image_size(image_id).await
@@ -293,15 +347,22 @@ fn human_size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes}B") } else { format!("{value:.1}{}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
 }
 
-/// A tokio runtime for the engine calls of one command.
+/// Builds the tokio runtime for the engine calls of one command.
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|error| Failure { code: EXIT_FAILURE, message: Some(format!("cannot start the async runtime: {error}")) })
+        .map_err(|error| Failure {
+            code: EXIT_FAILURE,
+            message: Some(format!("cannot start the async runtime: {error}")),
+        })
 }
 
 #[cfg(test)]
@@ -310,8 +371,11 @@ mod tests {
 
     #[test]
     fn parse_secrets_table() {
-        let secrets = parse_secrets(&["id=token,src=/tmp/token".to_string(), "id=npm,env=NPM_TOKEN".to_string()])
-            .expect("valid secrets");
+        let secrets = parse_secrets(&[
+            "id=token,src=/tmp/token".to_string(),
+            "id=npm,env=NPM_TOKEN".to_string(),
+        ])
+        .expect("valid secrets");
         assert_eq!(secrets["token"], SecretSource::File(PathBuf::from("/tmp/token")));
         assert_eq!(secrets["npm"], SecretSource::Env("NPM_TOKEN".to_string()));
 

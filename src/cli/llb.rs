@@ -21,7 +21,10 @@ pub fn run(args: &LlbArgs, color: bool) -> Result<(), Failure> {
         Some(text) => parse_platform(text)?,
         None => host_platform(),
     };
-    let platforms = Platforms { target: target_platform, build: host_platform() };
+    let platforms = Platforms {
+        target: target_platform,
+        build: host_platform(),
+    };
     let mut prepared = prepare(&args.spec, &args.select)?;
     let Some(build) = prepared.build.take() else {
         report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
@@ -30,13 +33,22 @@ pub fn run(args: &LlbArgs, color: bool) -> Result<(), Failure> {
 
     let lock_file = lock_file_path(&args.spec, &args.select);
     let lock = read_lock(lock_file.as_deref())?;
-    let llb =
-        lock_and_lower(&mut prepared, &build, lock.as_ref(), &platforms, args.network, lock_file.as_deref(), &args.select);
+    let llb = lock_and_lower(
+        &mut prepared,
+        &build,
+        lock.as_ref(),
+        &platforms,
+        args.network,
+        lock_file.as_deref(),
+        &args.select,
+    );
     if report(&prepared.diagnostics, &prepared.spec, &args.spec, color) {
         return Err(Failure::reported());
     }
     // Without errors, lowering always produces a build.
-    let Some(llb) = llb else { return Err(Failure::reported()) };
+    let Some(llb) = llb else {
+        return Err(Failure::reported());
+    };
 
     let source = source_info(&prepared.spec);
     let marshalled = llb.definition(llb.output, Some(&source));
@@ -75,7 +87,10 @@ pub(super) fn prepare(spec_args: &SpecArgs, select: &BuildSelectArgs) -> Result<
     let build_args = parse_build_args(&select.build_args)?;
     let spec = load_spec(spec_args)?;
     let compilation = compile_loaded(&spec);
-    let lower_options = LowerOptions { target: select.target.clone(), build_args };
+    let lower_options = LowerOptions {
+        target: select.target.clone(),
+        build_args,
+    };
     let mut diagnostics = compilation.diagnostics.clone();
 
     let build = match (&compilation.spec, compilation.has_errors()) {
@@ -89,7 +104,13 @@ pub(super) fn prepare(spec_args: &SpecArgs, select: &BuildSelectArgs) -> Result<
         },
         _ => None,
     };
-    Ok(Prepared { spec, compilation, build, lower_options, diagnostics })
+    Ok(Prepared {
+        spec,
+        compilation,
+        build,
+        lower_options,
+        diagnostics,
+    })
 }
 
 /// Checks `lock` against the build and lowers it to LLB. Problems go into
@@ -121,7 +142,10 @@ pub(super) fn lock_and_lower(
     }
 
     let empty = LockFile::new(spec_images_digest(model), Vec::new());
-    let options = LlbOptions { platforms: platforms.clone(), default_network: network_mode(network) };
+    let options = LlbOptions {
+        platforms: platforms.clone(),
+        default_network: network_mode(network),
+    };
     match crate::llb::lower::lower(build, lock.unwrap_or(&empty), &options) {
         Ok(llb) => Some(llb),
         Err(errors) => {
@@ -140,17 +164,21 @@ pub(super) fn network_mode(network: NetworkArg) -> NetworkMode {
     }
 }
 
-/// The spec as the definition's source map names it: by file name only, so
-/// that the definition does not depend on the directory it was made in.
+/// Returns the spec as the definition's source map names it: by file name
+/// only, so that the definition does not depend on the directory it was made in.
 pub(super) fn source_info(spec: &LoadedSpec) -> SourceInfo<'_> {
     let filename = Path::new(&spec.display_name)
         .file_name()
         .map_or_else(|| spec.display_name.clone(), |name| name.to_string_lossy().into_owned());
-    SourceInfo { filename, data: &spec.source, language: "KDL".to_string() }
+    SourceInfo {
+        filename,
+        data: &spec.source,
+        language: "KDL".to_string(),
+    }
 }
 
-/// The lock file: `--lock`, else the spec's path with `.lock` appended.
-/// `None` for a spec read from standard input without `--lock`.
+/// Returns the lock file path: `--lock`, else the spec's path with `.lock`
+/// appended, and `None` for a spec read from standard input without `--lock`.
 pub(super) fn lock_file_path(spec_args: &SpecArgs, select: &BuildSelectArgs) -> Option<PathBuf> {
     if let Some(path) = &select.lock {
         return Some(path.clone());
@@ -164,7 +192,12 @@ pub(super) fn read_lock(path: Option<&Path>) -> Result<Option<LockFile>, Failure
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(Failure::io(format!("cannot read lock file `{}`: {error}", path.display()))),
+        Err(error) => {
+            return Err(Failure::io(format!(
+                "cannot read lock file `{}`: {error}",
+                path.display()
+            )));
+        }
     };
     LockFile::parse(&text).map(Some).map_err(|reason| {
         Failure::io(format!(
@@ -192,17 +225,23 @@ pub(super) fn lock_names(spec: &LoadedSpec, lock_file: Option<&Path>, select: &B
         (None, Some(_)) => {}
     }
     let lock = lock_file.map(|path| path.display().to_string());
-    LockNames { spec: spec.display_name.clone(), lock, lock_command: command }
+    LockNames {
+        spec: spec.display_name.clone(),
+        lock,
+        lock_command: command,
+    }
 }
 
 pub(super) fn parse_platform(text: &str) -> Result<Platform, Failure> {
     Platform::parse(text).ok_or_else(|| {
-        Failure::usage(format!("--platform `{text}` is not a platform; write os/arch[/variant], such as linux/arm64"))
+        Failure::usage(format!(
+            "--platform `{text}` is not a platform; write os/arch[/variant], such as linux/arm64"
+        ))
     })
 }
 
-/// The Linux platform of this machine's processor, in Go's names, which
-/// BuildKit and OCI images use.
+/// Returns the Linux platform of this machine's processor, in Go's names,
+/// which BuildKit and OCI images use.
 pub(super) fn host_platform() -> Platform {
     let (architecture, variant) = match std::env::consts::ARCH {
         "x86_64" => ("amd64", None),
@@ -213,7 +252,11 @@ pub(super) fn host_platform() -> Platform {
         "loongarch64" => ("loong64", None),
         other => (other, None),
     };
-    Platform { os: "linux".to_string(), architecture: architecture.to_string(), variant: variant.map(str::to_string) }
+    Platform {
+        os: "linux".to_string(),
+        architecture: architecture.to_string(),
+        variant: variant.map(str::to_string),
+    }
 }
 
 // NOTE: the same parsing as `stagec dockerfile`'s, in src/cli/dockerfile.rs.

@@ -8,7 +8,9 @@ use super::files::write_atomic;
 use super::llb::{Prepared, lock_file_path, parse_platform, prepare, read_lock};
 use super::{EXIT_FAILURE, Failure, report};
 use crate::engine::EngineClient;
-use crate::lock::{EngineSocket, LockFile, Platforms, images_to_lock, resolve_images, spec_images_digest, updated_lock};
+use crate::lock::{
+    EngineSocket, LockFile, Platforms, images_to_lock, resolve_images, spec_images_digest, updated_lock,
+};
 use crate::model::Platform;
 
 pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
@@ -41,11 +43,15 @@ pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The target platform (`--platform`, else the engine's) and the build
-/// platform (the engine's).
+/// Returns the target platform (`--platform`, else the engine's) and the
+/// build platform (the engine's).
 pub(super) fn engine_platforms(client: &EngineClient, select: &BuildSelectArgs) -> Result<Platforms, Failure> {
     let info = client.connected_info();
-    let engine = Platform { os: info.os.clone(), architecture: info.arch.clone(), variant: None };
+    let engine = Platform {
+        os: info.os.clone(),
+        architecture: info.arch.clone(),
+        variant: None,
+    };
     let target = match &select.platform {
         Some(text) => parse_platform(text)?,
         None => engine.clone(),
@@ -62,7 +68,9 @@ pub(super) async fn refresh_lock(
     existing: Option<&LockFile>,
     lock_file: Option<&Path>,
 ) -> Result<LockFile, Failure> {
-    let Some(model) = prepared.compilation.spec.as_ref() else { return Err(Failure::reported()) };
+    let Some(model) = prepared.compilation.spec.as_ref() else {
+        return Err(Failure::reported());
+    };
     let images = match images_to_lock(model, &prepared.compilation.graph, &prepared.lower_options, platforms) {
         Ok(images) => images,
         Err(errors) => {
@@ -72,10 +80,14 @@ pub(super) async fn refresh_lock(
         }
     };
 
-    let socket = EngineSocket::new(None).map_err(|error| Failure { code: EXIT_FAILURE, message: Some(error.to_string()) })?;
-    let resolved = resolve_images(&images, &socket)
-        .await
-        .map_err(|error| Failure { code: EXIT_FAILURE, message: Some(error.to_string()) })?;
+    let socket = EngineSocket::new(None).map_err(|error| Failure {
+        code: EXIT_FAILURE,
+        message: Some(error.to_string()),
+    })?;
+    let resolved = resolve_images(&images, &socket).await.map_err(|error| Failure {
+        code: EXIT_FAILURE,
+        message: Some(error.to_string()),
+    })?;
     let lock = updated_lock(existing, spec_images_digest(model), resolved);
     if existing == Some(&lock) {
         return Ok(lock);
@@ -85,7 +97,10 @@ pub(super) async fn refresh_lock(
             write_atomic(path, &lock.to_text())?;
             eprintln!("wrote `{}` with {} base image(s):", path.display(), lock.images.len());
         }
-        None => eprintln!("read {} base image(s); no lock file is written for a spec from standard input:", lock.images.len()),
+        None => eprintln!(
+            "read {} base image(s); no lock file is written for a spec from standard input:",
+            lock.images.len()
+        ),
     }
     for image in &lock.images {
         eprintln!("  {} ({}) {}", image.reference, image.platform, image.image_id);
@@ -94,5 +109,8 @@ pub(super) async fn refresh_lock(
 }
 
 pub(super) fn engine_failure(error: crate::engine::EngineError) -> Failure {
-    Failure { code: EXIT_FAILURE, message: Some(error.to_string()) }
+    Failure {
+        code: EXIT_FAILURE,
+        message: Some(error.to_string()),
+    }
 }

@@ -1,6 +1,7 @@
 //! The header comment, global `ARG`s, and one `FROM ... AS name` block per
 //! stage, in dependency order with the output stage last.
 
+use std::collections::HashSet;
 use super::Writer;
 use super::ignore::IgnorePlan;
 use super::instruction;
@@ -50,6 +51,9 @@ pub fn header(graph: &BuildGraph, spec_path: &str) -> Vec<String> {
 /// Writes the global args and every stage.
 pub fn write_stages(graph: &BuildGraph, plan: &IgnorePlan, writer: &mut Writer) {
     let names: Vec<String> = graph.stages.iter().map(|stage| stage_name(stage, writer)).collect();
+    // A set, so that checking every FROM image against the stage names stays
+    // linear in the number of stages.
+    let name_set: HashSet<&str> = names.iter().map(String::as_str).collect();
 
     for arg in &graph.global_args {
         let value = arg.value.as_deref();
@@ -64,7 +68,7 @@ pub fn write_stages(graph: &BuildGraph, plan: &IgnorePlan, writer: &mut Writer) 
         if position > 0 {
             writer.blank();
         }
-        write_stage(graph, index, &names, plan, writer);
+        write_stage(graph, index, &names, &name_set, plan, writer);
     }
 
     if repeat_output {
@@ -155,10 +159,17 @@ fn stage_name(stage: &BuildStage, writer: &mut Writer) -> String {
     name
 }
 
-fn write_stage(graph: &BuildGraph, index: usize, names: &[String], plan: &IgnorePlan, writer: &mut Writer) {
+fn write_stage(
+    graph: &BuildGraph,
+    index: usize,
+    names: &[String],
+    name_set: &HashSet<&str>,
+    plan: &IgnorePlan,
+    writer: &mut Writer,
+) {
     let stage = graph.stage(index);
     let base = match &stage.base {
-        StageBase::Image(reference) => image_reference(&reference.parts, names, reference.span, writer),
+        StageBase::Image(reference) => image_reference(&reference.parts, name_set, reference.span, writer),
         StageBase::Stage(base) => names[*base].clone(),
         StageBase::Scratch => "scratch".to_string(),
     };
@@ -200,7 +211,7 @@ fn platform_flag(stage: &BuildStage) -> Option<String> {
 /// Writes an image reference for `FROM`: only the characters image
 /// references use, and not the name of a stage, which `FROM` would pick
 /// instead of the image.
-fn image_reference(parts: &[Part], names: &[String], span: Span, writer: &mut Writer) -> String {
+fn image_reference(parts: &[Part], names: &HashSet<&str>, span: Span, writer: &mut Writer) -> String {
     let text = quote::lexed_word(parts).unwrap_or_default();
     let valid = parts.iter().all(|part| match part {
         Part::Literal(text) => text
@@ -217,7 +228,7 @@ fn image_reference(parts: &[Part], names: &[String], span: Span, writer: &mut Wr
                 help: "write a reference such as `alpine:3.19` or `registry.example.com/team/app@sha256:...`".into(),
             },
         );
-    } else if names.iter().any(|name| *name == text.to_lowercase()) {
+    } else if names.contains(text.to_lowercase().as_str()) {
         writer.unrepresentable(
             span,
             "image reference",

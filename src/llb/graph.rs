@@ -35,8 +35,8 @@ impl Fs {
     }
 }
 
-/// What an op carries besides its definition: the name progress output
-/// shows, and where in the spec it comes from.
+/// The metadata of an op besides its definition: the name that progress
+/// output shows, and the spec text the op comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpMetadata {
     /// Shown as the vertex name (`llb.customname`), such as `[builder 2/3] RUN go build .`.
@@ -102,13 +102,13 @@ impl Graph {
         Fs::Output(Output { op: id, index: 0 })
     }
 
-    /// The root filesystem of an exec op after its process ran.
+    /// Returns the root filesystem of an exec op after its process ran.
     pub fn exec_root(&self, exec: OpId) -> Fs {
         self.exec_mount(exec, "/")
             .expect("the root of an exec op is always an output")
     }
 
-    /// The filesystem of a writable mount after the process ran, or `None`
+    /// Returns the filesystem of a writable mount after the process ran, or `None`
     /// when `target` is not such a mount. Output indexes follow BuildKit's
     /// `llb` package: writable mounts sorted by target, the root among them.
     pub fn exec_mount(&self, exec: OpId, target: &str) -> Option<Fs> {
@@ -124,7 +124,7 @@ impl Graph {
         }))
     }
 
-    /// The number of ops added so far.
+    /// Returns the number of ops added so far.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }

@@ -1,7 +1,7 @@
-//! Marshalling a [`Graph`] into a `pb.Definition`, following BuildKit's Go
-//! `llb` package (client/llb: state.go, exec.go, fileop.go, source.go) so
+//! Marshalling a [`Graph`] into a `pb.Definition`. It follows BuildKit's Go
+//! `llb` package (client/llb: state.go, exec.go, fileop.go, source.go), so
 //! that an op means to BuildKit what the same op built by its Dockerfile
-//! frontend means: input indexes, output indexes, `-1` for "none", mount
+//! frontend means. Input indexes, output indexes, `-1` for "none", mount
 //! order and capabilities all match.
 
 use std::collections::BTreeMap;
@@ -40,12 +40,12 @@ pub struct Marshalled {
 }
 
 impl Marshalled {
-    /// The definition as protobuf bytes, as a solve request sends it.
+    /// Encodes the definition as protobuf bytes, as a solve request sends it.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.definition.encode_to_vec()
     }
 
-    /// The digest of the op that produces the result, or `None` for an
+    /// Returns the digest of the op that produces the result, or `None` for an
     /// empty definition (a scratch result).
     pub fn result_digest(&self) -> Option<String> {
         let last = self.definition.def.last()?;
@@ -79,7 +79,7 @@ impl Graph {
                 .entry(digest.clone())
                 .or_default()
                 .extend(node.metadata.locations.iter().copied());
-            if !definition.def.iter().any(|existing| *existing == bytes) {
+            if !definition.def.contains(&bytes) {
                 definition.def.push(bytes);
             }
             op_digests.insert(id, digest);
@@ -168,7 +168,7 @@ impl Graph {
     }
 }
 
-/// The ops an op reads, in input order, with repeats.
+/// Returns the ops an op reads, in input order, with repeats.
 fn input_ops(op: &Op) -> Vec<OpId> {
     let filesystems: Vec<Fs> = match op {
         Op::Source(_) => Vec::new(),
@@ -235,7 +235,7 @@ fn platform_to_pb(platform: &Platform) -> pb::Platform {
     }
 }
 
-/// The root mount and the bind, cache and tmpfs mounts, sorted by target
+/// Returns the root mount and the bind, cache and tmpfs mounts, sorted by target
 /// like BuildKit sorts them. The sort is stable, so two mounts on one
 /// target keep their order.
 fn sorted_filesystem_mounts(exec: &ExecOp) -> Vec<Mount> {
@@ -376,8 +376,8 @@ fn exec_to_pb(exec: &ExecOp, inputs: &mut Inputs) -> pb::ExecOp {
         env: exec.meta.env.clone(),
         cwd: exec.meta.cwd.clone(),
         user: exec.meta.user.clone(),
-        // BuildKit's llb package always asks to remove the empty files and
-        // directories that mount targets leave in the result.
+        // BuildKit's llb package always requests removal of the empty files
+        // and directories that mount targets leave in the result.
         remove_mount_stubs_recursive: true,
         ..pb::Meta::default()
     };
@@ -480,7 +480,8 @@ fn copy_to_pb(copy: &CopyAction, owner: Option<pb::ChownOpt>) -> pb::FileActionC
     }
 }
 
-/// A name is looked up in the filesystem the file op starts from, input `base`.
+/// Converts an owner. A name is looked up in the filesystem the file op
+/// starts from, input `base`.
 fn chown_to_pb(chown: &Chown, base: i64) -> pb::ChownOpt {
     let user_opt = |user: &UserRef| pb::UserOpt {
         user: Some(match user {

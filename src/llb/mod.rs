@@ -2,9 +2,10 @@
 //! protobuf types of BuildKit's `solver/pb` package (re-exported as [`pb`]):
 //! source, exec and file ops that refer to each other's outputs.
 //! [`Graph::marshal`] turns it into a `pb.Definition` the way BuildKit's Go
-//! `llb` package does: each op serialized once, inputs before the ops that
-//! use them, each op named by the sha256 digest of its bytes, then a last op
-//! whose only input is the result.
+//! `llb` package does. Each op is serialized once, after the ops it reads,
+//! and is named by the sha256 digest of its bytes. A last op names the
+//! result as its only input.
+//! [`lower`] builds the graph of a [`crate::lower::BuildGraph`].
 //!
 //! Marshalling is deterministic: the same graph gives byte-identical ops,
 //! digests and definition, because every map in the pb types is a BTreeMap

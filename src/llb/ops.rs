@@ -199,7 +199,7 @@ pub enum MountKind {
 }
 
 impl Mount {
-    /// Whether the mount is a new output of the exec op, like the root is.
+    /// Returns whether the mount is a new output of the exec op, like the root is.
     pub(super) fn has_output(&self) -> bool {
         matches!(
             self.kind,
@@ -211,8 +211,8 @@ impl Mount {
         )
     }
 
-    /// Whether the mount takes a filesystem: bind, cache and tmpfs mounts
-    /// do, secret and ssh mounts are files the session provides.
+    /// Returns whether the mount takes a filesystem. Bind, cache and tmpfs
+    /// mounts do, but secret and ssh mounts are files the session provides.
     pub(super) fn is_filesystem(&self) -> bool {
         matches!(
             self.kind,

@@ -12,7 +12,7 @@ fn decode(bytes: &[u8]) -> pb::Op {
 
 const ALPINE_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The graph BuildKit's Dockerfile frontend (Docker Engine 26.1, BuildKit
+/// Builds the graph that BuildKit's Dockerfile frontend (Docker Engine 26.1, BuildKit
 /// v0.13) builds for `docker build --network=none` of:
 ///
 /// ```text
@@ -100,7 +100,9 @@ fn result_op_points_at_result() {
     let last = decode(marshalled.definition.def.last().expect("a result op"));
     assert_eq!(last.inputs.len(), 1);
     assert_eq!(Some(last.inputs[0].digest.clone()), marshalled.result_digest());
-    assert!(last.op.is_none() && last.platform.is_none() && last.constraints.is_none());
+    assert!(last.op.is_none());
+    assert!(last.platform.is_none());
+    assert!(last.constraints.is_none());
 
     let last_digest = digest_of(marshalled.definition.def.last().expect("a result op"));
     let caps = &marshalled.definition.metadata[&last_digest].caps;

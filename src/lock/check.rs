@@ -26,7 +26,10 @@ pub fn check_lock(lock: Option<&LockFile>, spec_images: &str, needed: &[BaseImag
         return diagnostics;
     };
 
-    let lock_name = names.lock.as_ref().map_or_else(|| "the lock file".to_string(), |path| format!("`{path}`"));
+    let lock_name = names
+        .lock
+        .as_ref()
+        .map_or_else(|| "the lock file".to_string(), |path| format!("`{path}`"));
     let Some(lock) = lock else {
         let message = match &names.lock {
             Some(_) => format!("no lock file {lock_name} for the base images of the spec"),
@@ -52,7 +55,10 @@ pub fn check_lock(lock: Option<&LockFile>, spec_images: &str, needed: &[BaseImag
         diagnostics.push(
             Diagnostic::new(
                 Code::StaleLock,
-                format!("base image `{}` for {} is not in {lock_name}", image.reference, image.platform),
+                format!(
+                    "base image `{}` for {} is not in {lock_name}",
+                    image.reference, image.platform
+                ),
             )
             .label(image.span, "not locked")
             .help(format!("run `{}` to add it", names.lock_command)),
@@ -81,7 +87,11 @@ mod tests {
     use crate::model::Platform;
 
     fn names() -> LockNames {
-        LockNames { spec: "app.kdl".into(), lock: Some("app.kdl.lock".into()), lock_command: "stagec lock app.kdl".into() }
+        LockNames {
+            spec: "app.kdl".into(),
+            lock: Some("app.kdl.lock".into()),
+            lock_command: "stagec lock app.kdl".into(),
+        }
     }
 
     fn needed(reference: &str) -> BaseImage {
@@ -119,7 +129,12 @@ mod tests {
         assert_eq!(codes(&diagnostics), [Code::MissingLock]);
         let diagnostic = diagnostics.iter().next().expect("one diagnostic");
         assert_eq!(diagnostic.primary_span(), Span::new(10, 5));
-        assert!(diagnostic.help.as_deref().is_some_and(|help| help.contains("stagec lock app.kdl")));
+        assert!(
+            diagnostic
+                .help
+                .as_deref()
+                .is_some_and(|help| help.contains("stagec lock app.kdl"))
+        );
     }
 
     #[test]
@@ -130,15 +145,30 @@ mod tests {
     #[test]
     fn missing_entry_is_stale() {
         let lock = lock_of("sha256:a", &["alpine:3"]);
-        let diagnostics = check_lock(Some(&lock), "sha256:a", &[needed("alpine:3"), needed("golang:1.20")], &names());
+        let diagnostics = check_lock(
+            Some(&lock),
+            "sha256:a",
+            &[needed("alpine:3"), needed("golang:1.20")],
+            &names(),
+        );
         assert_eq!(codes(&diagnostics), [Code::StaleLock]);
-        assert!(diagnostics.iter().next().expect("one").message.contains("docker.io/library/golang:1.20"));
+        assert!(
+            diagnostics
+                .iter()
+                .next()
+                .expect("one")
+                .message
+                .contains("docker.io/library/golang:1.20")
+        );
     }
 
     #[test]
     fn changed_spec_images_are_stale() {
         let lock = lock_of("sha256:a", &["alpine:3"]);
-        assert_eq!(codes(&check_lock(Some(&lock), "sha256:b", &[needed("alpine:3")], &names())), [Code::StaleLock]);
+        assert_eq!(
+            codes(&check_lock(Some(&lock), "sha256:b", &[needed("alpine:3")], &names())),
+            [Code::StaleLock]
+        );
         assert!(check_lock(Some(&lock), "sha256:a", &[needed("alpine:3")], &names()).is_empty());
     }
 }

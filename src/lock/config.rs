@@ -1,5 +1,5 @@
 //! The `config` object of a Docker image: what `docker image inspect`
-//! shows under `Config` and what an OCI image configuration holds under
+//! shows under `Config` and what an OCI image configuration contains under
 //! `config`. The field names are Docker's, so the lock file reads like
 //! `docker image inspect`, and the result image's configuration is this
 //! same object. Maps are BTreeMaps so that the JSON is sorted.
@@ -80,7 +80,7 @@ where
 }
 
 impl ImageConfig {
-    /// The env entries, empty when unset.
+    /// Returns the env entries, empty when unset.
     pub fn env_list(&self) -> &[String] {
         self.env.as_deref().unwrap_or_default()
     }
@@ -97,7 +97,7 @@ impl ImageConfig {
     }
 }
 
-/// The name part of a `NAME=value` env entry.
+/// Returns the name part of a `NAME=value` env entry.
 pub fn env_key(entry: &str) -> &str {
     entry.split_once('=').map_or(entry, |(key, _)| key)
 }
@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn set_env_replaces_in_place() {
-        let mut config = ImageConfig { env: Some(vec!["A=1".into(), "B=2".into()]), ..ImageConfig::default() };
+        let mut config = ImageConfig {
+            env: Some(vec!["A=1".into(), "B=2".into()]),
+            ..ImageConfig::default()
+        };
         config.set_env("A", "3");
         config.set_env("C", "4");
         assert_eq!(config.env_list(), ["A=3", "B=2", "C=4"]);
@@ -131,7 +134,11 @@ mod tests {
 
     #[test]
     fn healthcheck_durations_are_nanoseconds() {
-        let check = Healthcheck { test: vec!["NONE".into()], interval: 30_000_000_000, ..Healthcheck::default() };
+        let check = Healthcheck {
+            test: vec!["NONE".into()],
+            interval: 30_000_000_000,
+            ..Healthcheck::default()
+        };
         let json = serde_json::to_string(&check).expect("serializes");
         assert_eq!(json, r#"{"Test":["NONE"],"Interval":30000000000}"#);
     }

@@ -37,7 +37,7 @@ pub struct LockedImage {
     pub platform: String,
     /// The engine's image ID: the digest of the image configuration.
     pub image_id: String,
-    /// Registry manifest digests the engine knows for the image, such as
+    /// Registry manifest digests the engine has recorded for the image, such as
     /// `alpine@sha256:...`; empty for an image that was imported or built
     /// locally and never pulled or pushed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -54,23 +54,29 @@ impl LockFile {
     pub fn new(spec_images: String, mut images: Vec<LockedImage>) -> LockFile {
         images.sort_by(|a, b| (&a.reference, &a.platform).cmp(&(&b.reference, &b.platform)));
         images.dedup_by(|a, b| a.reference == b.reference && a.platform == b.platform);
-        LockFile { stagec_lock_format: LOCK_FORMAT_VERSION, spec_images, images }
+        LockFile {
+            stagec_lock_format: LOCK_FORMAT_VERSION,
+            spec_images,
+            images,
+        }
     }
 
-    /// Parses a lock file. The error says what is wrong with the text.
+    /// Parses a lock file. The error describes the problem with the text.
     pub fn parse(text: &str) -> Result<LockFile, String> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|error| error.to_string())?;
         let format = value.get("stagec-lock-format").and_then(serde_json::Value::as_u64);
         if format != Some(u64::from(LOCK_FORMAT_VERSION)) {
             return Err(match format {
-                Some(other) => format!("lock format {other} is not supported; this stagec reads format {LOCK_FORMAT_VERSION}"),
+                Some(other) => {
+                    format!("lock format {other} is not supported; this stagec reads format {LOCK_FORMAT_VERSION}")
+                }
                 None => "the `stagec-lock-format` field is missing".to_string(),
             });
         }
         serde_json::from_value(value).map_err(|error| error.to_string())
     }
 
-    /// The file's text: two-space indented JSON and a final newline.
+    /// Returns the file's text: two-space indented JSON and a final newline.
     pub fn to_text(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("a lock file serializes to JSON");
         text.push('\n');
@@ -81,13 +87,15 @@ impl LockFile {
     pub fn find(&self, reference: &Reference, platform: &Platform) -> Option<&LockedImage> {
         let reference = reference.to_string();
         let platform = platform.to_string();
-        self.images.iter().find(|image| image.reference == reference && image.platform == platform)
+        self.images
+            .iter()
+            .find(|image| image.reference == reference && image.platform == platform)
     }
 }
 
 impl LockedImage {
-    /// The reference a build pulls: pinned to the manifest digest when the
-    /// engine knows one for the same repository, else as the spec names it.
+    /// Returns the reference a build pulls: pinned to the manifest digest when
+    /// the engine has one for the same repository, else as the spec names it.
     /// BuildKit's Dockerfile frontend pins `FROM` the same way when its
     /// image resolver returns a digest.
     pub fn source_reference(&self) -> Result<Reference, String> {
@@ -96,7 +104,9 @@ impl LockedImage {
             return Ok(reference);
         }
         for repo_digest in &self.repo_digests {
-            let Ok(candidate) = Reference::parse_normalized(repo_digest) else { continue };
+            let Ok(candidate) = Reference::parse_normalized(repo_digest) else {
+                continue;
+            };
             if let (true, Some(digest)) = (candidate.repository() == reference.repository(), &candidate.digest) {
                 return Ok(reference.with_digest(digest));
             }
@@ -105,7 +115,7 @@ impl LockedImage {
     }
 }
 
-/// The lock file of `spec_path`: the same path with `.lock` appended.
+/// Returns the lock file of `spec_path`: the same path with `.lock` appended.
 pub fn lock_path(spec_path: &Path) -> PathBuf {
     let mut name = spec_path.as_os_str().to_os_string();
     name.push(".lock");
@@ -124,7 +134,10 @@ mod tests {
             repo_digests: Vec::new(),
             image_platform: platform.to_string(),
             layers: 1,
-            config: ImageConfig { env: Some(vec!["PATH=/bin".to_string()]), ..ImageConfig::default() },
+            config: ImageConfig {
+                env: Some(vec!["PATH=/bin".to_string()]),
+                ..ImageConfig::default()
+            },
         }
     }
 
@@ -132,7 +145,10 @@ mod tests {
     fn text_round_trips_sorted() {
         let lock = LockFile::new(
             "sha256:1".to_string(),
-            vec![image("docker.io/library/golang:1.19", "linux/amd64"), image("docker.io/library/alpine:3", "linux/amd64")],
+            vec![
+                image("docker.io/library/golang:1.19", "linux/amd64"),
+                image("docker.io/library/alpine:3", "linux/amd64"),
+            ],
         );
         assert_eq!(lock.images[0].reference, "docker.io/library/alpine:3");
         let text = lock.to_text();
@@ -142,7 +158,8 @@ mod tests {
 
     #[test]
     fn parse_rejects_other_formats() {
-        let error = LockFile::parse(r#"{"stagec-lock-format": 9, "spec-images": "", "images": []}"#).expect_err("format 9");
+        let error =
+            LockFile::parse(r#"{"stagec-lock-format": 9, "spec-images": "", "images": []}"#).expect_err("format 9");
         assert!(error.contains("format 9 is not supported"), "{error}");
         let error = LockFile::parse("{}").expect_err("no format");
         assert!(error.contains("missing"), "{error}");
@@ -158,11 +175,17 @@ mod tests {
         assert_eq!(reference.to_string(), format!("docker.io/library/golang:1.19@{digest}"));
 
         locked.repo_digests.clear();
-        assert_eq!(locked.source_reference().expect("valid").to_string(), "docker.io/library/golang:1.19");
+        assert_eq!(
+            locked.source_reference().expect("valid").to_string(),
+            "docker.io/library/golang:1.19"
+        );
     }
 
     #[test]
     fn lock_path_appends_suffix() {
-        assert_eq!(lock_path(Path::new("specs/app.kdl")), PathBuf::from("specs/app.kdl.lock"));
+        assert_eq!(
+            lock_path(Path::new("specs/app.kdl")),
+            PathBuf::from("specs/app.kdl.lock")
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Which base images a build needs, and on which platform each stage runs.
+//! The base images a build needs, and the platform each stage runs on.
 
 use std::collections::BTreeMap;
 
@@ -31,9 +31,9 @@ pub struct BaseImage {
 }
 
 /// Returns the platform each stage of `graph` runs on. A stage based on
-/// another stage runs where that one runs; `platform="build"` and
-/// `cross-compile=#true` run on the build platform; a fixed platform is
-/// used as written; every other stage runs on the target platform.
+/// another stage runs where that one runs. `platform="build"` and
+/// `cross-compile=#true` run on the build platform, and a fixed platform is
+/// used as written. Every other stage runs on the target platform.
 pub fn stage_platforms(graph: &BuildGraph, platforms: &Platforms) -> Vec<Platform> {
     let mut resolved: Vec<Platform> = Vec::with_capacity(graph.stages.len());
     for stage in &graph.stages {
@@ -82,16 +82,24 @@ pub fn base_images(graph: &BuildGraph, platforms: &Platforms) -> Result<Vec<Base
     let mut diagnostics = Diagnostics::default();
 
     for (index, stage) in graph.stages.iter().enumerate() {
-        let StageBase::Image(written) = &stage.base else { continue };
+        let StageBase::Image(written) = &stage.base else {
+            continue;
+        };
         let text = substitute(written, &values);
         match Reference::parse_normalized(&text) {
-            Ok(reference) => {
-                images.push(BaseImage { stage: index, reference, platform: stage_platforms[index].clone(), span: written.span })
-            }
+            Ok(reference) => images.push(BaseImage {
+                stage: index,
+                reference,
+                platform: stage_platforms[index].clone(),
+                span: written.span,
+            }),
             Err(reason) => diagnostics.push(
-                Diagnostic::new(Code::InvalidValue, format!("invalid image reference `{text}`: {reason}"))
-                    .label(written.span, "not a valid image reference")
-                    .help("write a reference such as `alpine:3.19`, `ghcr.io/org/app:1.0` or `alpine@sha256:...`"),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("invalid image reference `{text}`: {reason}"),
+                )
+                .label(written.span, "not a valid image reference")
+                .help("write a reference such as `alpine:3.19`, `ghcr.io/org/app:1.0` or `alpine@sha256:...`"),
             ),
         }
     }
@@ -111,8 +119,14 @@ pub fn spec_images_digest(spec: &Spec) -> String {
         .stages
         .iter()
         .filter_map(|stage| {
-            let Base::Image(reference) = &stage.base else { return None };
-            let platform = stage.platform.as_ref().map(|platform| platform.value.to_string()).unwrap_or_default();
+            let Base::Image(reference) = &stage.base else {
+                return None;
+            };
+            let platform = stage
+                .platform
+                .as_ref()
+                .map(|platform| platform.value.to_string())
+                .unwrap_or_default();
             let cross = if stage.cross_compile { " cross-compile" } else { "" };
             Some(format!("{}\t{platform}{cross}\n", reference.value))
         })
@@ -193,7 +207,10 @@ check "test"
         let graph = graph_of(SPEC, &options);
         let images = base_images(&graph, &platforms()).expect("valid references");
         let references: Vec<String> = images.iter().map(|image| image.reference.to_string()).collect();
-        assert_eq!(references, ["docker.io/library/golang:1.20", "docker.io/library/golang:1.20"]);
+        assert_eq!(
+            references,
+            ["docker.io/library/golang:1.20", "docker.io/library/golang:1.20"]
+        );
     }
 
     #[test]

@@ -18,13 +18,15 @@ use super::images::BaseImage;
 /// How long one inspect request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Largest answer read; an image inspect is a few KiB.
+/// Largest response body read, in bytes; an image inspect is a few KiB.
 const MAX_ANSWER_BYTES: usize = 4 << 20;
 
-/// Why an image could not be inspected.
+/// Failure of an image inspect request.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum InspectError {
-    #[error("invalid DOCKER_HOST {host:?}: stagec reads images over a unix socket only; set DOCKER_HOST to unix:///path/to/docker.sock")]
+    #[error(
+        "invalid DOCKER_HOST {host:?}: stagec reads images over a unix socket only; set DOCKER_HOST to unix:///path/to/docker.sock"
+    )]
     UnsupportedHost { host: String },
 
     #[error("cannot reach Docker Engine at {host}: {cause}; start it or set DOCKER_HOST")]
@@ -34,10 +36,18 @@ pub enum InspectError {
         "image {reference} is not in the image store of Docker Engine at {host}; pull it with \
          `docker pull {reference}` (for platform {platform}) and run the command again"
     )]
-    NotFound { host: String, reference: String, platform: String },
+    NotFound {
+        host: String,
+        reference: String,
+        platform: String,
+    },
 
     #[error("Docker Engine at {host} answered {request} with {detail}")]
-    Failed { host: String, request: String, detail: String },
+    Failed {
+        host: String,
+        request: String,
+        detail: String,
+    },
 }
 
 /// The fields of `GET /images/{name}/json` that a lock entry records.
@@ -86,7 +96,10 @@ impl EngineSocket {
             .or(from_env)
             .unwrap_or_else(|| crate::engine::DEFAULT_DOCKER_HOST.to_string());
         match host.strip_prefix("unix://") {
-            Some(path) if path.starts_with('/') => Ok(EngineSocket { path: PathBuf::from(path), host }),
+            Some(path) if path.starts_with('/') => Ok(EngineSocket {
+                path: PathBuf::from(path),
+                host,
+            }),
             _ => Err(InspectError::UnsupportedHost { host }),
         }
     }
@@ -107,7 +120,10 @@ impl EngineSocket {
             });
         }
         if status != StatusCode::OK {
-            return Err(self.failed(&path, format!("status {status}: {}", String::from_utf8_lossy(&body).trim())));
+            return Err(self.failed(
+                &path,
+                format!("status {status}: {}", String::from_utf8_lossy(&body).trim()),
+            ));
         }
         let answer: InspectAnswer =
             serde_json::from_slice(&body).map_err(|error| self.failed(&path, format!("invalid JSON: {error}")))?;
@@ -125,16 +141,22 @@ impl EngineSocket {
             image_id: answer.id,
             repo_digests,
             image_platform,
-            layers: answer.root_fs.and_then(|root| root.layers).map_or(0, |layers| layers.len()),
+            layers: answer
+                .root_fs
+                .and_then(|root| root.layers)
+                .map_or(0, |layers| layers.len()),
             config: answer.config.unwrap_or_default(),
         })
     }
 
     /// Returns the size in bytes of the image `id` in the engine's store,
-    /// or `None` when the engine does not answer with one.
+    /// or `None` when the engine reports none.
     pub async fn image_size(&self, id: &str) -> Option<u64> {
         let path = format!("/images/{id}/json");
-        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, self.get(&path)).await.ok()?.ok()?;
+        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, self.get(&path))
+            .await
+            .ok()?
+            .ok()?;
         if status != StatusCode::OK {
             return None;
         }
@@ -145,12 +167,15 @@ impl EngineSocket {
     async fn get(&self, path: &str) -> Result<(StatusCode, Bytes), InspectError> {
         let stream = UnixStream::connect(&self.path)
             .await
-            .map_err(|error| InspectError::Unreachable { host: self.host.clone(), cause: error.to_string() })?;
+            .map_err(|error| InspectError::Unreachable {
+                host: self.host.clone(),
+                cause: error.to_string(),
+            })?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|error| self.failed(path, error.to_string()))?;
         tokio::spawn(async move {
-            // Ends when the answer is read and the sender dropped; a
+            // Ends when the response is read and the sender dropped, and a
             // connection error reaches the request too.
             let _ = connection.await;
         });
@@ -160,7 +185,10 @@ impl EngineSocket {
             .header(header::USER_AGENT, concat!("stagec/", env!("CARGO_PKG_VERSION")))
             .body(Empty::<Bytes>::new())
             .map_err(|error| self.failed(path, format!("invalid request: {error}")))?;
-        let response = sender.send_request(request).await.map_err(|error| self.failed(path, error.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|error| self.failed(path, error.to_string()))?;
         let status = response.status();
         let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
@@ -171,7 +199,11 @@ impl EngineSocket {
     }
 
     fn failed(&self, path: &str, detail: String) -> InspectError {
-        InspectError::Failed { host: self.host.clone(), request: format!("GET {path}"), detail }
+        InspectError::Failed {
+            host: self.host.clone(),
+            request: format!("GET {path}"),
+            detail,
+        }
     }
 }
 
@@ -194,7 +226,10 @@ mod tests {
         let answer: InspectAnswer = serde_json::from_str(json).expect("valid answer");
         assert_eq!(answer.id, "sha256:02fa");
         assert_eq!(answer.variant.as_deref(), Some("v8"));
-        assert_eq!(answer.root_fs.and_then(|root| root.layers).map(|layers| layers.len()), Some(2));
+        assert_eq!(
+            answer.root_fs.and_then(|root| root.layers).map(|layers| layers.len()),
+            Some(2)
+        );
         assert_eq!(answer.config.expect("a config").env_list(), ["PATH=/bin"]);
     }
 

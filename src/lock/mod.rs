@@ -1,7 +1,7 @@
 //! The lock file beside a spec (`app.kdl.lock`). The LLB backend needs the
 //! configuration of each base image (env, user, working directory, entry
 //! point and command, ...) to lower a stage the way BuildKit's Dockerfile
-//! frontend does, which asks the engine for it during the build. stagec
+//! frontend does, which requests it from the engine during the build. stagec
 //! reads it once with `stagec lock` and pins it in the lock file, so that
 //! `stagec llb` works offline and gives the same definition every time.
 //!
@@ -19,7 +19,9 @@ mod reference;
 pub use check::{LockNames, check_lock};
 pub use config::{Healthcheck, ImageConfig};
 pub use file::{LOCK_FORMAT_VERSION, LockFile, LockedImage, lock_path};
-pub use images::{BaseImage, Platforms, base_images, global_arg_values, spec_images_digest, stage_platforms, substitute};
+pub use images::{
+    BaseImage, Platforms, base_images, global_arg_values, spec_images_digest, stage_platforms, substitute,
+};
 pub use inspect::{EngineSocket, InspectError};
 pub use reference::Reference;
 
@@ -40,14 +42,27 @@ pub fn images_to_lock(
     let targets: Vec<Option<String>> = match &options.target {
         Some(target) => vec![Some(target.clone())],
         None if spec.images.is_empty() => vec![None],
-        None => spec.images.iter().map(|image| Some(image.stage.value.clone())).collect(),
+        None => spec
+            .images
+            .iter()
+            .map(|image| Some(image.stage.value.clone()))
+            .collect(),
     };
 
     let mut images: Vec<BaseImage> = Vec::new();
     for target in targets {
-        let build = lower(spec, graph, &LowerOptions { target, build_args: options.build_args.clone() })?;
+        let build = lower(
+            spec,
+            graph,
+            &LowerOptions {
+                target,
+                build_args: options.build_args.clone(),
+            },
+        )?;
         for image in base_images(&build, platforms)? {
-            let known = images.iter().any(|seen| seen.reference == image.reference && seen.platform == image.platform);
+            let known = images
+                .iter()
+                .any(|seen| seen.reference == image.reference && seen.platform == image.platform);
             if !known {
                 images.push(image);
             }
@@ -67,15 +82,17 @@ pub async fn resolve_images(images: &[BaseImage], socket: &EngineSocket) -> Resu
     Ok(locked)
 }
 
-/// Returns the lock to write after resolving `resolved`. Entries of
-/// `existing` for other images or platforms are kept while the spec's base
-/// images are unchanged, so that locking for one set of build args does not
-/// drop the entries of another; a resolved entry replaces an old one.
+/// Returns the lock to write after resolving `resolved`. While the spec's
+/// base images are unchanged, entries of `existing` for other images or
+/// platforms are kept, so that locking for one set of build args does not
+/// drop the entries of another. A resolved entry replaces an old one.
 pub fn updated_lock(existing: Option<&LockFile>, spec_images: String, resolved: Vec<LockedImage>) -> LockFile {
     let mut images = resolved;
     if let Some(existing) = existing.filter(|lock| lock.spec_images == spec_images) {
         for old in &existing.images {
-            let replaced = images.iter().any(|new| new.reference == old.reference && new.platform == old.platform);
+            let replaced = images
+                .iter()
+                .any(|new| new.reference == old.reference && new.platform == old.platform);
             if !replaced {
                 images.push(old.clone());
             }
@@ -102,7 +119,10 @@ mod tests {
 
     #[test]
     fn updated_lock_keeps_other_entries() {
-        let existing = LockFile::new("sha256:a".into(), vec![entry("x/a:1", "old-a"), entry("x/b:1", "old-b")]);
+        let existing = LockFile::new(
+            "sha256:a".into(),
+            vec![entry("x/a:1", "old-a"), entry("x/b:1", "old-b")],
+        );
         let updated = updated_lock(Some(&existing), "sha256:a".into(), vec![entry("x/a:1", "new-a")]);
         let ids: Vec<&str> = updated.images.iter().map(|image| image.image_id.as_str()).collect();
         assert_eq!(ids, ["new-a", "old-b"]);
@@ -137,13 +157,20 @@ image "worker" tag="worker:1"
         assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
         let spec = compilation.spec.expect("a spec");
         let platform = crate::model::Platform::parse("linux/amd64").expect("valid");
-        let platforms = Platforms { target: platform.clone(), build: platform };
+        let platforms = Platforms {
+            target: platform.clone(),
+            build: platform,
+        };
         let images = images_to_lock(&spec, &compilation.graph, &LowerOptions::default(), &platforms).expect("lowers");
         let mut references: Vec<String> = images.iter().map(|image| image.reference.to_string()).collect();
         references.sort();
         assert_eq!(
             references,
-            ["docker.io/library/alpine:3", "docker.io/library/busybox:1.36", "docker.io/library/golang:1.19"]
+            [
+                "docker.io/library/alpine:3",
+                "docker.io/library/busybox:1.36",
+                "docker.io/library/golang:1.19"
+            ]
         );
     }
 }

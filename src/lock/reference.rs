@@ -38,7 +38,7 @@ static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
 static HEX_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-f0-9]{64}$").expect("valid regex"));
 
 impl Reference {
-    /// Parses and normalizes `text`. The error says what is wrong, in words
+    /// Parses and normalizes `text`. The error describes the problem in words
     /// that fit after "invalid image reference `text`: ".
     pub fn parse_normalized(text: &str) -> Result<Reference, String> {
         if text.is_empty() {
@@ -70,15 +70,11 @@ impl Reference {
         if !DOMAIN.is_match(&domain) {
             return Err(format!("`{domain}` is not a valid registry host"));
         }
-        if let Some(tag) = tag {
-            if !TAG.is_match(tag) {
-                return Err(format!("`{tag}` is not a valid tag"));
-            }
+        if let Some(tag) = tag.filter(|tag| !TAG.is_match(tag)) {
+            return Err(format!("`{tag}` is not a valid tag"));
         }
-        if let Some(digest) = digest {
-            if !DIGEST.is_match(digest) {
-                return Err(format!("`{digest}` is not a valid digest"));
-            }
+        if let Some(digest) = digest.filter(|digest| !DIGEST.is_match(digest)) {
+            return Err(format!("`{digest}` is not a valid digest"));
         }
 
         let mut reference = Reference {
@@ -101,13 +97,16 @@ impl Reference {
     /// Returns the reference pinned to `digest`, keeping the tag, as
     /// BuildKit's Dockerfile frontend writes a resolved `FROM`.
     pub fn with_digest(&self, digest: &str) -> Reference {
-        Reference { digest: Some(digest.to_string()), ..self.clone() }
+        Reference {
+            digest: Some(digest.to_string()),
+            ..self.clone()
+        }
     }
 }
 
-/// Splits `name` into registry and path the way Docker does: the first
+/// Splits `name` into registry and path the way Docker does. The first
 /// component is a registry when it has a `.` or `:`, is `localhost`, or has
-/// an upper-case letter; otherwise the registry is Docker Hub, where a
+/// an upper-case letter. Otherwise the registry is Docker Hub, where a
 /// one-component name is an official image under `library/`.
 fn split_domain(name: &str) -> (String, String) {
     let (mut domain, mut path) = match name.split_once('/') {
@@ -151,13 +150,22 @@ mod tests {
             ("golang:1.19", "docker.io/library/golang:1.19".to_string()),
             ("alpine", "docker.io/library/alpine:latest".to_string()),
             ("docker.io/library/alpine:3", "docker.io/library/alpine:3".to_string()),
-            ("index.docker.io/library/alpine:3", "docker.io/library/alpine:3".to_string()),
+            (
+                "index.docker.io/library/alpine:3",
+                "docker.io/library/alpine:3".to_string(),
+            ),
             ("user/app:1", "docker.io/user/app:1".to_string()),
             ("ghcr.io/org/app:v1.2", "ghcr.io/org/app:v1.2".to_string()),
             ("localhost:5000/app", "localhost:5000/app:latest".to_string()),
             ("localhost/app:dev", "localhost/app:dev".to_string()),
-            (&format!("alpine@{digest}")[..], format!("docker.io/library/alpine@{digest}")),
-            (&format!("alpine:3@{digest}")[..], format!("docker.io/library/alpine:3@{digest}")),
+            (
+                &format!("alpine@{digest}")[..],
+                format!("docker.io/library/alpine@{digest}"),
+            ),
+            (
+                &format!("alpine:3@{digest}")[..],
+                format!("docker.io/library/alpine:3@{digest}"),
+            ),
         ];
         for (text, expected) in cases {
             let reference = Reference::parse_normalized(text).unwrap_or_else(|error| panic!("{text}: {error}"));
@@ -173,7 +181,10 @@ mod tests {
             ("alpine:3 ", "tag"),
             ("alpine@sha256:12", "digest"),
             ("a//b", "repository path"),
-            ("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "hex image ID"),
+            (
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "hex image ID",
+            ),
         ];
         for (text, reason) in cases {
             let error = Reference::parse_normalized(text).expect_err(text);
@@ -186,6 +197,9 @@ mod tests {
         let reference = Reference::parse_normalized("golang:1.19").expect("valid");
         assert_eq!(reference.repository(), "docker.io/library/golang");
         let pinned = reference.with_digest("sha256:0123456789abcdef0123456789abcdef");
-        assert_eq!(pinned.to_string(), "docker.io/library/golang:1.19@sha256:0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            pinned.to_string(),
+            "docker.io/library/golang:1.19@sha256:0123456789abcdef0123456789abcdef"
+        );
     }
 }

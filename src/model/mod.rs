@@ -48,15 +48,39 @@ pub struct Spec {
     pub images: Vec<ImageOutput>,
     /// Stages that must build even though no image consumes them.
     pub checks: Vec<Spanned<String>>,
+    /// Name lookup built on first use, so that resolving every reference is
+    /// linear in the spec size rather than quadratic.
+    stage_names: std::sync::OnceLock<StageNames>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct StageNames {
+    /// Number of stages when the map was built; a different count means the
+    /// stage list changed since, and lookups fall back to a scan. Stages are
+    /// never renamed after parsing, so the count is enough.
+    stage_count: usize,
+    /// First stage with each name, as duplicates are reported elsewhere.
+    first_index: std::collections::HashMap<String, usize>,
 }
 
 impl Spec {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
-        self.stages.iter().find(|stage| stage.name.value == name)
+        self.stage_index(name).map(|index| &self.stages[index])
     }
 
     pub fn stage_index(&self, name: &str) -> Option<usize> {
-        self.stages.iter().position(|stage| stage.name.value == name)
+        let names = self.stage_names.get_or_init(|| {
+            let mut first_index = std::collections::HashMap::with_capacity(self.stages.len());
+            for (index, stage) in self.stages.iter().enumerate() {
+                first_index.entry(stage.name.value.clone()).or_insert(index);
+            }
+            StageNames { stage_count: self.stages.len(), first_index }
+        });
+        if names.stage_count == self.stages.len() {
+            names.first_index.get(name).copied()
+        } else {
+            self.stages.iter().position(|stage| stage.name.value == name)
+        }
     }
 }
 

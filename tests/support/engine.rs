@@ -16,12 +16,17 @@ pub fn engine_or_skip(test: &str) -> Option<Engine> {
     let engine = Engine { docker };
 
     let reachable = std::env::var_os("DOCKER_HOST").is_some()
-        && engine.command(["version", "--format", "{{.Server.Version}}"]).output().is_ok_and(|out| out.status.success());
+        && engine
+            .command(["version", "--format", "{{.Server.Version}}"])
+            .output()
+            .is_ok_and(|out| out.status.success());
     if reachable {
         return Some(engine);
     }
     if required {
-        panic!("{test}: STAGEC_E2E=1 but no Docker Engine answers at DOCKER_HOST; start one with scripts/engine-start.sh");
+        panic!(
+            "{test}: STAGEC_E2E=1 but no Docker Engine answers at DOCKER_HOST; start one with scripts/engine-start.sh"
+        );
     }
     eprintln!("{test}: skipped, no Docker Engine (run scripts/test.sh, or set DOCKER_HOST and STAGEC_DOCKER)");
     None
@@ -85,7 +90,10 @@ impl Engine {
     /// Image size in bytes as the engine reports it.
     pub fn image_size(&self, image: &str) -> u64 {
         let output = self.run(["image", "inspect", "--format", "{{.Size}}", image]);
-        String::from_utf8_lossy(&output.stdout).trim().parse().expect("image size is a number")
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .expect("image size is a number")
     }
 
     /// Runs a container with no network and returns its stdout.

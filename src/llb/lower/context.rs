@@ -45,7 +45,11 @@ impl ContextInputs {
                     }
                     BuildStepKind::Run(run) => {
                         for mount in &run.mounts {
-                            if let MountKind::Bind { source: BindSource::Context(path), .. } = &mount.kind {
+                            if let MountKind::Bind {
+                                source: BindSource::Context(path),
+                                ..
+                            } = &mount.kind
+                            {
                                 add(path.as_ref().map(|path| path.value.as_str()), &mut inputs);
                             }
                         }
@@ -63,7 +67,11 @@ impl ContextInputs {
         if inputs.whole {
             inputs.paths.clear();
         }
-        inputs.excludes = graph.context_excludes.iter().map(|pattern| pattern.value.clone()).collect();
+        inputs.excludes = graph
+            .context_excludes
+            .iter()
+            .map(|pattern| pattern.value.clone())
+            .collect();
         Some(inputs)
     }
 
@@ -79,16 +87,20 @@ impl ContextInputs {
             follow_paths: self.paths.clone(),
             shared_key_hint: Some(CONTEXT_NAME.to_string()),
         };
-        let metadata =
-            OpMetadata { custom_name: Some("[internal] load build context".to_string()), ..OpMetadata::default() };
+        let metadata = OpMetadata {
+            custom_name: Some("[internal] load build context".to_string()),
+            ..OpMetadata::default()
+        };
         graph.source(SourceOp::local(&local), None, metadata)
     }
 }
 
-/// A context path relative to the context root, without `./`, leading or
+/// Returns a context path relative to the context root, without `./`, leading or
 /// trailing `/`, `.` or `..` components; empty for the root itself.
 pub fn context_relative(path: &str) -> String {
-    super::state::clean_path(&format!("/{path}")).trim_start_matches('/').to_string()
+    super::state::clean_path(&format!("/{path}"))
+        .trim_start_matches('/')
+        .to_string()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `copy` steps as file ops, the way BuildKit's Dockerfile frontend lowers
-//! `COPY` and `COPY --from` (`dispatchCopy` in dockerfile2llb/convert.go):
-//! one file op per step with one copy action per source, following
-//! symlinks, copying a directory's contents, creating the destination's
-//! parents, and matching `*` globs.
+//! `COPY` and `COPY --from` (`dispatchCopy` in dockerfile2llb/convert.go).
+//! Each step is one file op with one copy action per source. The actions
+//! follow symlinks, copy a directory's contents, create the destination's
+//! parents, and match `*` globs.
 
 use super::Lowering;
 use super::state::StageState;
@@ -11,7 +11,7 @@ use crate::llb::{Chown, CopyAction, FileAction, FileOp, OpMetadata};
 use crate::lower::{self, CopySource};
 use crate::model::ArtifactKind;
 
-/// Where a copy from another stage came from, to explain a failed copy.
+/// The source of a copy from another stage, to explain a failed copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactSource {
     /// The producing stage, as the spec names it.
@@ -88,8 +88,18 @@ impl Lowering<'_> {
         if let Some(artifact) = &artifact {
             locations.push(artifact.span);
         }
-        let metadata = OpMetadata { custom_name: Some(name), locations, ..OpMetadata::default() };
-        state.fs = self.graph.file(FileOp { base: state.fs, actions }, metadata);
+        let metadata = OpMetadata {
+            custom_name: Some(name),
+            locations,
+            ..OpMetadata::default()
+        };
+        state.fs = self.graph.file(
+            FileOp {
+                base: state.fs,
+                actions,
+            },
+            metadata,
+        );
         artifact
     }
 }

@@ -11,7 +11,7 @@ use crate::lock::Healthcheck;
 use crate::lower;
 use crate::model::{CommandForm, Platform};
 
-/// The argv a `cmd`, `entrypoint` or `healthcheck` command runs: exec form
+/// Returns the argv a `cmd`, `entrypoint` or `healthcheck` command runs: exec form
 /// as written, shell form through the shell in effect. The Dockerfile
 /// backend writes these commands in exec form with the same argv.
 pub fn command_argv(command: &lower::Command) -> Vec<String> {
@@ -48,7 +48,10 @@ pub fn expose(state: &mut StageState, port: &str, span: Span) -> Result<(), Diag
     if protocol.is_empty() || !protocol.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(invalid("the protocol is not a word such as tcp or udp"));
     }
-    let parse = |text: &str| text.parse::<u16>().map_err(|_| invalid("a port is a number from 0 to 65535"));
+    let parse = |text: &str| {
+        text.parse::<u16>()
+            .map_err(|_| invalid("a port is a number from 0 to 65535"))
+    };
     let (first, last) = match ports.split_once('-') {
         Some((first, last)) => (parse(first)?, parse(last)?),
         None => {
@@ -69,16 +72,24 @@ pub fn expose(state: &mut StageState, port: &str, span: Span) -> Result<(), Diag
 
 pub fn set_healthcheck(state: &mut StageState, check: &lower::Healthcheck) -> Result<(), Diagnostic> {
     let Some(command) = &check.command else {
-        state.config.healthcheck = Some(Healthcheck { test: vec!["NONE".to_string()], ..Healthcheck::default() });
+        state.config.healthcheck = Some(Healthcheck {
+            test: vec!["NONE".to_string()],
+            ..Healthcheck::default()
+        });
         return Ok(());
     };
     let duration = |value: &Option<crate::model::Spanned<String>>, name: &str| -> Result<i64, Diagnostic> {
         let Some(value) = value else { return Ok(0) };
-        parse_duration(&value.value).filter(|nanos| *nanos == 0 || *nanos >= MIN_HEALTHCHECK_DURATION).ok_or_else(|| {
-            Diagnostic::new(Code::InvalidValue, format!("invalid healthcheck {name} `{}`", value.value))
+        parse_duration(&value.value)
+            .filter(|nanos| *nanos == 0 || *nanos >= MIN_HEALTHCHECK_DURATION)
+            .ok_or_else(|| {
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("invalid healthcheck {name} `{}`", value.value),
+                )
                 .label(value.span, "not a duration of at least 1ms")
                 .help("write a duration such as \"30s\", \"1m30s\" or \"500ms\"")
-        })
+            })
     };
     let mut test = vec!["CMD".to_string()];
     test.extend(command_argv(command));
@@ -108,10 +119,14 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         return None;
     }
     while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number: f64 = rest[..number_end].parse().ok()?;
         rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -127,7 +142,7 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     (total <= i64::MAX as f64).then_some(total.round() as i64)
 }
 
-/// The OCI image configuration JSON of a stage's result, as the engine's
+/// Returns the OCI image configuration JSON of a stage's result, as the engine's
 /// exporter takes it: platform fields and the `config` object.
 pub fn image_config_json(state: &StageState, platform: &Platform) -> serde_json::Value {
     let mut image = serde_json::Map::new();

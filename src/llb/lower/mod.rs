@@ -3,7 +3,7 @@
 //! the instruction the Dockerfile backend writes for it, so that
 //! `stagec build` and `docker build` of `stagec dockerfile`'s output give
 //! the same files and image configuration. Where a Dockerfile needs a
-//! workaround, such as env for one `RUN` only, the op says it directly.
+//! workaround, such as env for one `RUN` only, the op expresses it directly.
 //!
 //! Base image configurations come from the lock file (see [`crate::lock`]);
 //! the Dockerfile frontend asks the engine for them instead.
@@ -81,7 +81,9 @@ impl LlbBuild {
 
     /// Indexes of the `check` stages, which a build solves besides the output.
     pub fn checks(&self) -> Vec<usize> {
-        (0..self.stages.len()).filter(|&index| self.stages[index].role == StageRole::Check).collect()
+        (0..self.stages.len())
+            .filter(|&index| self.stages[index].role == StageRole::Check)
+            .collect()
     }
 
     /// Returns the step whose op progress output names `name`.
@@ -111,13 +113,26 @@ pub fn lower(build: &BuildGraph, lock: &LockFile, options: &LlbOptions) -> Resul
         let mut names = StepNames::new(stage);
         let platform = platforms[index].clone();
         let state = match &stage.base {
-            StageBase::Image(reference) => {
-                lowering.image_state(reference, lock, platform.clone(), options.default_network, &mut names, index)
-            }
+            StageBase::Image(reference) => lowering.image_state(
+                reference,
+                lock,
+                platform.clone(),
+                options.default_network,
+                &mut names,
+                index,
+            ),
             StageBase::Stage(base) => states.get(*base).map(StageState::from_stage),
             StageBase::Scratch => {
-                let config = ImageConfig { working_dir: "/".to_string(), ..ImageConfig::default() };
-                Some(StageState::from_image(Fs::Scratch, platform.clone(), config, options.default_network))
+                let config = ImageConfig {
+                    working_dir: "/".to_string(),
+                    ..ImageConfig::default()
+                };
+                Some(StageState::from_image(
+                    Fs::Scratch,
+                    platform.clone(),
+                    config,
+                    options.default_network,
+                ))
             }
         };
         let Some(mut state) = state else {
@@ -179,7 +194,11 @@ pub fn lower(build: &BuildGraph, lock: &LockFile, options: &LlbOptions) -> Resul
 }
 
 fn global_arg(build: &BuildGraph, name: &str) -> Option<String> {
-    build.global_args.iter().find(|arg| arg.name.value == name).and_then(|arg| arg.value.clone())
+    build
+        .global_args
+        .iter()
+        .find(|arg| arg.name.value == name)
+        .and_then(|arg| arg.value.clone())
 }
 
 /// Lowering state shared by all stages.
@@ -213,18 +232,24 @@ impl Lowering<'_> {
             Ok(normalized) => normalized,
             Err(reason) => {
                 self.diagnostics.push(
-                    Diagnostic::new(Code::InvalidValue, format!("invalid image reference `{text}`: {reason}"))
-                        .label(reference.span, "not a valid image reference")
-                        .help("write a reference such as `alpine:3.19` or `ghcr.io/org/app:1.0`"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        format!("invalid image reference `{text}`: {reason}"),
+                    )
+                    .label(reference.span, "not a valid image reference")
+                    .help("write a reference such as `alpine:3.19` or `ghcr.io/org/app:1.0`"),
                 );
                 return None;
             }
         };
         let Some(locked) = lock.find(&normalized, &platform) else {
             self.diagnostics.push(
-                Diagnostic::new(Code::StaleLock, format!("base image `{normalized}` for {platform} is not in the lock file"))
-                    .label(reference.span, "not locked")
-                    .help("run `stagec lock` with the same --build-arg, --platform and --target flags"),
+                Diagnostic::new(
+                    Code::StaleLock,
+                    format!("base image `{normalized}` for {platform} is not in the lock file"),
+                )
+                .label(reference.span, "not locked")
+                .help("run `stagec lock` with the same --build-arg, --platform and --target flags"),
             );
             return None;
         };
@@ -232,9 +257,12 @@ impl Lowering<'_> {
             Ok(source_reference) => source_reference,
             Err(reason) => {
                 self.diagnostics.push(
-                    Diagnostic::new(Code::StaleLock, format!("the lock file names an invalid reference: {reason}"))
-                        .label(reference.span, "locked here")
-                        .help("run `stagec lock` to write the lock file again"),
+                    Diagnostic::new(
+                        Code::StaleLock,
+                        format!("the lock file names an invalid reference: {reason}"),
+                    )
+                    .label(reference.span, "locked here")
+                    .help("run `stagec lock` to write the lock file again"),
                 );
                 return None;
             }
@@ -245,11 +273,23 @@ impl Lowering<'_> {
         let fs = if locked.layers == 0 {
             Fs::Scratch
         } else {
-            let metadata =
-                OpMetadata { custom_name: Some(name.clone()), locations: vec![reference.span], ..OpMetadata::default() };
-            self.graph.source(SourceOp::image(&source_reference.to_string()), Some(platform.clone()), metadata)
+            let metadata = OpMetadata {
+                custom_name: Some(name.clone()),
+                locations: vec![reference.span],
+                ..OpMetadata::default()
+            };
+            self.graph.source(
+                SourceOp::image(&source_reference.to_string()),
+                Some(platform.clone()),
+                metadata,
+            )
         };
-        self.steps.push(StepOrigin { name, stage, span: reference.span, artifact: None });
+        self.steps.push(StepOrigin {
+            name,
+            stage,
+            span: reference.span,
+            artifact: None,
+        });
         Some(StageState::from_image(fs, platform, locked.config.clone(), network))
     }
 
@@ -263,13 +303,29 @@ impl Lowering<'_> {
                 if dir != "/" {
                     // Like WORKDIR, create the directory, owned by the user in effect.
                     let owner = (!state.config.user.is_empty()).then(|| super::Chown::parse(&state.config.user));
-                    let mkdir = super::MkdirAction { path: dir, mode: 0o755, make_parents: true, owner };
-                    let metadata =
-                        OpMetadata { custom_name: Some(name.clone()), locations: vec![span], ..OpMetadata::default() };
-                    let file = super::FileOp { base: state.fs, actions: vec![super::FileAction::Mkdir(mkdir)] };
+                    let mkdir = super::MkdirAction {
+                        path: dir,
+                        mode: 0o755,
+                        make_parents: true,
+                        owner,
+                    };
+                    let metadata = OpMetadata {
+                        custom_name: Some(name.clone()),
+                        locations: vec![span],
+                        ..OpMetadata::default()
+                    };
+                    let file = super::FileOp {
+                        base: state.fs,
+                        actions: vec![super::FileAction::Mkdir(mkdir)],
+                    };
                     state.fs = self.graph.file(file, metadata);
                 }
-                self.steps.push(StepOrigin { name, stage, span, artifact: None });
+                self.steps.push(StepOrigin {
+                    name,
+                    stage,
+                    span,
+                    artifact: None,
+                });
             }
             BuildStepKind::Env(pairs) => {
                 for (key, value) in pairs {
@@ -293,7 +349,12 @@ impl Lowering<'_> {
             BuildStepKind::Copy(copy) => {
                 let name = names.next(&copy_text(self.build, copy, &self.path_text(&copy.to.value)));
                 let artifact = self.copy(state, copy, name.clone(), span);
-                self.steps.push(StepOrigin { name, stage, span, artifact });
+                self.steps.push(StepOrigin {
+                    name,
+                    stage,
+                    span,
+                    artifact,
+                });
             }
             BuildStepKind::Run(run) => {
                 let text = match &run.command.form {
@@ -305,7 +366,12 @@ impl Lowering<'_> {
                 };
                 let name = names.next(&format!("RUN {text}"));
                 if self.run(state, run, name.clone(), span).is_some() {
-                    self.steps.push(StepOrigin { name, stage, span, artifact: None });
+                    self.steps.push(StepOrigin {
+                        name,
+                        stage,
+                        span,
+                        artifact: None,
+                    });
                 }
             }
             BuildStepKind::Expose(ports) => {
@@ -319,7 +385,11 @@ impl Lowering<'_> {
             BuildStepKind::Label(pairs) => {
                 for (key, value) in pairs {
                     let value = self.path_text(value);
-                    state.config.labels.get_or_insert_with(BTreeMap::new).insert(key.value.clone(), value);
+                    state
+                        .config
+                        .labels
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(key.value.clone(), value);
                 }
             }
             BuildStepKind::Cmd(command) => image_config::set_cmd(state, command),
@@ -332,7 +402,11 @@ impl Lowering<'_> {
             BuildStepKind::Volume(paths) => {
                 for path in paths {
                     let path = self.path_text(path);
-                    state.config.volumes.get_or_insert_with(BTreeMap::new).insert(path, BTreeMap::new());
+                    state
+                        .config
+                        .volumes
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(path, BTreeMap::new());
                 }
             }
             BuildStepKind::StopSignal(signal) => state.config.stop_signal = signal.value.clone(),
@@ -347,7 +421,7 @@ impl Lowering<'_> {
         substitute(value, &self.args)
     }
 
-    /// The filesystem of the build context, added on first use.
+    /// Returns the filesystem of the build context, adding its source on first use.
     fn context_fs(&mut self) -> Fs {
         if let Some(context) = self.context {
             return context;
@@ -358,13 +432,13 @@ impl Lowering<'_> {
         context
     }
 
-    /// The final filesystem of a stage lowered before the current one.
+    /// Returns the final filesystem of a stage lowered before the current one.
     fn stage_fs(&self, index: usize) -> Fs {
         self.results.get(index).copied().unwrap_or(Fs::Scratch)
     }
 }
 
-/// The text of a copy step in progress output, like the Dockerfile `COPY` line.
+/// Returns the text of a copy step in progress output, like the Dockerfile `COPY` line.
 fn copy_text(build: &BuildGraph, copy: &crate::lower::CopyStep, dest: &str) -> String {
     match &copy.source {
         CopySource::Context(paths) => {
@@ -391,9 +465,18 @@ impl StepNames {
         let steps = stage
             .steps
             .iter()
-            .filter(|step| matches!(step.kind, BuildStepKind::Workdir(_) | BuildStepKind::Copy(_) | BuildStepKind::Run(_)))
+            .filter(|step| {
+                matches!(
+                    step.kind,
+                    BuildStepKind::Workdir(_) | BuildStepKind::Copy(_) | BuildStepKind::Run(_)
+                )
+            })
             .count();
-        StepNames { stage: stage.name.value.clone(), total: from_image + steps, next: 1 }
+        StepNames {
+            stage: stage.name.value.clone(),
+            total: from_image + steps,
+            next: 1,
+        }
     }
 
     fn next(&mut self, text: &str) -> String {

@@ -29,7 +29,15 @@ impl Lowering<'_> {
             env_state.set_env(&key.value, &value.value);
         }
 
-        let mut exec = ExecOp::new(state.fs, Meta { args, env: Vec::new(), cwd: state.dir.clone(), user: state.user.clone() });
+        let mut exec = ExecOp::new(
+            state.fs,
+            Meta {
+                args,
+                env: Vec::new(),
+                cwd: state.dir.clone(),
+                user: state.user.clone(),
+            },
+        );
         exec.network = match run.network.as_ref().map(|network| network.value) {
             Some(Network::None) => NetworkMode::None,
             Some(Network::Host) => NetworkMode::Host,
@@ -43,16 +51,22 @@ impl Lowering<'_> {
             exec.secret_env.extend(lowered.secret_env);
         }
         // BuildKit's llb package points SSH_AUTH_SOCK at the first ssh socket.
-        let first_ssh = exec.mounts.iter().find(|mount| matches!(mount.kind, MountKind::Ssh { .. }));
-        if let Some(ssh) = first_ssh {
-            if !env_state.env.iter().any(|(key, _)| key == "SSH_AUTH_SOCK") {
-                let target = ssh.target.clone();
-                env_state.set_env("SSH_AUTH_SOCK", &target);
-            }
+        let first_ssh = exec
+            .mounts
+            .iter()
+            .find(|mount| matches!(mount.kind, MountKind::Ssh { .. }));
+        let has_auth_sock = env_state.env.iter().any(|(key, _)| key == "SSH_AUTH_SOCK");
+        if let Some(ssh) = first_ssh.filter(|_| !has_auth_sock) {
+            let target = ssh.target.clone();
+            env_state.set_env("SSH_AUTH_SOCK", &target);
         }
         exec.meta.env = env_state.env_entries();
 
-        let metadata = OpMetadata { custom_name: Some(name), locations: vec![span], ..OpMetadata::default() };
+        let metadata = OpMetadata {
+            custom_name: Some(name),
+            locations: vec![span],
+            ..OpMetadata::default()
+        };
         let id = self.graph.exec(exec, state.platform.clone(), metadata);
         state.fs = self.graph.exec_root(id);
         Some(())
@@ -61,11 +75,18 @@ impl Lowering<'_> {
     fn mount(&mut self, state: &StageState, kind: &lower::MountKind, ssh_count: &mut usize) -> Option<LoweredMount> {
         let mut lowered = LoweredMount::default();
         match kind {
-            lower::MountKind::Cache { target, id, sharing, mode, uid, gid } => {
+            lower::MountKind::Cache {
+                target,
+                id,
+                sharing,
+                mode,
+                uid,
+                gid,
+            } => {
                 let target_text = self.mount_target(state, target)?;
                 // The Dockerfile frontend names a cache without an id after
                 // its target, and prefixes every id with its namespace and
-                // `/`; the namespace (build arg BUILDKIT_CACHE_MOUNT_NS) is
+                // `/`. The namespace (build arg BUILDKIT_CACHE_MOUNT_NS) is
                 // empty by default.
                 let raw_target = self.path_text(&target.value);
                 let id = match id {
@@ -81,20 +102,46 @@ impl Lowering<'_> {
                     Some(Sharing::Locked) => pb::CacheSharingOpt::Locked,
                     Some(Sharing::Shared) | None => pb::CacheSharingOpt::Shared,
                 };
-                lowered.mounts.push(Mount { target: target_text, kind: MountKind::Cache { source, selector, id, sharing } });
+                lowered.mounts.push(Mount {
+                    target: target_text,
+                    kind: MountKind::Cache {
+                        source,
+                        selector,
+                        id,
+                        sharing,
+                    },
+                });
             }
-            lower::MountKind::Secret { id, target, env, required } => {
+            lower::MountKind::Secret {
+                id,
+                target,
+                env,
+                required,
+            } => {
                 let optional = !required;
                 if target.is_some() || env.is_none() {
                     let target_text = match target {
                         Some(target) => self.mount_target(state, target)?,
                         None => format!("/run/secrets/{}", base_name(&id.value)),
                     };
-                    let kind = MountKind::Secret { id: id.value.clone(), uid: 0, gid: 0, mode: 0o400, optional };
-                    lowered.mounts.push(Mount { target: target_text, kind });
+                    let kind = MountKind::Secret {
+                        id: id.value.clone(),
+                        uid: 0,
+                        gid: 0,
+                        mode: 0o400,
+                        optional,
+                    };
+                    lowered.mounts.push(Mount {
+                        target: target_text,
+                        kind,
+                    });
                 }
                 if let Some(env) = env {
-                    lowered.secret_env.push(SecretEnv { id: id.value.clone(), name: env.value.clone(), optional });
+                    lowered.secret_env.push(SecretEnv {
+                        id: id.value.clone(),
+                        name: env.value.clone(),
+                        optional,
+                    });
                 }
             }
             lower::MountKind::Ssh { id, target, required } => {
@@ -104,15 +151,33 @@ impl Lowering<'_> {
                 };
                 *ssh_count += 1;
                 let id = id.as_ref().map(|id| id.value.clone()).unwrap_or_default();
-                let kind = MountKind::Ssh { id, uid: 0, gid: 0, mode: 0o600, optional: !required };
-                lowered.mounts.push(Mount { target: target_text, kind });
+                let kind = MountKind::Ssh {
+                    id,
+                    uid: 0,
+                    gid: 0,
+                    mode: 0o600,
+                    optional: !required,
+                };
+                lowered.mounts.push(Mount {
+                    target: target_text,
+                    kind,
+                });
             }
             lower::MountKind::Tmpfs { target, size } => {
                 let target_text = self.mount_target(state, target)?;
-                let size = size.as_ref().map_or(0, |size| i64::try_from(size.value).unwrap_or(i64::MAX));
-                lowered.mounts.push(Mount { target: target_text, kind: MountKind::Tmpfs { size } });
+                let size = size
+                    .as_ref()
+                    .map_or(0, |size| i64::try_from(size.value).unwrap_or(i64::MAX));
+                lowered.mounts.push(Mount {
+                    target: target_text,
+                    kind: MountKind::Tmpfs { size },
+                });
             }
-            lower::MountKind::Bind { target, source, readwrite } => {
+            lower::MountKind::Bind {
+                target,
+                source,
+                readwrite,
+            } => {
                 let target_text = self.mount_target(state, target)?;
                 let (source, selector) = match source {
                     BindSource::Context(path) => {
@@ -122,13 +187,24 @@ impl Lowering<'_> {
                     }
                     BindSource::Stage { stage, path } => {
                         let selector = path.as_ref().map(|path| super::state::clean_path(&path.value));
-                        (self.stage_fs(*stage), selector.filter(|path| path != "/").unwrap_or_default())
+                        (
+                            self.stage_fs(*stage),
+                            selector.filter(|path| path != "/").unwrap_or_default(),
+                        )
                     }
                 };
                 // A writable bind mount keeps its changes from the result,
                 // like `RUN --mount=type=bind,rw` on BuildKit 0.10 and later.
-                let kind = MountKind::Bind { source, selector, readonly: !readwrite, discard_writes: *readwrite };
-                lowered.mounts.push(Mount { target: target_text, kind });
+                let kind = MountKind::Bind {
+                    source,
+                    selector,
+                    readonly: !readwrite,
+                    discard_writes: *readwrite,
+                };
+                lowered.mounts.push(Mount {
+                    target: target_text,
+                    kind,
+                });
             }
         }
         Some(lowered)
@@ -150,8 +226,8 @@ impl Lowering<'_> {
         Some(absolute)
     }
 
-    /// A scratch filesystem with a `/cache` directory of the requested
-    /// owner and mode, which seeds a new cache mount.
+    /// Adds a scratch filesystem with a `/cache` directory of the requested
+    /// owner and mode, which seeds a new cache mount, and returns it.
     fn cache_permissions(
         &mut self,
         mode: &Option<crate::model::Spanned<u32>>,
@@ -172,7 +248,13 @@ impl Lowering<'_> {
             custom_name: Some("[internal] settings cache mount permissions".to_string()),
             ..OpMetadata::default()
         };
-        self.graph.file(FileOp { base: Fs::Scratch, actions: vec![FileAction::Mkdir(mkdir)] }, metadata)
+        self.graph.file(
+            FileOp {
+                base: Fs::Scratch,
+                actions: vec![FileAction::Mkdir(mkdir)],
+            },
+            metadata,
+        )
     }
 }
 
@@ -186,7 +268,11 @@ struct LoweredMount {
 /// and a relative one relative.
 fn go_clean(path: &str) -> String {
     let cleaned = super::state::clean_path(path);
-    if path.starts_with('/') { cleaned } else { cleaned.trim_start_matches('/').to_string() }
+    if path.starts_with('/') {
+        cleaned
+    } else {
+        cleaned.trim_start_matches('/').to_string()
+    }
 }
 
 fn base_name(path: &str) -> &str {

@@ -1,6 +1,5 @@
-//! What lowering tracks while it walks the steps of one stage: the same
-//! things BuildKit's Dockerfile frontend keeps in its `llb.State` and image
-//! config for a stage.
+//! The lowering state of one stage: the values that BuildKit's Dockerfile
+//! frontend keeps in its `llb.State` and image config for a stage.
 
 use crate::llb::{Fs, NetworkMode};
 use crate::lock::ImageConfig;
@@ -20,7 +19,7 @@ pub struct StageState {
     pub platform: Platform,
     /// Env of the processes run steps start, in BuildKit's order: setting a
     /// variable again moves it last. Besides the image config's `Env` it
-    /// holds the values of declared build args, which the image does not keep.
+    /// contains the values of declared build args, which the image does not keep.
     pub env: Vec<(String, String)>,
     /// Absolute working directory of run steps.
     pub dir: String,
@@ -33,12 +32,19 @@ pub struct StageState {
 }
 
 impl StageState {
-    /// The state at the start of a stage based on an image with `config`,
+    /// Creates the state at the start of a stage based on an image with `config`,
     /// or on scratch. `fs` is the image's files, or scratch.
     pub fn from_image(fs: Fs, platform: Platform, mut config: ImageConfig, network: NetworkMode) -> StageState {
         // A build always has PATH, and the image keeps it.
-        if !config.env_list().iter().any(|entry| crate::lock::config::env_key(entry) == "PATH") {
-            config.env.get_or_insert_with(Vec::new).push(format!("PATH={DEFAULT_PATH}"));
+        if !config
+            .env_list()
+            .iter()
+            .any(|entry| crate::lock::config::env_key(entry) == "PATH")
+        {
+            config
+                .env
+                .get_or_insert_with(Vec::new)
+                .push(format!("PATH={DEFAULT_PATH}"));
         }
         // NOTE: BuildKit's Dockerfile frontend runs the base image's ONBUILD
         // triggers here; stagec does not, and drops them like the frontend
@@ -94,8 +100,8 @@ impl StageState {
         self.env.iter().map(|(key, value)| format!("{key}={value}")).collect()
     }
 
-    /// The shell of shell-form run steps: the stage's `shell`, else the
-    /// base image's, else `/bin/sh -c`.
+    /// Returns the shell of shell-form run steps: the stage's `shell`, else
+    /// the base image's, else `/bin/sh -c`.
     pub fn shell(&self) -> Vec<String> {
         match &self.config.shell {
             Some(shell) if !shell.is_empty() => shell.clone(),
@@ -105,7 +111,11 @@ impl StageState {
 
     /// Makes `path` absolute against the working directory.
     pub fn absolute(&self, path: &str) -> String {
-        if path.starts_with('/') { path.to_string() } else { join(&self.dir, path) }
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            join(&self.dir, path)
+        }
     }
 }
 
@@ -123,9 +133,17 @@ pub fn join(dir: &str, path: &str) -> String {
 /// Cleans a working directory like Go's `filepath.Clean` after joining it
 /// onto `current`: absolute, no trailing `/` except for the root.
 pub fn clean_dir(path: &str, current: &str) -> String {
-    let absolute = if path.starts_with('/') { path.to_string() } else { format!("{current}/{path}") };
+    let absolute = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{current}/{path}")
+    };
     let cleaned = clean_path(&absolute);
-    if cleaned.len() > 1 { cleaned.trim_end_matches('/').to_string() } else { cleaned }
+    if cleaned.len() > 1 {
+        cleaned.trim_end_matches('/').to_string()
+    } else {
+        cleaned
+    }
 }
 
 /// Lexically cleans an absolute path: drops empty and `.` components and
@@ -162,7 +180,10 @@ mod tests {
             ..ImageConfig::default()
         };
         let state = StageState::from_image(Fs::Scratch, platform(), config, NetworkMode::Sandbox);
-        assert_eq!(state.env_entries(), ["GOPATH=/go".to_string(), format!("PATH={DEFAULT_PATH}")]);
+        assert_eq!(
+            state.env_entries(),
+            ["GOPATH=/go".to_string(), format!("PATH={DEFAULT_PATH}")]
+        );
         assert_eq!(state.config.env_list().len(), 2, "the image keeps the default PATH");
         assert_eq!((state.dir.as_str(), state.config.working_dir.as_str()), ("/go", "/go"));
         assert_eq!(state.user, "app");

@@ -11,10 +11,16 @@ fn amd64() -> Platform {
 }
 
 fn options() -> LlbOptions {
-    LlbOptions { platforms: Platforms { target: amd64(), build: amd64() }, default_network: NetworkMode::Sandbox }
+    LlbOptions {
+        platforms: Platforms {
+            target: amd64(),
+            build: amd64(),
+        },
+        default_network: NetworkMode::Sandbox,
+    }
 }
 
-/// A lock like the one `stagec lock` writes for the test engine's alpine:3
+/// Returns a lock like the one `stagec lock` writes for the test engine's alpine:3
 /// and golang:1.19 images (see scripts/base-images.sh).
 fn test_lock(spec_images: String) -> LockFile {
     let image = |reference: &str, config: ImageConfig| LockedImage {
@@ -34,7 +40,11 @@ fn test_lock(spec_images: String) -> LockFile {
         ..ImageConfig::default()
     };
     let golang = ImageConfig {
-        env: Some(vec![GOLANG_PATH.into(), "GOLANG_VERSION=1.19.8".into(), "GOPATH=/go".into()]),
+        env: Some(vec![
+            GOLANG_PATH.into(),
+            "GOLANG_VERSION=1.19.8".into(),
+            "GOPATH=/go".into(),
+        ]),
         cmd: Some(vec!["/bin/sh".into()]),
         working_dir: "/go".into(),
         labels: Some(labels),
@@ -42,7 +52,10 @@ fn test_lock(spec_images: String) -> LockFile {
     };
     LockFile::new(
         spec_images,
-        vec![image("docker.io/library/alpine:3", alpine), image("docker.io/library/golang:1.19", golang)],
+        vec![
+            image("docker.io/library/alpine:3", alpine),
+            image("docker.io/library/golang:1.19", golang),
+        ],
     )
 }
 
@@ -50,18 +63,28 @@ fn lower_source(source: &str, target: Option<&str>) -> Result<LlbBuild, Diagnost
     let compilation = crate::compile::check(source);
     assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
     let spec = compilation.spec.expect("a spec");
-    let lower_options = LowerOptions { target: target.map(str::to_string), ..LowerOptions::default() };
+    let lower_options = LowerOptions {
+        target: target.map(str::to_string),
+        ..LowerOptions::default()
+    };
     let build = crate::lower::lower(&spec, &compilation.graph, &lower_options).expect("lowers");
     lower(&build, &test_lock(spec_images_digest(&spec)), &options())
 }
 
 fn stage<'a>(llb: &'a LlbBuild, name: &str) -> &'a LoweredStage {
-    llb.stages.iter().find(|stage| stage.name == name).expect("stage exists")
+    llb.stages
+        .iter()
+        .find(|stage| stage.name == name)
+        .expect("stage exists")
 }
 
 /// Decoded ops of the definition of `stage`, by custom name.
 fn ops_of(llb: &LlbBuild, name: &str) -> BTreeMap<String, pb::Op> {
-    let index = llb.stages.iter().position(|stage| stage.name == name).expect("stage exists");
+    let index = llb
+        .stages
+        .iter()
+        .position(|stage| stage.name == name)
+        .expect("stage exists");
     let marshalled = llb.definition(index, None);
     let mut ops = BTreeMap::new();
     for bytes in &marshalled.definition.def {
@@ -117,11 +140,21 @@ fn go_web_builder_run() {
     let meta = run.meta.as_ref().expect("meta");
     assert_eq!(meta.args, ["/bin/sh", "-c", "go build -o /app/main ."]);
     assert_eq!(meta.cwd, "/app");
-    assert_eq!(meta.env, [GOLANG_PATH, "GOLANG_VERSION=1.19.8", "GOPATH=/go", "CGO_ENABLED=0"]);
+    assert_eq!(
+        meta.env,
+        [GOLANG_PATH, "GOLANG_VERSION=1.19.8", "GOPATH=/go", "CGO_ENABLED=0"]
+    );
     assert_eq!(run.network, pb::NetMode::None as i32);
 
-    let cache = run.mounts.iter().find(|mount| mount.dest == "/root/.cache/go-build").expect("cache mount");
-    assert_eq!(cache.cache_opt.as_ref().map(|cache| cache.id.as_str()), Some("//root/.cache/go-build"));
+    let cache = run
+        .mounts
+        .iter()
+        .find(|mount| mount.dest == "/root/.cache/go-build")
+        .expect("cache mount");
+    assert_eq!(
+        cache.cache_opt.as_ref().map(|cache| cache.id.as_str()),
+        Some("//root/.cache/go-build")
+    );
     assert_eq!((cache.input, cache.output), (-1, -1));
 
     assert!(ops.contains_key("[builder 1/4] FROM docker.io/library/golang:1.19"));
@@ -134,13 +167,17 @@ fn go_web_builder_run() {
 fn go_web_context_source() {
     let llb = lower_source(GO_WEB, None).expect("lowers");
     let ops = ops_of(&llb, "builder");
-    let Some(pb::op::Op::Source(source)) = &ops["[internal] load build context"].op else { panic!("not a source") };
+    let Some(pb::op::Op::Source(source)) = &ops["[internal] load build context"].op else {
+        panic!("not a source")
+    };
     assert_eq!(source.identifier, "local://context");
     assert_eq!(source.attrs["local.includepattern"], r#"["go.mod","main.go"]"#);
     assert_eq!(source.attrs["local.followpaths"], r#"["go.mod","main.go"]"#);
     assert_eq!(source.attrs["local.sharedkeyhint"], "context");
 
-    let Some(pb::op::Op::File(file)) = &ops["[builder 3/4] COPY go.mod main.go /app/"].op else { panic!("not a file op") };
+    let Some(pb::op::Op::File(file)) = &ops["[builder 3/4] COPY go.mod main.go /app/"].op else {
+        panic!("not a file op")
+    };
     let copies: Vec<(String, String)> = file
         .actions
         .iter()
@@ -149,7 +186,10 @@ fn go_web_context_source() {
             other => panic!("not a copy: {other:?}"),
         })
         .collect();
-    assert_eq!(copies, [("/go.mod".into(), "/app/".into()), ("/main.go".into(), "/app/".into())]);
+    assert_eq!(
+        copies,
+        [("/go.mod".into(), "/app/".into()), ("/main.go".into(), "/app/".into())]
+    );
 }
 
 #[test]
@@ -163,7 +203,10 @@ fn go_web_runtime_config() {
     assert_eq!(config["WorkingDir"], "/app");
     assert_eq!(config["User"], "nobody");
     assert_eq!(config["Cmd"], serde_json::json!(["/app/main"]));
-    assert_eq!(config["Env"], serde_json::json!([format!("PATH={}", state::DEFAULT_PATH)]));
+    assert_eq!(
+        config["Env"],
+        serde_json::json!([format!("PATH={}", state::DEFAULT_PATH)])
+    );
     assert_eq!(config["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
     assert_eq!(config["Labels"]["org.stagec.base-image.revision"], "1");
     assert_eq!(
@@ -179,10 +222,17 @@ fn go_web_runtime_config() {
 #[test]
 fn copy_from_stage_records_artifact() {
     let llb = lower_source(GO_WEB, None).expect("lowers");
-    let step = llb.steps.iter().find(|step| step.artifact.is_some()).expect("an artifact copy");
+    let step = llb
+        .steps
+        .iter()
+        .find(|step| step.artifact.is_some())
+        .expect("an artifact copy");
     assert_eq!(step.name, "[runtime 3/3] COPY --from=builder /app/main /app/main");
     let artifact = step.artifact.as_ref().expect("artifact");
-    assert_eq!((artifact.stage.as_str(), artifact.path.as_str()), ("builder", "/app/main"));
+    assert_eq!(
+        (artifact.stage.as_str(), artifact.path.as_str()),
+        ("builder", "/app/main")
+    );
     assert_eq!(&GO_WEB[artifact.span.start..artifact.span.end()], "\"/app/main\"");
     assert_eq!(llb.step_named(&step.name), Some(step));
 }
@@ -202,7 +252,10 @@ image "s" tag="s:1"
 "#;
     let llb = lower_source(source, None).expect("lowers");
     let config = &stage(&llb, "s").image_config["config"];
-    assert_eq!(config["Env"], serde_json::json!([format!("PATH={}", state::DEFAULT_PATH)]));
+    assert_eq!(
+        config["Env"],
+        serde_json::json!([format!("PATH={}", state::DEFAULT_PATH)])
+    );
     assert_eq!(config["WorkingDir"], "/");
     assert_eq!(config["Entrypoint"], serde_json::json!(["/x"]));
     assert!(config.get("Cmd").is_none());
@@ -223,7 +276,11 @@ image "a" tag="a:1"
     let source = source.replace("entrypoint \"/bin/echo\"", "cmd \"hi\"\n    entrypoint \"/bin/echo\"");
     let llb = lower_source(&source, None).expect("lowers");
     let config = &stage(&llb, "a").image_config["config"];
-    assert_eq!(config["Cmd"], serde_json::json!(["hi"]), "a cmd of the stage itself stays");
+    assert_eq!(
+        config["Cmd"],
+        serde_json::json!(["hi"]),
+        "a cmd of the stage itself stays"
+    );
 }
 
 #[test]
@@ -249,9 +306,21 @@ check "t"
 "#;
     let llb = lower_source(source, None).expect("lowers");
     let ops = ops_of(&llb, "b");
-    let env = &exec_of(&ops["[b 2/2] RUN echo $VERSION $MODE"]).meta.as_ref().expect("meta").env;
-    assert_eq!(env[env.len() - 2..], ["VERSION=1.0.0".to_string(), "MODE=fast".to_string()]);
-    assert!(!stage(&llb, "b").image_config["config"]["Env"].to_string().contains("MODE"), "args stay out of the image");
+    let env = &exec_of(&ops["[b 2/2] RUN echo $VERSION $MODE"])
+        .meta
+        .as_ref()
+        .expect("meta")
+        .env;
+    assert_eq!(
+        env[env.len() - 2..],
+        ["VERSION=1.0.0".to_string(), "MODE=fast".to_string()]
+    );
+    assert!(
+        !stage(&llb, "b").image_config["config"]["Env"]
+            .to_string()
+            .contains("MODE"),
+        "args stay out of the image"
+    );
 
     // BuildKit keeps the base stage's arg env in a stage built on it.
     let ops = ops_of(&llb, "t");
@@ -259,7 +328,10 @@ check "t"
     assert!(env.contains(&"MODE=fast".to_string()), "{env:?}");
 
     assert_eq!(stage(&llb, "s").image_config["config"]["Labels"]["version"], "1.0.0");
-    assert_eq!(llb.checks(), [llb.stages.iter().position(|stage| stage.name == "t").expect("t")]);
+    assert_eq!(
+        llb.checks(),
+        [llb.stages.iter().position(|stage| stage.name == "t").expect("t")]
+    );
 }
 
 #[test]
@@ -277,8 +349,17 @@ image "s" tag="s:1"
 "#;
     let llb = lower_source(source, None).expect("lowers");
     let ops = ops_of(&llb, "b");
-    let env = &exec_of(&ops["[b 2/2] RUN go env GOARCH"]).meta.as_ref().expect("meta").env;
-    for expected in ["TARGETPLATFORM=linux/amd64", "TARGETOS=linux", "TARGETARCH=amd64", "TARGETVARIANT="] {
+    let env = &exec_of(&ops["[b 2/2] RUN go env GOARCH"])
+        .meta
+        .as_ref()
+        .expect("meta")
+        .env;
+    for expected in [
+        "TARGETPLATFORM=linux/amd64",
+        "TARGETOS=linux",
+        "TARGETARCH=amd64",
+        "TARGETVARIANT=",
+    ] {
         assert!(env.contains(&expected.to_string()), "{expected} in {env:?}");
     }
 }
@@ -306,11 +387,27 @@ image "b" tag="b:1"
     let run = exec_of(&ops["[b 3/3] RUN make"]);
     assert_eq!(run.network, pb::NetMode::Host as i32);
     let targets: Vec<&str> = run.mounts.iter().map(|mount| mount.dest.as_str()).collect();
-    assert_eq!(targets, ["/", "/cache/go", "/src/cfg", "/tmp", "/run/secrets/token", "/run/buildkit/ssh_agent.0"]);
+    assert_eq!(
+        targets,
+        [
+            "/",
+            "/cache/go",
+            "/src/cfg",
+            "/tmp",
+            "/run/secrets/token",
+            "/run/buildkit/ssh_agent.0"
+        ]
+    );
 
     let cache = &run.mounts[1];
-    assert_eq!(cache.cache_opt.as_ref().map(|cache| (cache.id.as_str(), cache.sharing)), Some(("/go", 2)));
-    assert_eq!(cache.selector, "/cache", "uid= seeds the cache from a prepared directory");
+    assert_eq!(
+        cache.cache_opt.as_ref().map(|cache| (cache.id.as_str(), cache.sharing)),
+        Some(("/go", 2))
+    );
+    assert_eq!(
+        cache.selector, "/cache",
+        "uid= seeds the cache from a prepared directory"
+    );
     assert!(ops.contains_key("[internal] settings cache mount permissions"));
 
     let bind = &run.mounts[2];
@@ -339,5 +436,8 @@ image "a" tag="a:1"
 fn lowering_is_deterministic() {
     let first = lower_source(GO_WEB, None).expect("lowers");
     let second = lower_source(GO_WEB, None).expect("lowers");
-    assert_eq!(first.definition(first.output, None).to_bytes(), second.definition(second.output, None).to_bytes());
+    assert_eq!(
+        first.definition(first.output, None).to_bytes(),
+        second.definition(second.output, None).to_bytes()
+    );
 }

@@ -15,10 +15,8 @@ use crate::syntax::{Document, Node};
 const TOP_LEVEL: &[&str] = &["arg", "secret", "context", "stage", "image", "check"];
 
 pub fn build(document: &Document, diagnostics: &mut Diagnostics) -> Spec {
-    let mut spec = Spec {
-        syntax: document.syntax.as_ref().map(|(image, span)| Spanned::new(image.clone(), *span)),
-        ..Spec::default()
-    };
+    let mut spec = Spec::default();
+    spec.syntax = document.syntax.as_ref().map(|(image, span)| Spanned::new(image.clone(), *span));
 
     for node in &document.nodes {
         match node.name.as_str() {
