@@ -22,9 +22,20 @@ log() {
 log "installing the engine and test tools"
 "$script_dir/install-engine.sh"
 
+# An engine that was already running (a developer's, or another run's) is
+# left running; only an engine this script starts is stopped at the end.
+# shellcheck source=scripts/engine-env.sh
+. "$script_dir/engine-env.sh"
+started_engine=1
+if [ -x "$STAGEC_DOCKER" ] && "$STAGEC_DOCKER" version >/dev/null 2>&1; then
+    started_engine=0
+fi
+
 stop_engine() {
-    log "stopping the engine"
-    "$script_dir/engine-stop.sh" || log "warning: engine-stop.sh failed"
+    if [ "$started_engine" = 1 ]; then
+        log "stopping the engine"
+        "$script_dir/engine-stop.sh" || log "warning: engine-stop.sh failed"
+    fi
 }
 trap stop_engine EXIT
 

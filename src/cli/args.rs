@@ -264,6 +264,12 @@ pub struct BuildArgs {
     /// How to show build progress: auto is tty on a terminal and plain otherwise.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     pub progress: ProgressArg,
+
+    /// Write the build result to PATH as a JSON object: the engine's exporter
+    /// response (such as containerimage.digest) and stagec.context.bytes_sent,
+    /// the bytes sent for the build context.
+    #[arg(long, value_name = "PATH")]
+    pub metadata_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@
 //! `docker buildx build` where they mean the same.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::args::{BuildArgs, ProgressArg};
 use super::llb::{lock_and_lower, lock_file_path, prepare, read_lock, source_info};
@@ -80,8 +80,8 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             return Err(failure);
         }
     };
-    let image_id = match result {
-        Ok(image_id) => image_id,
+    let solved = match result {
+        Ok(solved) => solved,
         Err(error) => match error {
             BuildError::Interrupted => {
                 eprintln!("stagec: build canceled");
@@ -117,8 +117,12 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     // Warnings of the lock check and lowering, if any.
     report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
 
+    if let Some(path) = &args.metadata_file {
+        write_metadata(path, &solved)?;
+    }
+
     let output = &llb.stages[llb.output];
-    match image_id {
+    match solved.image_id {
         Some(image_id) => {
             let size = runtime.block_on(image_size(&image_id));
             let size = size.map(|bytes| format!(", {}", human_size(bytes))).unwrap_or_default();
@@ -141,8 +145,19 @@ enum BuildError {
     Engine(EngineError),
 }
 
+/// Outcome of every solve of one build.
+#[derive(Debug, Default)]
+struct Solved {
+    /// Image ID of the output, when it was stored.
+    image_id: Option<String>,
+    /// The exporter's response for the output, such as `containerimage.digest`.
+    exporter_response: BTreeMap<String, String>,
+    /// Bytes that FileSync sent for the build context, summed over the solves.
+    context_bytes_sent: u64,
+}
+
 /// Solves every `check` stage, then the output, each as its own build on
-/// the engine. Returns the image ID of the output, when it was stored.
+/// the engine.
 async fn solve_all(
     client: &EngineClient,
     llb: &LlbBuild,
@@ -150,7 +165,7 @@ async fn solve_all(
     tags: &[String],
     secrets: &BTreeMap<String, SecretSource>,
     args: &BuildArgs,
-) -> Result<Option<String>, BuildError> {
+) -> Result<Solved, BuildError> {
     let source = source_info(spec);
     let mut local_dirs = BTreeMap::new();
     if llb.context.is_some() {
@@ -159,7 +174,7 @@ async fn solve_all(
 
     let mut order = llb.checks();
     order.push(llb.output);
-    let mut image_id = None;
+    let mut outcome = Solved::default();
     for index in order {
         let stage = &llb.stages[index];
         let is_output = index == llb.output;
@@ -184,11 +199,33 @@ async fn solve_all(
             _ = tokio::signal::ctrl_c() => return Err(BuildError::Interrupted),
         };
         let solved = solved.map_err(BuildError::Engine)?;
+        outcome.context_bytes_sent += solved.bytes_sent_by_filesync;
         if is_output {
-            image_id = solved.image_digest;
+            outcome.image_id = solved.image_digest;
+            outcome.exporter_response = solved.exporter_response;
         }
     }
-    Ok(image_id)
+    Ok(outcome)
+}
+
+/// Returns the `--metadata-file` JSON: the exporter's response, with the
+/// keys that `docker buildx build --metadata-file` also writes, and
+/// `stagec.context.bytes_sent`.
+fn metadata_json(solved: &Solved) -> String {
+    let mut metadata: BTreeMap<&str, serde_json::Value> = solved
+        .exporter_response
+        .iter()
+        .map(|(key, value)| (key.as_str(), serde_json::Value::from(value.as_str())))
+        .collect();
+    metadata.insert("stagec.context.bytes_sent", solved.context_bytes_sent.into());
+    let mut text = serde_json::to_string_pretty(&metadata).expect("a map of strings and numbers serializes to JSON");
+    text.push('\n');
+    text
+}
+
+fn write_metadata(path: &Path, solved: &Solved) -> Result<(), Failure> {
+    std::fs::write(path, metadata_json(solved))
+        .map_err(|error| Failure::io(format!("cannot write metadata file `{}`: {error}", path.display())))
 }
 
 async fn solve_with_progress(
@@ -392,5 +429,24 @@ mod tests {
         assert_eq!(human_size(999), "999B");
         assert_eq!(human_size(1_990_000), "2.0MB");
         assert_eq!(human_size(454_000_000), "454.0MB");
+    }
+
+    #[test]
+    fn metadata_json_keys() {
+        let solved = Solved {
+            image_id: Some("sha256:1111".to_string()),
+            exporter_response: BTreeMap::from([
+                ("containerimage.digest".to_string(), "sha256:1111".to_string()),
+                ("image.name".to_string(), "docker.io/library/app:1".to_string()),
+            ]),
+            context_bytes_sent: 1394,
+        };
+        let metadata: serde_json::Value = serde_json::from_str(&metadata_json(&solved)).expect("valid JSON");
+        assert_eq!(metadata["containerimage.digest"], "sha256:1111");
+        assert_eq!(metadata["image.name"], "docker.io/library/app:1");
+        assert_eq!(metadata["stagec.context.bytes_sent"], 1394);
+
+        let untagged: serde_json::Value = serde_json::from_str(&metadata_json(&Solved::default())).expect("valid JSON");
+        assert_eq!(untagged, serde_json::json!({ "stagec.context.bytes_sent": 0 }));
     }
 }

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use bollard_buildkit_proto::google::rpc::Status as RpcStatus;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::llb_bridge_client::LlbBridgeClient;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
-    Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest, SolveResponse as BridgeSolveResponse,
-    result,
+    PingRequest, PongResponse, Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest,
+    SolveResponse as BridgeSolveResponse, result,
 };
 use bollard_buildkit_proto::pb::Definition;
 use tonic::metadata::MetadataValue;
@@ -93,13 +93,58 @@ async fn solve_when_registered(
     loop {
         match bridge.solve(with_build_id(request.clone(), build_ref)?).await {
             Ok(response) => return Ok(response.into_inner()),
-            Err(status) if status.message().contains("no such job") && attempt < REGISTRATION_ATTEMPTS => {
+            Err(status) if is_unregistered(&status) && attempt < REGISTRATION_ATTEMPTS => {
                 tracing::debug!(build = %build_ref, attempt, "engine has not registered the build yet, retrying");
                 attempt += 1;
             }
             Err(status) => return Err(status),
         }
     }
+}
+
+/// Calls `LLBBridge.Ping` as the frontend of the build `build_ref`, which
+/// returns the BuildKit capabilities, then ends the build with an empty
+/// result. The build must have been started without a definition or
+/// frontend, so that BuildKit waits for this frontend.
+pub(crate) async fn ping_and_return(channel: &Channel, build_ref: &str) -> Result<PongResponse, tonic::Status> {
+    let mut bridge = LlbBridgeClient::new(channel.clone()).max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+
+    let mut attempt = 1;
+    let pinged = loop {
+        match bridge.ping(with_build_id(PingRequest {}, build_ref)?).await {
+            Ok(response) => break Ok(response.into_inner()),
+            Err(status) if is_unregistered(&status) && attempt < REGISTRATION_ATTEMPTS => {
+                tracing::debug!(build = %build_ref, attempt, "engine has not registered the probe yet, retrying");
+                attempt += 1;
+            }
+            Err(status) => break Err(status),
+        }
+    };
+
+    let return_request = match &pinged {
+        Ok(_) => ReturnRequest {
+            result: Some(FrontendResult::default()),
+            error: None,
+        },
+        Err(status) => ReturnRequest {
+            result: None,
+            error: Some(RpcStatus {
+                code: status.code() as i32,
+                message: status.message().to_string(),
+                details: vec![],
+            }),
+        },
+    };
+    let returned = bridge.r#return(with_build_id(return_request, build_ref)?).await;
+
+    let pong = pinged?;
+    returned.map(|_| pong)
+}
+
+/// Returns whether BuildKit rejected a bridge call because the build it
+/// names is not registered (yet).
+fn is_unregistered(status: &tonic::Status) -> bool {
+    status.message().contains("no such job")
 }
 
 /// Returns the reference to the solved result. An engine without result

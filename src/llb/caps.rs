@@ -4,7 +4,7 @@
 //! and the `llb` package of BuildKit v0.13, the version Docker Engine 26
 //! embeds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ops::ATTR_LOCAL_SHARED_KEY_HINT;
 use super::ops::{ATTR_LOCAL_EXCLUDE, ATTR_LOCAL_FOLLOW_PATHS, ATTR_LOCAL_INCLUDE, ATTR_LOCAL_SESSION};
@@ -40,6 +40,82 @@ pub const META_DESCRIPTION: &str = "meta.description";
 pub const META_IGNORE_CACHE: &str = "meta.ignorecache";
 
 type Caps = BTreeMap<String, bool>;
+
+/// The LLB capabilities of the engine that will run a definition. Lowering
+/// avoids a capability the engine lacks when an equivalent op exists, and
+/// reports the step otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineCaps {
+    /// Enabled capabilities; `None` stands for BuildKit 0.13, which has
+    /// every capability that stagec declares.
+    enabled: Option<BTreeSet<String>>,
+    /// The engine as messages name it, such as `Docker Engine 20.10.24+dfsg1`.
+    engine: String,
+}
+
+impl EngineCaps {
+    /// Returns the capabilities of BuildKit 0.13 (Docker Engine 26), which
+    /// `stagec llb` lowers for.
+    pub fn latest() -> EngineCaps {
+        EngineCaps {
+            enabled: None,
+            engine: "Docker Engine 26".to_string(),
+        }
+    }
+
+    /// Returns the capabilities that an engine listed as enabled.
+    pub fn listed(engine: impl Into<String>, enabled: impl IntoIterator<Item = String>) -> EngineCaps {
+        EngineCaps {
+            enabled: Some(enabled.into_iter().collect()),
+            engine: engine.into(),
+        }
+    }
+
+    pub fn supports(&self, cap: &str) -> bool {
+        self.enabled.as_ref().is_none_or(|enabled| enabled.contains(cap))
+    }
+
+    /// Returns the engine as messages name it.
+    pub fn engine(&self) -> &str {
+        &self.engine
+    }
+}
+
+/// Returns the first Docker Engine release whose BuildKit has `cap`, for
+/// the capabilities that stagec declares, or `None` for other capabilities.
+/// Docker Engine 20.10 embeds BuildKit 0.8 and 23.0 embeds 0.10; no release
+/// embedded 0.9. The versions come from solver/pb/caps.go of each BuildKit
+/// release tag.
+pub fn first_docker_release(cap: &str) -> Option<&'static str> {
+    match cap {
+        // BuildKit 0.9 and 0.10.
+        EXEC_MOUNT_TMPFS_SIZE | EXEC_SECRET_ENV | FILE_COPY_INCLUDE_EXCLUDE_PATTERNS => Some("23.0"),
+        // BuildKit 0.8 has every other capability that stagec declares.
+        SOURCE_IMAGE
+        | SOURCE_LOCAL
+        | SOURCE_LOCAL_SESSION_ID
+        | SOURCE_LOCAL_INCLUDE_PATTERNS
+        | SOURCE_LOCAL_FOLLOW_PATHS
+        | SOURCE_LOCAL_EXCLUDE_PATTERNS
+        | SOURCE_LOCAL_SHARED_KEY_HINT
+        | EXEC_META_BASE
+        | EXEC_META_NETWORK
+        | EXEC_MOUNT_BIND
+        | EXEC_MOUNT_BIND_READ_WRITE_NO_OUTPUT
+        | EXEC_MOUNT_CACHE
+        | EXEC_MOUNT_CACHE_SHARING
+        | EXEC_MOUNT_SELECTOR
+        | EXEC_MOUNT_TMPFS
+        | EXEC_MOUNT_SECRET
+        | EXEC_MOUNT_SSH
+        | FILE_BASE
+        | CONSTRAINTS
+        | PLATFORM
+        | META_DESCRIPTION
+        | META_IGNORE_CACHE => Some("20.10"),
+        _ => None,
+    }
+}
 
 fn set(caps: &mut Caps, name: &str) {
     caps.insert(name.to_string(), true);
