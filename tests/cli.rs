@@ -228,3 +228,274 @@ fn closed_stdout_pipe_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(output.status.success(), "{:?} {stderr}", output.status);
 }
+
+/// Writes `files` (name, contents) into `dir`, creating parent directories.
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (name, contents) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("file has a parent")).expect("create dirs");
+        std::fs::write(path, contents).expect("write file");
+    }
+}
+
+/// Stages that do not depend on each other, as separate blocks, and an output.
+const INDEPENDENT_STAGES: [&str; 4] = [
+    "stage \"gen\" from=\"scratch\" {\n    copy \"a.txt\" to=\"/out/a\"\n    artifact \"a\" path=\"/out/a\"\n}\n",
+    "stage \"base\" from=\"scratch\" {\n    workdir \"/srv\"\n}\n",
+    "stage \"runtime\" from=\"base\" {\n    copy artifact=\"a\" from=\"gen\" to=\"/srv/a\"\n    cmd \"/srv/a\"\n}\n",
+    "image \"runtime\" tag=\"r:1\"\n",
+];
+
+#[test]
+fn stage_order_does_not_change_dockerfile_or_llb() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orders = [[0, 1, 2, 3], [1, 0, 2, 3], [2, 1, 0, 3]];
+    let mut outputs = Vec::new();
+    for (index, order) in orders.iter().enumerate() {
+        let spec: String = order.iter().map(|&block| INDEPENDENT_STAGES[block]).collect();
+        let project = dir.path().join(format!("p{index}"));
+        write_files(&project, &[("app.kdl", &spec), ("a.txt", "a\n")]);
+
+        stagec().current_dir(&project).args(["dockerfile", "app.kdl", "-o", "Dockerfile"]).assert().success();
+        let dockerfile = std::fs::read(project.join("Dockerfile")).expect("Dockerfile written");
+        let ignore = std::fs::read(project.join("Dockerfile.dockerignore")).expect("ignore file written");
+        // The binary definition embeds the spec text for error locations,
+        // so compare the ops, which the JSON format lists one per line.
+        let llb = stagec()
+            .current_dir(&project)
+            .args(["llb", "app.kdl", "--format", "json"])
+            .output()
+            .expect("run stagec llb");
+        assert!(llb.status.success(), "{}", String::from_utf8_lossy(&llb.stderr));
+        let dockerfile = String::from_utf8(dockerfile).expect("UTF-8 Dockerfile");
+        let ignore = String::from_utf8(ignore).expect("UTF-8 ignore file");
+        outputs.push((dockerfile, ignore, String::from_utf8(llb.stdout).expect("UTF-8 JSON")));
+    }
+    for output in &outputs[1..] {
+        assert_eq!(output.0, outputs[0].0, "Dockerfile");
+        assert_eq!(output.1, outputs[0].1, "ignore file");
+        assert_eq!(output.2, outputs[0].2, "LLB definition");
+    }
+}
+
+#[test]
+fn header_regenerate_command_has_output_flags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = std::fs::read_to_string("specs/examples/multi-output/app.kdl").expect("read example");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("build")).expect("create dirs");
+    std::fs::write(project.join("app.kdl"), spec).expect("write spec");
+    let context = std::fs::canonicalize("specs/examples/multi-output").expect("example directory");
+
+    stagec()
+        .current_dir(&project)
+        .args(["dockerfile", "./app.kdl", "-o", "build/Custom.df", "--target", "worker"])
+        .args(["--build-arg", "Z=last word", "--build-arg", "A=1", "--dockerfile-syntax", "1.4", "--context"])
+        .arg(&context)
+        .assert()
+        .success();
+    let written = std::fs::read_to_string(project.join("build/Custom.df")).expect("written");
+    let command = written.lines().nth(2).expect("a command line").trim_start_matches("#   ").to_string();
+    let build_dir = std::fs::canonicalize(project.join("build")).expect("build dir");
+    let context_from_build = pathdiff(&context, &build_dir);
+    assert_eq!(
+        command,
+        format!(
+            "stagec dockerfile ../app.kdl -o Custom.df --target worker --build-arg A=1 --build-arg 'Z=last word' \
+             --dockerfile-syntax 1.4 --context {context_from_build}"
+        )
+    );
+    assert!(written.contains("AS worker"), "{written}");
+
+    // Following the header in the file's directory writes the same file.
+    std::fs::remove_file(project.join("build/Custom.df")).expect("remove");
+    let words = shell_words(&command);
+    stagec().current_dir(project.join("build")).args(&words[1..]).assert().success();
+    assert_eq!(std::fs::read_to_string(project.join("build/Custom.df")).expect("rewritten"), written);
+}
+
+/// Returns `path` relative to `base`, both absolute, with `..` steps.
+fn pathdiff(path: &Path, base: &Path) -> String {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts = vec!["..".to_string(); base.len() - common];
+    parts.extend(path[common..].iter().map(|part| part.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
+}
+
+/// Splits a command line whose only quoting is POSIX single quotes.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut in_word = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            ' ' if !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                }
+                in_word = false;
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn check_accepts_any_spelling_of_paths() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("project");
+    let spec = std::fs::read_to_string(GO_WEB).expect("read example");
+    write_files(&project, &[("app.kdl", &spec), ("go.mod", ""), ("main.go", "")]);
+    stagec().current_dir(&project).args(["dockerfile", "app.kdl", "-o", "Dockerfile"]).assert().success();
+
+    let absolute_spec = project.join("app.kdl");
+    let absolute_file = project.join("Dockerfile");
+    stagec().current_dir(&project).args(["dockerfile", "./app.kdl", "--check", "./Dockerfile"]).assert().success();
+    stagec()
+        .current_dir(&project)
+        .arg("dockerfile")
+        .arg(&absolute_spec)
+        .arg("--check")
+        .arg(&absolute_file)
+        .assert()
+        .success();
+    stagec()
+        .current_dir(dir.path())
+        .args(["dockerfile", "project/app.kdl", "--check", "project/Dockerfile"])
+        .assert()
+        .success();
+    let written = std::fs::read_to_string(&absolute_file).expect("read");
+    assert!(!written.contains(&dir.path().display().to_string()), "absolute path in {written}");
+}
+
+#[test]
+fn header_for_standard_input_has_no_command() {
+    stagec()
+        .args(["dockerfile", "-", "--context", "specs/examples/go-web"])
+        .write_stdin(std::fs::read_to_string(GO_WEB).expect("read example"))
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "# Generated by stagec from standard input. Do not edit by hand.\n\n",
+        ));
+}
+
+#[test]
+fn check_missing_file_is_not_stale() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("Dockerfile");
+    stagec()
+        .args(["dockerfile", GO_WEB, "--check"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("does not exist; generate it with `stagec dockerfile"))
+        .stderr(predicate::str::contains("is stale").not());
+}
+
+#[test]
+fn output_file_mode_follows_umask() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("Dockerfile");
+    let binary = assert_cmd::cargo::cargo_bin("stagec");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 027 && exec \"$0\" dockerfile \"$1\" -o \"$2\"")
+        .arg(&binary)
+        .arg(GO_WEB)
+        .arg(&out)
+        .status()
+        .expect("run stagec under sh");
+    assert!(status.success());
+    let mode = |path: &Path| std::fs::metadata(path).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o640);
+    assert_eq!(mode(&dir.path().join("Dockerfile.dockerignore")), 0o640);
+
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o604)).expect("chmod");
+    stagec().args(["dockerfile", GO_WEB, "-o"]).arg(&out).assert().success();
+    assert_eq!(mode(&out), 0o604, "a replaced file keeps its mode");
+}
+
+#[test]
+fn missing_context_directory_exits_three() {
+    stagec()
+        .args(["check", GO_WEB, "--context", "no/such/dir"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("build context `no/such/dir` not found"));
+    stagec()
+        .args(["check", GO_WEB, "--context", GO_WEB])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("is not a directory"));
+}
+
+#[test]
+fn symlink_leaving_context_is_sc0303() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = "stage \"r\" from=\"alpine:3\" {\n    copy \"etclink/hostname\" \"hostlink\" to=\"/d/\"\n    cmd \"cat\" \"/d/hostname\"\n}\nimage \"r\" tag=\"r:1\"\n";
+    let spec_path = write_spec(dir.path(), spec);
+    std::os::unix::fs::symlink("/etc", dir.path().join("etclink")).expect("link");
+    std::fs::write(dir.path().join("outside"), "x").expect("write");
+    std::fs::create_dir(dir.path().join("ctx")).expect("create context");
+    std::os::unix::fs::symlink("../outside", dir.path().join("ctx/hostlink")).expect("link");
+    std::os::unix::fs::symlink("/etc", dir.path().join("ctx/etclink")).expect("link");
+    stagec()
+        .arg("check")
+        .arg(&spec_path)
+        .arg("--context")
+        .arg(dir.path().join("ctx"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SC0303"))
+        .stderr(predicate::str::contains("symbolic link `etclink`"))
+        .stderr(predicate::str::contains("symbolic link `hostlink`"));
+}
+
+#[test]
+fn arg_shadowed_by_env_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = write_spec(
+        dir.path(),
+        "arg \"V\" default=\"arg-value\"\nstage \"r\" from=\"alpine:3\" {\n    env V=\"env-value\"\n    label \"l\"=\"${V}\"\n    cmd \"pwd\"\n}\nimage \"r\" tag=\"r:1\"\n",
+    );
+    stagec()
+        .arg("dockerfile")
+        .arg(&spec)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SC0601"))
+        .stderr(predicate::str::contains("would read env var `V`, not build arg `V`"));
+}
+
+#[test]
+fn run_text_starting_with_dash_is_rejected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = write_spec(
+        dir.path(),
+        "stage \"r\" from=\"alpine:3\" {\n    run \"-x\"\n    cmd \"pwd\"\n}\nimage \"r\" tag=\"r:1\"\n",
+    );
+    stagec()
+        .arg("dockerfile")
+        .arg(&spec)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SC0004"))
+        .stderr(predicate::str::contains("reads as an option"));
+}

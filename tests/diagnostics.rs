@@ -96,6 +96,7 @@ fn every_checked_code_has_a_spec() {
         Code::StaleLock,
         Code::MissingArtifact,
         Code::BuildStepFailed,
+        Code::UnsupportedByEngine,
     ];
     let stems: Vec<String> = specs().iter().map(|path| file_stem(path)).collect();
     for code in Code::ALL.iter().filter(|code| !backend_codes.contains(code)) {

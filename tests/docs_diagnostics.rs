@@ -24,6 +24,7 @@ const ENGINE_CODES: &[Code] = &[
     Code::StaleLock,
     Code::MissingArtifact,
     Code::BuildStepFailed,
+    Code::UnsupportedByEngine,
 ];
 
 #[test]

@@ -402,6 +402,91 @@ async fn filesync_large_file_intact() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filesync_modes_owners_links() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    let Some(engine) = engine_or_skip("filesync_modes_owners_links") else {
+        return;
+    };
+    let client = connect().await;
+    let context = tempfile::tempdir().expect("temp dir");
+    let tree = context.path().join("tree");
+    write_file(&tree, "file.txt", b"file\n");
+    write_file(&tree, "run.sh", b"#!/bin/sh\n");
+    write_file(&tree, "setuid", b"s");
+    write_file(&tree, "owned.txt", b"owned\n");
+    write_file(&tree, "hard-a", b"hard\n");
+    std::fs::hard_link(tree.join("hard-a"), tree.join("hard-b")).expect("hard link");
+    std::fs::create_dir(tree.join("empty")).expect("mkdir");
+    std::fs::create_dir(tree.join("sticky")).expect("mkdir");
+    symlink("sticky", tree.join("link-dir")).expect("symlink");
+    symlink("nowhere", tree.join("dangling")).expect("symlink");
+    let modes = [
+        ("", 0o750),
+        ("file.txt", 0o604),
+        ("run.sh", 0o755),
+        ("setuid", 0o4755),
+        ("sticky", 0o1777),
+    ];
+    for (path, mode) in modes {
+        std::fs::set_permissions(tree.join(path), std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    std::os::unix::fs::chown(tree.join("owned.txt"), Some(1234), Some(5678)).expect("chown (the test runs as root)");
+    let modified = std::time::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(tree.join("file.txt"))
+        .and_then(|file| file.set_modified(modified))
+        .expect("set the modification time");
+
+    let mut llb = DefinitionBuilder::default();
+    let base = llb.add(image_op(BASE_IMAGE), "[modes 1/2] FROM alpine:3");
+    let local = llb.add(local_op("context", &[]), "[internal] load build context");
+    let copied = llb.add(copy_op(&base, &local, "/", "/ctx/"), "[modes 2/2] COPY . /ctx/");
+    let tag = "stagec-test/engine-modes:latest";
+    let request = SolveRequest {
+        local_dirs: context_dirs(context.path()),
+        tags: vec![tag.to_string()],
+        no_cache: true,
+        ..SolveRequest::new(llb.finish(&copied))
+    };
+    solve(&client, request).await.expect("the build succeeds");
+
+    let listing = engine.run_image(
+        tag,
+        &["sh", "-c", "cd /ctx/tree && stat -c '%n %a %u:%g %h %F' . * | sort"],
+    );
+    // Owners are root's, as with `docker build`, whose client sends every
+    // context entry as owned by root.
+    assert_eq!(
+        listing,
+        ". 750 0:0 4 directory
+dangling 777 0:0 1 symbolic link
+empty 755 0:0 2 directory
+file.txt 604 0:0 1 regular file
+hard-a 644 0:0 2 regular file
+hard-b 644 0:0 2 regular file
+link-dir 777 0:0 1 symbolic link
+owned.txt 644 0:0 1 regular file
+run.sh 755 0:0 1 regular file
+setuid 4755 0:0 1 regular file
+sticky 1777 0:0 2 directory
+"
+    );
+    assert_eq!(
+        engine.run_image(
+            tag,
+            &["sh", "-c", "readlink /ctx/tree/link-dir && readlink /ctx/tree/dangling"]
+        ),
+        "sticky\nnowhere\n"
+    );
+    assert_eq!(
+        engine.run_image(tag, &["stat", "-c", "%Y", "/ctx/tree/file.txt"]),
+        "1600000000\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_mount_not_in_image() {
     let Some(engine) = engine_or_skip("secret_mount_not_in_image") else {
         return;
@@ -581,6 +666,106 @@ async fn info_reports_versions() {
         assert!(version.starts_with('v'), "{info:?}");
     }
     assert_eq!(&info, client.connected_info());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_listed_by_ping() {
+    if engine_or_skip("capabilities_listed_by_ping").is_none() {
+        return;
+    }
+    let client = connect().await;
+    let started = Instant::now();
+    let capabilities = client.capabilities().await.expect("the engine lists its capabilities");
+    eprintln!("read in {:?}: {capabilities:?}", started.elapsed());
+
+    // BuildKit 0.8 (Docker Engine 20.10) has all of these.
+    for cap in [
+        "source.image",
+        "source.local",
+        "exec.meta.base",
+        "exec.mount.cache",
+        "file.base",
+    ] {
+        assert!(capabilities.llb.contains(cap), "{cap} is missing: {capabilities:?}");
+    }
+    assert!(capabilities.frontend_api.contains("solve.base"), "{capabilities:?}");
+    // BuildKit 0.10 added secret env vars, and Docker Engine 23 was the first to embed it.
+    let secret_env = capabilities.llb.contains("exec.secretenv");
+    assert_eq!(secret_env, engine_major_version(&client) >= 23, "{capabilities:?}");
+    assert_eq!(client.capabilities().await.expect("cached"), capabilities);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_capability_fails_before_build() {
+    if engine_or_skip("unknown_capability_fails_before_build").is_none() {
+        return;
+    }
+    let client = connect().await;
+
+    let mut llb = DefinitionBuilder::default();
+    let base = llb.add(image_op(BASE_IMAGE), "[caps 1/2] FROM alpine:3");
+    let ran = llb.add(exec_op(&base, "true", vec![], vec![]), "[caps 2/2] RUN true");
+    llb.require(&ran, &["exec.meta.base", "stagec.test.nonexistent"]);
+
+    let events = Arc::new(Mutex::new(0usize));
+    let counter = events.clone();
+    let progress = move |_: &stagec::engine::ProgressEvent| *counter.lock().expect("counter lock") += 1;
+    let error = client
+        .solve(SolveRequest::new(llb.finish(&ran)), progress)
+        .await
+        .expect_err("the capability is unknown");
+
+    assert!(matches!(error, EngineError::UnsupportedCapability { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("build step [caps 2/2] RUN true needs the BuildKit capability `stagec.test.nonexistent`"),
+        "{message}"
+    );
+    assert!(message.contains(&client.connected_info().engine_version), "{message}");
+    assert_eq!(*events.lock().expect("counter lock"), 0, "the build did not start");
+}
+
+/// Two builds at the same time whose local sources have the same bytes,
+/// from two folders, must each get their own folder's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_builds_keep_own_context() {
+    let Some(engine) = engine_or_skip("parallel_builds_keep_own_context") else {
+        return;
+    };
+    let client = connect().await;
+    let contexts: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+    let mut builds = Vec::new();
+    for (number, context) in contexts.iter().enumerate() {
+        write_file(context.path(), "app.txt", format!("context {number}\n").as_bytes());
+        let mut llb = DefinitionBuilder::default();
+        let base = llb.add(image_op(BASE_IMAGE), "[same 1/2] FROM alpine:3");
+        let local = llb.add(local_op("context", &["app.txt"]), "[internal] load build context");
+        let copied = llb.add(
+            copy_op(&base, &local, "/app.txt", "/app.txt"),
+            "[same 2/2] COPY app.txt /",
+        );
+        let request = SolveRequest {
+            local_dirs: context_dirs(context.path()),
+            tags: vec![format!("stagec-test/engine-parallel-{number}:latest")],
+            ..SolveRequest::new(llb.finish(&copied))
+        };
+        let client = client.clone();
+        builds.push(tokio::spawn(async move { solve(&client, request).await }));
+    }
+    for build in builds {
+        build
+            .await
+            .expect("the build task does not panic")
+            .expect("the build succeeds");
+    }
+
+    for number in 0..contexts.len() {
+        let tag = format!("stagec-test/engine-parallel-{number}:latest");
+        assert_eq!(
+            engine.run_image(&tag, &["cat", "/app.txt"]),
+            format!("context {number}\n")
+        );
+    }
 }
 
 #[tokio::test]

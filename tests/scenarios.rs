@@ -1,6 +1,7 @@
 //! Regression tests for the mistakes that multi-stage Dockerfiles make in
 //! public bug reports, one test per case, through `compile::check`.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
@@ -436,5 +437,251 @@ fn truncated_example_specs_do_not_panic() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn deeply_nested_blocks_are_rejected() {
+    let levels = 100_000;
+    let source = format!("{}{}", "a {".repeat(levels), "}".repeat(levels));
+    let compilation = compile::check(&source);
+
+    assert!(compilation.spec.is_none());
+    assert_eq!(codes(&compilation), [Code::KdlSyntax]);
+    let diagnostic = &compilation.diagnostics.iter().next().expect("one diagnostic");
+    let first_too_deep = source.match_indices('{').nth(stagec::syntax::MAX_NESTING).expect("brace").0;
+    assert_eq!(diagnostic.labels[0].span.start, first_too_deep);
+}
+
+#[test]
+fn nesting_within_the_limit_still_parses() {
+    let levels = stagec::syntax::MAX_NESTING;
+    let source = format!("{}{}", "a {".repeat(levels), "}".repeat(levels));
+    let compilation = compile::check(&source);
+    assert!(compilation.spec.is_some());
+    assert!(!codes(&compilation).contains(&Code::KdlSyntax));
+}
+
+#[test]
+fn cgo_disabled_in_one_run_does_not_cover_another_artifact() {
+    let source = r#"
+stage "b" from="golang:1.19" {
+    workdir "/src"
+    run "mkdir -p /o && go build -o /o/inferred ."
+    run "CGO_ENABLED=0 go build -o /o/nocgo ."
+    artifact "inferred" path="/o/inferred" kind="executable"
+    artifact "nocgo" path="/o/nocgo" kind="executable"
+}
+stage "alp" from="alpine:3" {
+    copy artifact="inferred" from="b" to="/a2"
+    copy artifact="nocgo" from="b" to="/a3"
+    cmd "/a2"
+}
+image "alp" tag="a:1"
+"#;
+    let compilation = check(source);
+
+    let warnings = with_code(&compilation, Code::LinkageMismatch);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(label_text(source, warnings[0]), "\"inferred\"");
+}
+
+#[test]
+fn targetarch_read_in_stage_without_declaration() {
+    let source = r#"
+stage "plain" from="golang:1.19" {
+    workdir "/src"
+    run "mkdir -p /out && echo arch=$TARGETARCH > /out/arch"
+    artifact "arch" path="/out/arch"
+}
+stage "cross" from="golang:1.19" platform="build" cross-compile=#true {
+    workdir "/src/${TARGETARCH}"
+    run "mkdir -p /out && echo $TARGETARCH > /out/x"
+    artifact "x" path="/out/x"
+}
+stage "runtime" from="alpine:3" {
+    copy artifact="arch" from="plain" to="/arch"
+    copy artifact="x" from="cross" to="/x"
+    cmd "cat" "/arch" "/x"
+}
+image "runtime" tag="app:1.0"
+"#;
+    let compilation = check(source);
+
+    // Only the stage that neither declares it nor cross-compiles reads an empty value.
+    assert_eq!(codes(&compilation), [Code::ArgNotVisible]);
+    let warning = with_code(&compilation, Code::ArgNotVisible)[0];
+    assert_eq!(label_text(source, warning), "$TARGETARCH");
+    assert!(warning.message.contains("stage `plain`"), "{}", warning.message);
+}
+
+#[test]
+fn two_image_nodes_for_one_stage() {
+    let source = r#"
+stage "api" from="alpine:3" {
+    cmd "a"
+}
+image "api" tag="a:1"
+image "api" tag="a:2"
+"#;
+    let compilation = check(source);
+
+    assert_eq!(codes(&compilation), [Code::DuplicateName]);
+    let help = compilation.diagnostics.iter().next().and_then(|d| d.help.clone()).unwrap_or_default();
+    assert!(help.contains("put both tags on one image node"), "{help}");
+}
+
+#[test]
+fn missing_from_is_not_taken_as_scratch() {
+    let source = r#"
+stage "x" form="alpine:3" {
+    run "true"
+    workdir "app"
+}
+image "x" tag="x:1"
+"#;
+    let compilation = check(source);
+
+    assert_eq!(codes(&compilation), [Code::MissingValue, Code::UnknownProperty]);
+}
+
+#[test]
+fn bind_of_a_whole_stage_without_source() {
+    let source = r#"
+stage "b" from="alpine:3" {
+    run "mkdir -p /o && touch /o/f"
+    artifact "tree" path="/o" kind="dir"
+}
+stage "r" from="alpine:3" {
+    copy artifact="tree" from="b" to="/t/"
+    run "cat /mnt/etc/passwd" {
+        bind "/mnt" from="b"
+    }
+    cmd "x"
+}
+image "r" tag="r:1"
+"#;
+    let compilation = check(source);
+
+    assert_eq!(codes(&compilation), [Code::UndeclaredArtifactPath]);
+    let help = compilation.diagnostics.iter().next().and_then(|d| d.help.clone()).unwrap_or_default();
+    assert!(help.contains(r#"source="/o""#), "{help}");
+}
+
+#[test]
+fn unknown_build_arg_override() {
+    let source = r#"
+arg "VERSION" default="1"
+stage "r" from="alpine:3" {
+    label "v"="${VERSION}"
+    cmd "x"
+}
+image "r" tag="r:1"
+"#;
+    let compilation = check(source);
+    let spec = compilation.spec.as_ref().expect("parsed");
+    let overrides = BTreeMap::from([("VERSON".to_string(), "2".to_string())]);
+
+    let diagnostics = stagec::resolve::check_build_arg_overrides(spec, &overrides);
+    let found: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(found, [Code::UndefinedArg]);
+}
+
+#[test]
+fn build_arg_override_naming_a_stage() {
+    let source = r#"
+arg "BASE" default="alpine:3"
+stage "secretstage" from="alpine:3" {
+    run "echo leaked > /leak"
+}
+stage "r" from="${BASE}" {
+    cmd "cat" "/leak"
+}
+image "r" tag="r:1"
+check "secretstage"
+"#;
+    let compilation = check(source);
+    assert!(compilation.diagnostics.is_empty(), "{:?}", compilation.diagnostics);
+    let spec = compilation.spec.as_ref().expect("parsed");
+    let overrides = BTreeMap::from([("BASE".to_string(), "secretstage".to_string())]);
+
+    let diagnostics = stagec::resolve::check_build_arg_overrides(spec, &overrides);
+    let found: Vec<Code> = diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(found, [Code::StageFromBuildArg]);
+}
+
+#[test]
+fn sql_and_glob_arguments_are_not_shell_syntax() {
+    let source = r#"
+stage "r" from="alpine:3" {
+    run "/app" "--sql" "SELECT * FROM t WHERE a > 1"
+    cmd "/app" "--glob" "*.txt"
+}
+image "r" tag="r:1"
+"#;
+    assert!(check(source).diagnostics.is_empty());
+}
+
+#[test]
+fn variable_in_quoted_heredoc_is_literal() {
+    let source = r##"
+stage "base" from="alpine:3" {
+    env APP_MODE="production"
+    run "echo configured"
+}
+stage "app" from="alpine:3" {
+    run #"""
+        cat <<'EOF' > /etc/app.conf
+        mode=$APP_MODE
+        EOF
+        """#
+    cmd "cat" "/etc/app.conf"
+}
+image "app" tag="app:1.0"
+check "base"
+"##;
+    let compilation = check(source);
+    assert!(compilation.diagnostics.is_empty(), "{:?}", compilation.diagnostics);
+}
+
+#[test]
+fn values_docker_rejects_at_build_or_run_time() {
+    let cases = [
+        r#"stopsignal "FOO""#,
+        r#"stopsignal """#,
+        r#"expose 99999"#,
+        r#"expose "abc""#,
+        r#"expose "90-80""#,
+        r#"expose -1"#,
+        r#"healthcheck "true" interval="1ns""#,
+        r#"user "a b""#,
+        r#"user """#,
+        r#"copy "x" to="/x" owner="root:root:root""#,
+    ];
+    for step in cases {
+        let source = format!("stage \"r\" from=\"alpine:3\" {{\n    {step}\n    cmd \"x\"\n}}\nimage \"r\" tag=\"r:1\"\n");
+        assert_eq!(codes(&check(&source)), [Code::InvalidValue], "{step}");
+    }
+}
+
+#[test]
+fn engine_rejected_references_patterns_and_mounts() {
+    let cases: [(&str, Code); 8] = [
+        (r#"context { exclude "[z" }"#, Code::InvalidPattern),
+        (r#"stage "b" from="ALPINE:3""#, Code::InvalidImageReference),
+        (r#"stage "b" from="alpine:""#, Code::InvalidImageReference),
+        (r#"stage "b" from="alpine:-3""#, Code::InvalidImageReference),
+        (r#"stage "b" from="alpine@""#, Code::InvalidImageReference),
+        (r#"image "r" { tag "Not A Valid:Tag" }"#, Code::InvalidImageReference),
+        (r#"stage "b" from="alpine:3" { run "true" { cache "/" } }"#, Code::InvalidMountTarget),
+        (
+            r#"stage "b" from="alpine:3" { run "true" { cache "/c"; cache "/c" id="other" } }"#,
+            Code::InvalidMountTarget,
+        ),
+    ];
+    for (extra, code) in cases {
+        let source = format!("stage \"r\" from=\"alpine:3\" {{ cmd \"x\" }}\nimage \"r\" tag=\"r:1\"\ncheck \"b\"\n{extra}\n");
+        let source = if extra.contains("stage \"b\"") { source } else { format!("{source}stage \"b\" from=\"alpine:3\"\n") };
+        assert!(codes(&check(&source)).contains(&code), "{extra}: {:?}", codes(&check(&source)));
     }
 }

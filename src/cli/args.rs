@@ -45,13 +45,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a spec and report every error and warning.
-    #[command(after_help = "Example:\n  stagec check specs/examples/go-web/app.kdl")]
+    #[command(after_help = "\
+Examples:
+  stagec check specs/examples/go-web/app.kdl
+  stagec check app.kdl --dockerfile-syntax 1.4   also accept what Dockerfile syntax 1.4 can express")]
     Check(CheckArgs),
 
     /// Write the Dockerfile (and its ignore file) a spec compiles to.
     #[command(after_help = "\
 Examples:
-  stagec dockerfile app.kdl                  print the Dockerfile
+  stagec dockerfile app.kdl                  print the Dockerfile (the ignore file needs -o)
   stagec dockerfile app.kdl -o Dockerfile    write Dockerfile and Dockerfile.dockerignore
   stagec dockerfile app.kdl --check Dockerfile
                                              exit 1 with a diff when Dockerfile is stale")]
@@ -120,6 +123,12 @@ pub struct SpecArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
+
+    /// Dockerfile syntax level to check the spec against, as `stagec
+    /// dockerfile` takes it: from 1.2 (the default, Docker 20.10's built-in
+    /// frontend) to 1.26. A spec that needs a higher level is reported.
+    #[arg(long, value_name = "LEVEL")]
+    pub dockerfile_syntax: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +138,7 @@ pub struct DockerfileArgs {
 
     /// Write the Dockerfile to PATH, and the ignore file to PATH.dockerignore.
     /// Both are replaced atomically; a failed compile leaves them untouched.
+    /// Without -o, only the Dockerfile is printed, to standard output.
     #[arg(short, long, value_name = "PATH", conflicts_with = "check")]
     pub output: Option<PathBuf>,
 

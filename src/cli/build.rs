@@ -3,6 +3,7 @@
 //! `docker buildx build` where they mean the same.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::args::{BuildArgs, ProgressArg};
@@ -11,8 +12,8 @@ use super::lock::{engine_failure, engine_platforms, refresh_lock};
 use super::{EXIT_FAILURE, Failure, report};
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{
-    EngineClient, EngineError, PlainProgress, ProgressEvent, ProgressSink, QuietProgress, SecretSource, SolveFailure,
-    SolveRequest,
+    EngineClient, EngineError, PlainProgress, QuietProgress, RawJsonProgress, SecretSource, SolveFailure, SolveRequest,
+    TtyProgress,
 };
 use crate::llb::lower::{CONTEXT_NAME, LlbBuild};
 use crate::lock::{EngineSocket, base_images, check_lock, spec_images_digest};
@@ -41,6 +42,9 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let outcome = runtime.block_on(async {
         let client = EngineClient::connect(None).await.map_err(engine_failure)?;
         let platforms = engine_platforms(&client, &args.select)?;
+        // Lowering avoids or reports the features that the engine's BuildKit lacks.
+        let capabilities = client.capabilities().await.map_err(engine_failure)?;
+        let caps = capabilities.llb_caps(client.connected_info());
 
         // Resolve the base images again when the lock does not cover this build.
         let mut lock = existing.clone();
@@ -60,6 +64,7 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             args.network,
             lock_file.as_deref(),
             &args.select,
+            &caps,
         );
         let Some(llb) = lowered else {
             return Err(Failure::reported());
@@ -236,64 +241,16 @@ async fn solve_with_progress(
     match progress {
         ProgressArg::Quiet => client.solve(request, QuietProgress).await,
         ProgressArg::Rawjson => client.solve(request, RawJsonProgress).await,
-        // TODO: a tty display that redraws running steps in place; until
-        // then tty, and auto on a terminal, print like plain.
-        ProgressArg::Auto | ProgressArg::Plain | ProgressArg::Tty => {
-            client.solve(request, PlainProgress::new(std::io::stderr())).await
-        }
+        ProgressArg::Tty => client.solve(request, TtyProgress::stderr()).await,
+        ProgressArg::Auto if stderr_is_terminal() => client.solve(request, TtyProgress::stderr()).await,
+        ProgressArg::Auto | ProgressArg::Plain => client.solve(request, PlainProgress::new(std::io::stderr())).await,
     }
 }
 
-/// Prints each progress event as one JSON object per line on stderr.
-struct RawJsonProgress;
-
-impl ProgressSink for RawJsonProgress {
-    fn event(&mut self, event: &ProgressEvent) {
-        let value = match event {
-            ProgressEvent::Started { index, digest, name } => {
-                serde_json::json!({ "event": "started", "index": index, "digest": digest, "name": name })
-            }
-            ProgressEvent::Cached { index, digest } => {
-                serde_json::json!({ "event": "cached", "index": index, "digest": digest })
-            }
-            ProgressEvent::Completed {
-                index,
-                digest,
-                duration,
-            } => serde_json::json!({
-                "event": "completed", "index": index, "digest": digest,
-                "seconds": duration.map(|duration| duration.as_secs_f64()),
-            }),
-            ProgressEvent::Failed { index, digest, error } => {
-                serde_json::json!({ "event": "failed", "index": index, "digest": digest, "error": error })
-            }
-            ProgressEvent::Log {
-                index,
-                digest,
-                stream,
-                data,
-                ..
-            } => serde_json::json!({
-                "event": "log", "index": index, "digest": digest, "stream": format!("{stream:?}").to_lowercase(),
-                "data": String::from_utf8_lossy(data),
-            }),
-            ProgressEvent::Status {
-                index,
-                digest,
-                name,
-                current,
-                total,
-                completed,
-            } => serde_json::json!({
-                "event": "status", "index": index, "digest": digest, "name": name,
-                "current": current, "total": total, "completed": completed,
-            }),
-            ProgressEvent::Warning { index, digest, message } => {
-                serde_json::json!({ "event": "warning", "index": index, "digest": digest, "message": message })
-            }
-        };
-        eprintln!("{value}");
-    }
+/// Returns whether stderr is a terminal that understands cursor movement,
+/// which `--progress auto` needs for the redrawing view.
+fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal() && std::env::var("TERM").is_ok_and(|term| term != "dumb")
 }
 
 /// Turns a failed step into a diagnostic at its place in the spec: a copy

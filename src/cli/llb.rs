@@ -11,7 +11,7 @@ use super::{Failure, LoadedSpec, compile_loaded, load_spec, report};
 use crate::compile::Compilation;
 use crate::diag::Diagnostics;
 use crate::llb::lower::{LlbBuild, LlbOptions};
-use crate::llb::{NetworkMode, SourceInfo};
+use crate::llb::{EngineCaps, NetworkMode, SourceInfo};
 use crate::lock::{LockFile, LockNames, Platforms, base_images, check_lock, lock_path, spec_images_digest};
 use crate::lower::{BuildGraph, LowerOptions};
 use crate::model::Platform;
@@ -41,6 +41,7 @@ pub fn run(args: &LlbArgs, color: bool) -> Result<(), Failure> {
         args.network,
         lock_file.as_deref(),
         &args.select,
+        &EngineCaps::latest(),
     );
     if report(&prepared.diagnostics, &prepared.spec, &args.spec, color) {
         return Err(Failure::reported());
@@ -113,8 +114,10 @@ pub(super) fn prepare(spec_args: &SpecArgs, select: &BuildSelectArgs) -> Result<
     })
 }
 
-/// Checks `lock` against the build and lowers it to LLB. Problems go into
-/// `prepared.diagnostics`; the result is `None` when there are errors.
+/// Checks `lock` against the build and lowers it to LLB for an engine with
+/// `caps`. Problems go into `prepared.diagnostics`; the result is `None`
+/// when there are errors.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn lock_and_lower(
     prepared: &mut Prepared,
     build: &BuildGraph,
@@ -123,6 +126,7 @@ pub(super) fn lock_and_lower(
     network: NetworkArg,
     lock_file: Option<&Path>,
     select: &BuildSelectArgs,
+    caps: &EngineCaps,
 ) -> Option<LlbBuild> {
     let needed = match base_images(build, platforms) {
         Ok(needed) => needed,
@@ -146,7 +150,7 @@ pub(super) fn lock_and_lower(
         platforms: platforms.clone(),
         default_network: network_mode(network),
     };
-    match crate::llb::lower::lower(build, lock.unwrap_or(&empty), &options) {
+    match crate::llb::lower::lower_for_engine(build, lock.unwrap_or(&empty), &options, caps) {
         Ok(llb) => Some(llb),
         Err(errors) => {
             prepared.diagnostics.extend(errors);

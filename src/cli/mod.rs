@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::compile::{self, Compilation};
-use crate::diag::render::{RenderOptions, render_all};
+use crate::diag::render::{RenderOptions, render_report};
 use args::{Cli, ColorChoice, Command, MessageFormat, SpecArgs};
 
 /// Exit code for a spec with errors or a stale `--check` file.
@@ -123,6 +123,10 @@ pub fn load_spec(args: &SpecArgs) -> Result<LoadedSpec, Failure> {
     };
 
     let context_dir = args.context.clone().unwrap_or(default_context);
+    if !context_dir.is_dir() {
+        let reason = if context_dir.exists() { "is not a directory" } else { "not found" };
+        return Err(Failure::io(format!("build context `{}` {reason}", context_dir.display())));
+    }
     tracing::info!(spec = %display_name, context = %context_dir.display(), "loaded spec");
     Ok(LoadedSpec { display_name, source, context_dir })
 }
@@ -145,7 +149,7 @@ pub fn report(compilation_diagnostics: &crate::diag::Diagnostics, spec: &LoadedS
     let text = match args.message_format {
         MessageFormat::Human => {
             let options = RenderOptions { color, unicode: true, width: terminal_width() };
-            render_all(compilation_diagnostics, &spec.display_name, &spec.source, &options)
+            render_report(compilation_diagnostics, &spec.display_name, &spec.source, &options, args.deny_warnings)
         }
         MessageFormat::Json => crate::diag::json::render_lines(compilation_diagnostics, &spec.display_name, &spec.source),
     };

@@ -54,8 +54,9 @@ codes! {
 
     UnknownStage = ("SC0101", "unknown-stage", Error, "a reference to a stage that does not exist"),
     UnknownArtifact = ("SC0102", "unknown-artifact", Error, "a reference to an artifact the stage does not declare"),
-    DuplicateName = ("SC0103", "duplicate-name", Error, "two stages, artifacts, global args or secrets share a name"),
+    DuplicateName = ("SC0103", "duplicate-name", Error, "two stages, artifacts, global args, secrets or image outputs share a name"),
     InvalidName = ("SC0104", "invalid-name", Error, "a stage, artifact, arg, secret or env name with characters it cannot hold"),
+    StageFromBuildArg = ("SC0105", "stage-from-build-arg", Error, "a build arg makes an image `from=` name a stage of the spec"),
 
     DependencyCycle = ("SC0201", "dependency-cycle", Error, "stages depend on each other in a cycle"),
     SelfConsumption = ("SC0202", "self-consumption", Error, "a stage consumes its own artifact or is based on itself"),
@@ -67,6 +68,8 @@ codes! {
     ContextEscape = ("SC0303", "context-escape", Error, "a context path outside the build context"),
     RelativePath = ("SC0304", "relative-path", Error, "a path that must be absolute is relative"),
     MissingContextInput = ("SC0305", "missing-context-input", Error, "a context input matches no file in the build context"),
+    InvalidPattern = ("SC0306", "invalid-pattern", Error, "a copy source, include or exclude pattern with invalid glob syntax"),
+    InvalidMountTarget = ("SC0307", "invalid-mount-target", Error, "a run mount on `/`, or two mounts of one run on the same target"),
 
     ShellFormWithoutShell = ("SC0401", "shell-form-without-shell", Error, "a shell-form command in a stage whose base has no shell"),
     ShellSyntaxInExecForm = ("SC0402", "shell-syntax-in-exec-form", Warning, "an exec-form command that uses shell syntax"),
@@ -86,6 +89,8 @@ codes! {
     AmbiguousOutput = ("SC0702", "ambiguous-output", Error, "several image outputs without exactly one default"),
     ToolchainFinalImage = ("SC0703", "toolchain-final-image", Warning, "an output image based on a toolchain image"),
     UnpinnedBaseImage = ("SC0704", "unpinned-base-image", Warning, "a base image with tag `latest` or no tag"),
+    InvalidImageReference = ("SC0705", "invalid-image-reference", Error, "a base image or output tag that is not a valid image reference"),
+    DuplicateImageTag = ("SC0706", "duplicate-image-tag", Error, "the same tag on two image outputs, or twice on one"),
 
     NeedsNewerSyntax = ("SC0801", "needs-newer-syntax", Error, "a feature the selected Dockerfile syntax level cannot express"),
     UnrepresentableValue = ("SC0802", "unrepresentable-value", Error, "a string the Dockerfile backend cannot encode exactly"),
@@ -94,6 +99,7 @@ codes! {
     StaleLock = ("SC0902", "stale-lock", Error, "the lock file lacks a base image the build needs"),
     MissingArtifact = ("SC0903", "missing-artifact", Error, "a build did not produce a declared artifact"),
     BuildStepFailed = ("SC0904", "build-step-failed", Error, "a step of the spec failed when the engine ran it"),
+    UnsupportedByEngine = ("SC0905", "unsupported-by-engine", Error, "the spec uses a feature that the engine's BuildKit lacks"),
 }
 
 impl Code {

@@ -2,6 +2,7 @@
 //! rendering (human or JSON) is kept apart in [`render`] and [`json`].
 
 pub mod codes;
+mod display;
 pub mod json;
 pub mod render;
 pub mod suggest;
@@ -9,6 +10,7 @@ pub mod suggest;
 use std::fmt;
 
 pub use codes::Code;
+pub use display::{display_value, escape_controls};
 
 /// A byte range in the spec source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -37,8 +37,7 @@ impl IgnorePlan {
 
 /// One use of a context path by a copy or a bind mount.
 struct Use<'a> {
-    /// Normalized: no leading `./` or `/`, no trailing `/`; empty for the
-    /// whole context.
+    /// Normalized by [`normalize`]; empty for the whole context.
     path: String,
     written: Option<&'a Spanned<String>>,
     step: Span,
@@ -92,18 +91,22 @@ fn uses(graph: &BuildGraph) -> Vec<Use<'_>> {
     uses
 }
 
+/// Cleans a context path the way Go's `filepath.Clean` does, relative to
+/// the context root: no leading `/`, no empty or `.` components, `..`
+/// applied, no trailing `/`. The builder cleans COPY sources and ignore
+/// patterns the same way, so the file lists each path once, in one spelling.
 fn normalize(path: &str) -> String {
-    let mut rest = path;
-    loop {
-        let trimmed = rest.trim_start_matches('/');
-        let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
-        if trimmed == rest {
-            break;
+    let mut components: Vec<&str> = Vec::new();
+    for component in path.split('/') {
+        match component {
+            "" | "." => {}
+            ".." if components.last().is_some_and(|last| *last != "..") => {
+                components.pop();
+            }
+            other => components.push(other),
         }
-        rest = trimmed;
     }
-    let rest = rest.trim_end_matches('/');
-    if rest == "." { String::new() } else { rest.to_string() }
+    components.join("/")
 }
 
 fn has_glob(path: &str) -> bool {
@@ -291,6 +294,11 @@ mod tests {
             (".", ""),
             ("./", ""),
             ("", ""),
+            ("src//sub", "src/sub"),
+            ("src/./sub/", "src/sub"),
+            ("src/sub/../a", "src/a"),
+            ("./x", "x"),
+            ("a/..", ""),
         ];
         for (path, expected) in cases {
             assert_eq!(normalize(path), expected, "{path}");

@@ -143,7 +143,7 @@ fn write_expose(ports: &[Interpolated], span: Span, writer: &mut Writer) {
                 Part::Literal(text) => text
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-')),
-                Part::Arg { .. } => true,
+                Part::Arg { .. } | Part::Env { .. } => true,
             });
         if !valid {
             let error = Unrepresentable {
@@ -255,12 +255,21 @@ fn write_copy(copy: &CopyStep, span: Span, names: &[String], plan: &IgnorePlan, 
         line.push(' ');
         line.push_str(&flag);
     }
+    let json_form = sources
+        .iter()
+        .map(|(parts, _)| parts)
+        .chain([&destination])
+        .any(|parts| quote::needs_json_form(parts));
+    for (parts, _) in &mut sources {
+        guard_heredoc_source(parts);
+    }
+    guard_heredoc_destination(&mut destination);
     let words: Vec<(&[Part], Span)> = sources
         .iter()
         .map(|(parts, span)| (parts.as_slice(), *span))
         .chain([(destination.as_slice(), copy.to.value.span)])
         .collect();
-    if words.iter().any(|(parts, _)| quote::needs_json_form(parts)) {
+    if json_form {
         let mut items = Vec::with_capacity(words.len());
         for (parts, span) in words {
             match quote::lexed_json_item(parts) {
@@ -281,4 +290,37 @@ fn write_copy(copy: &CopyStep, span: Span, names: &[String], plan: &IgnorePlan, 
         }
     }
     writer.line(line, span);
+}
+
+/// Returns the length of the `<<` heredoc marker that a word starting with
+/// `parts` opens, after optional digits, or `None` when it opens none.
+/// From 1.4 on, the frontend reads such a COPY word as a heredoc even in
+/// JSON form (checked with dockerd 26.1's built-in frontend).
+fn heredoc_marker(parts: &[Part]) -> Option<usize> {
+    let Some(Part::Literal(text)) = parts.first() else {
+        return None;
+    };
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    text[digits..].starts_with("<<").then_some(digits)
+}
+
+/// Writes the first `<` of a context source such as `<<EOF` as the glob
+/// class `[<]`, which matches the same file name but opens no heredoc.
+/// Docker 20.10 and 26.1 both copy `[<]<EOF` as the file `<<EOF`.
+fn guard_heredoc_source(parts: &mut [Part]) {
+    if let Some(digits) = heredoc_marker(parts)
+        && let Some(Part::Literal(text)) = parts.first_mut()
+    {
+        text.replace_range(digits..digits + 1, "[<]");
+    }
+}
+
+/// Prefixes a relative destination such as `<<EOF` with `./`, which names
+/// the same path; the frontend rejects a heredoc as a destination.
+fn guard_heredoc_destination(parts: &mut [Part]) {
+    if heredoc_marker(parts).is_some()
+        && let Some(Part::Literal(text)) = parts.first_mut()
+    {
+        text.insert_str(0, "./");
+    }
 }

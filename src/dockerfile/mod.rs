@@ -23,7 +23,8 @@ use quote::Unrepresentable;
 pub struct DockerfileOptions {
     /// The Dockerfile frontend version the output may use.
     pub syntax: SyntaxLevel,
-    /// The spec path as the user gave it, shown in the header comment.
+    /// The spec as the header comment names it: a path relative to the
+    /// Dockerfile's directory, or a description such as "standard input".
     pub spec_path: String,
 }
 
@@ -36,8 +37,47 @@ pub struct Emitted {
     pub dockerignore: String,
 }
 
-/// Emits the Dockerfile and ignore file for `graph`.
+/// Emits the Dockerfile and ignore file for `graph`. The header says to
+/// regenerate them with `stagec dockerfile SPEC -o Dockerfile`.
 pub fn emit(graph: &BuildGraph, options: &DockerfileOptions) -> Result<Emitted, Diagnostics> {
+    let command = regenerate_command(&options.spec_path, "Dockerfile", &[]);
+    emit_with_command(graph, options, Some(&command))
+}
+
+/// Returns the command that writes a Dockerfile named `output` from the
+/// spec at `spec_path`, followed by `flags`. Words that a POSIX shell would
+/// split or expand are single-quoted.
+pub fn regenerate_command(spec_path: &str, output: &str, flags: &[String]) -> String {
+    let mut words = vec!["stagec".to_string(), "dockerfile".to_string()];
+    words.push(shell_word(spec_path));
+    words.push("-o".to_string());
+    words.push(shell_word(output));
+    words.extend(flags.iter().map(|flag| shell_word(flag)));
+    words.join(" ")
+}
+
+/// Quotes `text` for a POSIX shell unless it is made only of characters
+/// that no shell treats specially.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | '+' | '@' | ','));
+    if plain {
+        text.to_string()
+    } else {
+        quote::shell_single_quoted(text)
+    }
+}
+
+/// Emits the Dockerfile and ignore file for `graph`, with `command` as the
+/// header's regenerate command, to be run in the Dockerfile's directory.
+/// `None` leaves the command out, for a spec that no command can read again.
+pub fn emit_with_command(
+    graph: &BuildGraph,
+    options: &DockerfileOptions,
+    command: Option<&str>,
+) -> Result<Emitted, Diagnostics> {
     let plan = ignore::plan(graph);
     let mut writer = Writer::default();
     stage::write_stages(graph, &plan, &mut writer);
@@ -61,7 +101,7 @@ pub fn emit(graph: &BuildGraph, options: &DockerfileOptions) -> Result<Emitted, 
     if options.syntax > SyntaxLevel::DEFAULT && writer.needed_level() > SyntaxLevel::DEFAULT {
         dockerfile.push_str(&format!("# syntax=docker/dockerfile:{}\n", options.syntax));
     }
-    for line in stage::header(graph, &options.spec_path) {
+    for line in stage::header(graph, &options.spec_path, command) {
         dockerfile.push_str(&line);
         dockerfile.push('\n');
     }

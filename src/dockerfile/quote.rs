@@ -16,8 +16,9 @@
 //!   COPY and VOLUME are decoded as JSON and then lexed the same way.
 //! - RUN, CMD, ENTRYPOINT, SHELL and HEALTHCHECK in JSON form are not
 //!   lexed, and a shell-form RUN line reaches the shell verbatim.
-//! - From 1.4 on, a RUN or COPY line that is not JSON and has a word
-//!   starting with `<<` (optionally after digits) opens a heredoc.
+//! - From 1.4 on, a word starting with `<<` (optionally after digits)
+//!   opens a heredoc in a RUN line that is not JSON, and in a COPY line in
+//!   either form: dockerd 26.1 reads `COPY ["<<EOF","/f"]` as a heredoc.
 
 use crate::model::interpolate::Part;
 
@@ -73,7 +74,7 @@ fn describe(c: char) -> String {
 fn literals(parts: &[Part]) -> impl Iterator<Item = &str> {
     parts.iter().filter_map(|part| match part {
         Part::Literal(text) => Some(text.as_str()),
-        Part::Arg { .. } => None,
+        Part::Arg { .. } | Part::Env { .. } => None,
     })
 }
 
@@ -89,7 +90,9 @@ fn check_line_safe(parts: &[Part]) -> Result<(), Unrepresentable> {
     Ok(())
 }
 
-fn push_arg(out: &mut String, name: &str) {
+/// Writes a `${NAME}` or `${env:NAME}` reference as `${NAME}`, which the
+/// frontend expands from the stage's env, else from its declared args.
+fn push_reference(out: &mut String, name: &str) {
     out.push_str("${");
     out.push_str(name);
     out.push('}');
@@ -98,8 +101,8 @@ fn push_arg(out: &mut String, name: &str) {
 /// Encodes a value for a lexed instruction argument (ENV and LABEL values,
 /// ARG defaults, WORKDIR, USER, STOPSIGNAL and COPY paths outside JSON). A
 /// value of only [`is_bare`] characters is written as it is; anything else
-/// is double-quoted with `\`, `"` and `$` escaped. `${NAME}` parts are
-/// written as `${NAME}` for the lexer to expand. Rejects line breaks and
+/// is double-quoted with `\`, `"` and `$` escaped. `${NAME}` and
+/// `${env:NAME}` parts are written as `${NAME}` for the lexer to expand. Rejects line breaks and
 /// control characters other than tab, which no lexed form can hold.
 pub fn lexed_word(parts: &[Part]) -> Result<String, Unrepresentable> {
     check_line_safe(parts)?;
@@ -125,7 +128,7 @@ fn plain(parts: &[Part]) -> String {
     for part in parts {
         match part {
             Part::Literal(text) => out.push_str(text),
-            Part::Arg { name, .. } => push_arg(&mut out, name),
+            Part::Arg { name, .. } | Part::Env { name, .. } => push_reference(&mut out, name),
         }
     }
     out
@@ -143,7 +146,7 @@ fn double_quoted(parts: &[Part]) -> String {
                     out.push(c);
                 }
             }
-            Part::Arg { name, .. } => push_arg(&mut out, name),
+            Part::Arg { name, .. } | Part::Env { name, .. } => push_reference(&mut out, name),
         }
     }
     out.push('"');
@@ -178,7 +181,7 @@ pub fn lexed_json_item(parts: &[Part]) -> Result<String, Unrepresentable> {
                     lexed.push(c);
                 }
             }
-            Part::Arg { name, .. } => push_arg(&mut lexed, name),
+            Part::Arg { name, .. } | Part::Env { name, .. } => push_reference(&mut lexed, name),
         }
     }
     Ok(json_string(&lexed))

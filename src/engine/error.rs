@@ -72,6 +72,16 @@ pub enum EngineError {
         detail: String,
     },
 
+    #[error("build step {step} needs the BuildKit capability `{capability}`, which {engine} at {host} lacks; {fix}")]
+    UnsupportedCapability {
+        host: String,
+        /// The engine as messages name it, such as `Docker Engine 20.10.24+dfsg1`.
+        engine: String,
+        step: String,
+        capability: String,
+        fix: String,
+    },
+
     #[error("invalid build request: {detail}; report this as a stagec bug")]
     InvalidRequest { detail: String },
 

@@ -10,7 +10,8 @@
 //! which makes BuildKit wait for a frontend on the client side. As that
 //! frontend, stagec solves the definition with `LLBBridge.Solve` and returns
 //! the result with its metadata with `LLBBridge.Return`. Docker's buildx
-//! builds the same way.
+//! builds the same way. The capability probe (capabilities.rs) is such a
+//! build too, whose frontend only calls `LLBBridge.Ping`.
 
 use std::collections::HashMap;
 

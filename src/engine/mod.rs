@@ -17,7 +17,9 @@
 //!
 //! See docs/engine-client.md for the protocol details.
 
+mod capabilities;
 mod connect;
+mod definition;
 mod error;
 mod gateway;
 mod printer;
@@ -25,17 +27,23 @@ mod progress;
 mod session;
 mod solve;
 mod transport;
+mod tty;
+
+use std::sync::Arc;
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::{InfoRequest, ListWorkersRequest};
+use tokio::sync::OnceCell;
 use tonic::transport::Channel;
 
+pub use capabilities::EngineCapabilities;
 pub use connect::{DEFAULT_DOCKER_HOST, EngineInfo};
 pub use error::{EngineError, MIN_API_VERSION, SolveFailure};
-pub use printer::{PlainProgress, QuietProgress};
+pub use printer::{PlainProgress, QuietProgress, RawJsonProgress};
 pub use progress::{FailedVertex, LOG_TAIL_LINES, LogStream, ProgressEvent, ProgressSink, VertexTracker};
 pub use session::SecretSource;
 pub use solve::{SolveRequest, SolveResult};
+pub use tty::{TerminalSize, TtyProgress};
 
 use connect::{RESPONSE_TIMEOUT, UnixHost, probe_engine, resolve_docker_host};
 use transport::control_channel;
@@ -51,6 +59,8 @@ pub struct EngineClient {
     host: UnixHost,
     channel: Channel,
     info: EngineInfo,
+    /// Read on first use and shared by the clones of the client.
+    capabilities: Arc<OnceCell<EngineCapabilities>>,
 }
 
 impl EngineClient {
@@ -70,7 +80,12 @@ impl EngineClient {
             buildkit = ?info.buildkit_version,
             "connected to Docker Engine"
         );
-        Ok(EngineClient { host, channel, info })
+        Ok(EngineClient {
+            host,
+            channel,
+            info,
+            capabilities: Arc::new(OnceCell::new()),
+        })
     }
 
     /// Requests the versions from the engine again, as `connect` does.
@@ -85,10 +100,24 @@ impl EngineClient {
         &self.info
     }
 
+    /// Returns the capabilities of the engine's BuildKit. The first call
+    /// runs an empty build to read them from the gateway's `Ping` (three
+    /// gRPC calls); later calls return a copy.
+    pub async fn capabilities(&self) -> Result<EngineCapabilities, EngineError> {
+        let capabilities = self
+            .capabilities
+            .get_or_try_init(|| capabilities::probe(&self.host, &self.channel))
+            .await?;
+        Ok(capabilities.clone())
+    }
+
     /// Runs `request` on the engine's BuildKit and reports progress to
-    /// `progress`. Dropping the returned future cancels the build.
+    /// `progress`. Fails before the build starts when an op declares a
+    /// capability that the engine lacks. Dropping the returned future
+    /// cancels the build.
     pub async fn solve(&self, request: SolveRequest, progress: impl ProgressSink) -> Result<SolveResult, EngineError> {
-        solve::solve(&self.host, &self.channel, request, progress).await
+        let capabilities = self.capabilities().await?;
+        solve::solve(&self.host, &self.channel, &self.info, &capabilities, request, progress).await
     }
 }
 

@@ -134,9 +134,62 @@ impl<W: Write + Send> ProgressSink for PlainProgress<W> {
     }
 }
 
+/// Prints each progress event as one JSON object per line on stderr, for
+/// `--progress rawjson`.
+pub struct RawJsonProgress;
+
+impl ProgressSink for RawJsonProgress {
+    fn event(&mut self, event: &ProgressEvent) {
+        let value = match event {
+            ProgressEvent::Started { index, digest, name } => {
+                serde_json::json!({ "event": "started", "index": index, "digest": digest, "name": name })
+            }
+            ProgressEvent::Cached { index, digest } => {
+                serde_json::json!({ "event": "cached", "index": index, "digest": digest })
+            }
+            ProgressEvent::Completed {
+                index,
+                digest,
+                duration,
+            } => serde_json::json!({
+                "event": "completed", "index": index, "digest": digest,
+                "seconds": duration.map(|duration| duration.as_secs_f64()),
+            }),
+            ProgressEvent::Failed { index, digest, error } => {
+                serde_json::json!({ "event": "failed", "index": index, "digest": digest, "error": error })
+            }
+            ProgressEvent::Log {
+                index,
+                digest,
+                stream,
+                data,
+                ..
+            } => serde_json::json!({
+                "event": "log", "index": index, "digest": digest, "stream": format!("{stream:?}").to_lowercase(),
+                "data": String::from_utf8_lossy(data),
+            }),
+            ProgressEvent::Status {
+                index,
+                digest,
+                name,
+                current,
+                total,
+                completed,
+            } => serde_json::json!({
+                "event": "status", "index": index, "digest": digest, "name": name,
+                "current": current, "total": total, "completed": completed,
+            }),
+            ProgressEvent::Warning { index, digest, message } => {
+                serde_json::json!({ "event": "warning", "index": index, "digest": digest, "message": message })
+            }
+        };
+        eprintln!("{value}");
+    }
+}
+
 /// Formats a byte count the way BuildKit's plain progress does: `512B`,
 /// `1.23kB`, `4.56MB` (powers of 1000).
-fn human_bytes(bytes: i64) -> String {
+pub(crate) fn human_bytes(bytes: i64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;

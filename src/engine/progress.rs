@@ -91,15 +91,16 @@ struct VertexState {
     log_tail: LogTail,
 }
 
-/// The last lines a vertex printed, for the report of a failed step.
+/// The last lines a vertex printed, for the report of a failed step and
+/// the terminal view.
 #[derive(Debug, Default)]
-struct LogTail {
+pub(crate) struct LogTail {
     lines: VecDeque<String>,
     partial: Vec<u8>,
 }
 
 impl LogTail {
-    fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         self.partial.extend_from_slice(data);
         while let Some(newline) = self.partial.iter().position(|&byte| byte == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=newline).collect();
@@ -113,7 +114,8 @@ impl LogTail {
         }
     }
 
-    fn lines(&self) -> Vec<String> {
+    /// Returns the last lines, oldest first, and an unfinished last line.
+    pub(crate) fn lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.lines.iter().cloned().collect();
         if !self.partial.is_empty() {
             lines.push(String::from_utf8_lossy(&self.partial).to_string());

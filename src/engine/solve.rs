@@ -10,13 +10,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bollard_buildkit_proto::moby::buildkit::v1::{
     CacheOptions, Exporter, SolveRequest as ControlSolveRequest, SolveResponse, StatusRequest,
 };
-use bollard_buildkit_proto::pb::{self, Definition};
+use bollard_buildkit_proto::pb::Definition;
 use futures::future::{Either, select};
-use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
-use super::connect::UnixHost;
+use super::capabilities::{EngineCapabilities, check_definition};
+use super::connect::{EngineInfo, UnixHost};
+use super::definition::{PreparedDefinition, prepare_definition};
 use super::error::{EngineError, SolveFailure};
 use super::gateway::{IMAGE_CONFIG_KEY, run_frontend};
 use super::progress::{ProgressSink, VertexTracker};
@@ -90,9 +91,13 @@ pub struct SolveResult {
     pub bytes_sent_by_filesync: u64,
 }
 
+/// Runs one build. `capabilities` are the engine's, which every op's
+/// declared capabilities must be among.
 pub(crate) async fn solve(
     host: &UnixHost,
     channel: &Channel,
+    info: &EngineInfo,
+    capabilities: &EngineCapabilities,
     request: SolveRequest,
     mut progress: impl ProgressSink,
 ) -> Result<SolveResult, EngineError> {
@@ -101,11 +106,14 @@ pub(crate) async fn solve(
         source.read(id)?;
     }
     let metadata = result_metadata(&request.image_config)?;
-    let definition = prepare_definition(request.definition, request.no_cache)?;
-    let entitlements = entitlements_for(&definition)?;
-
     let build_ref = random_id();
     let session_id = random_id();
+    let PreparedDefinition {
+        definition,
+        entitlements,
+    } = prepare_definition(request.definition, request.no_cache, &session_id)?;
+    check_definition(&definition, capabilities, info)?;
+
     let session = Session::start(
         host,
         SessionConfig {
@@ -313,49 +321,6 @@ fn result_metadata(image_config: &serde_json::Value) -> Result<HashMap<String, V
     }
 }
 
-/// Returns the digest BuildKit gives an op: `sha256:` and the hex SHA-256
-/// of its marshalled bytes.
-pub(crate) fn op_digest(op_bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(op_bytes))
-}
-
-/// Checks that every op decodes and, for `no_cache`, marks every op to run
-/// again.
-fn prepare_definition(mut definition: Definition, no_cache: bool) -> Result<Definition, EngineError> {
-    if definition.def.is_empty() {
-        return Err(EngineError::InvalidRequest {
-            detail: "the LLB definition has no ops".to_string(),
-        });
-    }
-    if no_cache {
-        for op_bytes in &definition.def {
-            definition.metadata.entry(op_digest(op_bytes)).or_default().ignore_cache = true;
-        }
-    }
-    Ok(definition)
-}
-
-/// Returns the entitlements the definition needs: `network.host` for an
-/// exec with host networking and `security.insecure` for a privileged one.
-/// The engine rejects such ops unless the Solve request lists them.
-fn entitlements_for(definition: &Definition) -> Result<Vec<String>, EngineError> {
-    let mut entitlements = std::collections::BTreeSet::new();
-    for (index, op_bytes) in definition.def.iter().enumerate() {
-        let op = pb::Op::decode(op_bytes.as_slice()).map_err(|error| EngineError::InvalidRequest {
-            detail: format!("op {index} of the LLB definition does not decode: {error}"),
-        })?;
-        if let Some(pb::op::Op::Exec(exec)) = op.op {
-            if exec.network == pb::NetMode::Host as i32 {
-                entitlements.insert("network.host".to_string());
-            }
-            if exec.security == pb::SecurityMode::Insecure as i32 {
-                entitlements.insert("security.insecure".to_string());
-            }
-        }
-    }
-    Ok(entitlements.into_iter().collect())
-}
-
 /// Key under which the engine caches the local folders between builds:
 /// the same folders under the same names get the same key.
 fn shared_key(local_dirs: &BTreeMap<String, PathBuf>) -> String {
@@ -370,7 +335,7 @@ fn shared_key(local_dirs: &BTreeMap<String, PathBuf>) -> String {
 }
 
 /// Returns a new random ID for a build or a session: 32 hex digits.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // Without an OS random source, IDs only need to differ between the
@@ -388,70 +353,6 @@ fn random_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn exec_op(network: pb::NetMode) -> Vec<u8> {
-        let exec = pb::ExecOp {
-            network: network as i32,
-            ..pb::ExecOp::default()
-        };
-        pb::Op {
-            op: Some(pb::op::Op::Exec(exec)),
-            ..pb::Op::default()
-        }
-        .encode_to_vec()
-    }
-
-    #[test]
-    fn host_network_needs_entitlement() {
-        let definition = Definition {
-            def: vec![exec_op(pb::NetMode::Host)],
-            ..Definition::default()
-        };
-        assert_eq!(entitlements_for(&definition).expect("decodes"), ["network.host"]);
-
-        let sandboxed = Definition {
-            def: vec![exec_op(pb::NetMode::None)],
-            ..Definition::default()
-        };
-        assert!(entitlements_for(&sandboxed).expect("decodes").is_empty());
-    }
-
-    #[test]
-    fn undecodable_op_rejected() {
-        let definition = Definition {
-            def: vec![vec![0xff, 0xff, 0xff]],
-            ..Definition::default()
-        };
-        let error = entitlements_for(&definition).expect_err("garbage does not decode");
-        assert!(error.to_string().starts_with("invalid build request: op 0"), "{error}");
-    }
-
-    #[test]
-    fn no_cache_marks_every_op() {
-        let ops = vec![exec_op(pb::NetMode::None), exec_op(pb::NetMode::Host)];
-        let definition = Definition {
-            def: ops.clone(),
-            ..Definition::default()
-        };
-        let prepared = prepare_definition(definition, true).expect("valid");
-        for op in &ops {
-            assert!(prepared.metadata[&op_digest(op)].ignore_cache);
-        }
-    }
-
-    #[test]
-    fn empty_definition_rejected() {
-        let error = prepare_definition(Definition::default(), false).expect_err("no ops");
-        assert!(error.to_string().contains("has no ops"), "{error}");
-    }
-
-    #[test]
-    fn op_digest_is_sha256() {
-        assert_eq!(
-            op_digest(b""),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
 
     #[test]
     fn tags_select_moby_exporter() {

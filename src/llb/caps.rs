@@ -83,9 +83,9 @@ impl EngineCaps {
 
 /// Returns the first Docker Engine release whose BuildKit has `cap`, for
 /// the capabilities that stagec declares, or `None` for other capabilities.
-/// Docker Engine 20.10 embeds BuildKit 0.8 and 23.0 embeds 0.10; no release
-/// embedded 0.9. The versions come from solver/pb/caps.go of each BuildKit
-/// release tag.
+/// Docker Engine 20.10 embeds BuildKit 0.8, and 23.0, the release after
+/// 20.10, embeds 0.10. When BuildKit added each capability comes from
+/// solver/pb/caps.go of its release tags.
 pub fn first_docker_release(cap: &str) -> Option<&'static str> {
     match cap {
         // BuildKit 0.9 and 0.10.

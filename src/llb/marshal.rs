@@ -4,7 +4,7 @@
 //! frontend means. Input indexes, output indexes, `-1` for "none", mount
 //! order and capabilities all match.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
 
@@ -62,6 +62,10 @@ impl Graph {
         let mut definition = pb::Definition::default();
         let mut op_digests: BTreeMap<OpId, String> = BTreeMap::new();
         let mut locations: BTreeMap<String, Vec<crate::diag::Span>> = BTreeMap::new();
+        // Digests of the ops in `definition.def`. Looking an op up here
+        // instead of comparing its bytes with every op written keeps
+        // marshalling linear in the number of ops.
+        let mut written: BTreeSet<String> = BTreeSet::new();
 
         let Fs::Output(result_output) = result else {
             return Marshalled { definition, op_digests };
@@ -79,7 +83,7 @@ impl Graph {
                 .entry(digest.clone())
                 .or_default()
                 .extend(node.metadata.locations.iter().copied());
-            if !definition.def.contains(&bytes) {
+            if written.insert(digest.clone()) {
                 definition.def.push(bytes);
             }
             op_digests.insert(id, digest);

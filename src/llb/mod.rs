@@ -11,7 +11,7 @@
 //! digests and definition, because every map in the pb types is a BTreeMap
 //! and the builder never iterates a hash map.
 
-mod caps;
+pub mod caps;
 mod digest;
 mod graph;
 pub mod json;
@@ -21,6 +21,7 @@ mod ops;
 mod source_map;
 
 pub use bollard_buildkit_proto::pb;
+pub use caps::EngineCaps;
 pub use digest::digest_of;
 pub use graph::{Fs, Graph, OpId, OpMetadata, Output};
 pub use marshal::{Marshalled, SourceInfo};

@@ -61,6 +61,7 @@ pub fn global_arg_values(graph: &BuildGraph) -> BTreeMap<String, String> {
 }
 
 /// Substitutes `${NAME}` parts with `values`; a name without a value expands to nothing.
+/// So does `${env:NAME}`, which lowering rejects outside stage fields.
 pub fn substitute(value: &Interpolated, values: &BTreeMap<String, String>) -> String {
     value
         .parts
@@ -68,6 +69,7 @@ pub fn substitute(value: &Interpolated, values: &BTreeMap<String, String>) -> St
         .map(|part| match part {
             Part::Literal(text) => text.as_str(),
             Part::Arg { name, .. } => values.get(name).map_or("", String::as_str),
+            Part::Env { .. } => "",
         })
         .collect()
 }

@@ -142,9 +142,26 @@ pub fn substitute_tag(
                     return None;
                 }
             },
+            Part::Env { name, span } => {
+                diagnostics.push(env_outside_stage(&name, span, "an image tag"));
+                return None;
+            }
         }
     }
     Some(Spanned::new(text, tag.span))
+}
+
+/// Reports `${env:NAME}` in `what` (a `from` or an image tag), which is
+/// expanded before any stage runs, so no env var exists there yet.
+pub fn env_outside_stage(name: &str, span: crate::diag::Span, what: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::InvalidInterpolation,
+        format!("`${{env:{name}}}` in {what}, which no stage's env reaches"),
+    )
+    .label(span, "env vars exist only inside a stage")
+    .help(format!(
+        "use a global build arg here: `${{{name}}}` with `arg \"{name}\" default=\"...\"` at the top level"
+    ))
 }
 
 #[cfg(test)]

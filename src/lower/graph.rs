@@ -13,7 +13,8 @@ pub struct BuildGraph {
     /// Global build args that an emitted stage refers to, in spec order.
     pub global_args: Vec<GlobalArg>,
     /// Stages in dependency order: each comes after every stage it uses.
-    /// Among independent stages the spec order is kept.
+    /// Independent stages are sorted by lower-cased name, so the order does
+    /// not depend on where the spec writes them.
     pub stages: Vec<BuildStage>,
     /// Index in `stages` of the chosen output.
     pub output: usize,
@@ -106,7 +107,7 @@ impl Interpolated {
         for part in &self.parts {
             match part {
                 Part::Literal(literal) => text.push_str(literal),
-                Part::Arg { .. } => return None,
+                Part::Arg { .. } | Part::Env { .. } => return None,
             }
         }
         Some(text)
@@ -116,7 +117,7 @@ impl Interpolated {
     pub fn arg_names(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|part| match part {
             Part::Arg { name, .. } => Some(name.as_str()),
-            Part::Literal(_) => None,
+            Part::Env { .. } | Part::Literal(_) => None,
         })
     }
 }

@@ -11,6 +11,7 @@ mod args;
 pub mod graph;
 mod paths;
 mod select;
+mod shadow;
 mod steps;
 
 use std::collections::BTreeMap;
@@ -19,9 +20,11 @@ pub use graph::{
     BindSource, BuildGraph, BuildStage, BuildStep, BuildStepKind, Command, CopySource, CopyStep, GlobalArg,
     Healthcheck, Interpolated, Mount, MountKind, RunStep, StageBase, StagePath, StageRole,
 };
+pub use shadow::TARGET_PLATFORM_ARGS;
 pub use steps::DEFAULT_SHELL;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::model::interpolate::Part;
 use crate::model::{Base, Spec};
 use crate::resolve::graph::StageGraph;
 use steps::StageState;
@@ -100,7 +103,7 @@ pub fn lower(spec: &Spec, graph: &StageGraph, options: &LowerOptions) -> Result<
             StageRole::Dependency
         };
         let steps = steps::lower_steps(&context, stage, &mut state, &mut diagnostics);
-        stages.push(BuildStage {
+        let lowered = BuildStage {
             name: stage.name.clone(),
             role,
             base,
@@ -110,7 +113,9 @@ pub fn lower(spec: &Spec, graph: &StageGraph, options: &LowerOptions) -> Result<
             inherited_args: args::inherited_args(&steps),
             steps,
             span: stage.span,
-        });
+        };
+        shadow::check_stage(&lowered, &mut state.env, &mut diagnostics);
+        stages.push(lowered);
         final_states.push(state);
     }
 
@@ -143,10 +148,19 @@ fn interpolated_reference(
     diagnostics: &mut Diagnostics,
 ) -> Option<Interpolated> {
     match crate::model::interpolate::parse(&reference.value, reference.span) {
-        Ok(parts) => Some(Interpolated {
-            parts,
-            span: reference.span,
-        }),
+        Ok(parts) => {
+            let mut valid = true;
+            for part in &parts {
+                if let Part::Env { name, span } = part {
+                    diagnostics.push(args::env_outside_stage(name, *span, "`from`"));
+                    valid = false;
+                }
+            }
+            valid.then_some(Interpolated {
+                parts,
+                span: reference.span,
+            })
+        }
         Err(error) => {
             diagnostics.push(
                 Diagnostic::new(Code::InvalidInterpolation, error.message)

@@ -44,9 +44,9 @@ pub fn resolve(value: &Interpolated, workdir: &Workdir) -> StagePath {
             },
             relative: false,
         },
-        // `${DIR}/x` may expand to an absolute or a relative path, so the
+        // `${DIR}/x` and `${env:DIR}/x` may expand to an absolute or a relative path, so the
         // builder resolves it after substitution, with the same rules.
-        Some(Part::Arg { .. }) => StagePath {
+        Some(Part::Arg { .. } | Part::Env { .. }) => StagePath {
             value: value.clone(),
             relative: true,
         },

@@ -9,18 +9,20 @@ use super::graph::{
     RunStep, StagePath,
 };
 use super::paths::{self, Workdir};
+use super::shadow::StageEnv;
 use crate::diag::{Code, Diagnostic, Diagnostics, suggest::did_you_mean};
 use crate::model::{self, Artifact, Spanned, Spec, Stage, StepKind, interpolate};
 
 /// The shell that runs shell-form commands unless a `shell` step sets another.
 pub const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
-/// The working directory and shell that a stage passes on to the stages based on it.
+/// The working directory, shell and env that a stage passes on to the stages based on it.
 #[derive(Debug, Clone)]
 pub struct StageState {
     pub workdir: Workdir,
     pub shell: Vec<String>,
     pub has_shell: Option<bool>,
+    pub env: StageEnv,
 }
 
 impl StageState {
@@ -33,6 +35,7 @@ impl StageState {
             workdir: Workdir::Unknown,
             shell: default_shell(),
             has_shell: None,
+            env: StageEnv::new(),
         }
     }
 
@@ -42,6 +45,7 @@ impl StageState {
             workdir: Workdir::root(),
             shell: default_shell(),
             has_shell: None,
+            env: StageEnv::new(),
         }
     }
 }
@@ -114,10 +118,13 @@ impl<'a> StepLowering<'a, '_> {
             StepKind::Run(run) => BuildStepKind::Run(self.run(run)?),
             StepKind::Expose(ports) => BuildStepKind::Expose(self.list(ports)?),
             StepKind::Label(pairs) => BuildStepKind::Label(self.pairs(pairs)?),
-            StepKind::Cmd(command) => BuildStepKind::Cmd(self.command(command)),
-            StepKind::Entrypoint(command) => BuildStepKind::Entrypoint(self.command(command)),
+            StepKind::Cmd(command) => BuildStepKind::Cmd(self.command(command)?),
+            StepKind::Entrypoint(command) => BuildStepKind::Entrypoint(self.command(command)?),
             StepKind::Healthcheck(check) => BuildStepKind::Healthcheck(Healthcheck {
-                command: check.command.as_ref().map(|command| self.command(command)),
+                command: match &check.command {
+                    Some(command) => Some(self.command(command)?),
+                    None => None,
+                },
                 interval: check.interval.clone(),
                 timeout: check.timeout.clone(),
                 start_period: check.start_period.clone(),
@@ -161,11 +168,31 @@ impl<'a> StepLowering<'a, '_> {
         lowered.into_iter().collect()
     }
 
-    fn command(&self, command: &model::Command) -> Command {
-        Command {
+    /// Pairs a command with the shell in effect. Shell-form text that
+    /// starts with `-` or `+` is reported: `sh -c -x` (dash, bash and
+    /// busybox alike) reads it as an option and fails with "-c requires an
+    /// argument".
+    fn command(&mut self, command: &model::Command) -> Option<Command> {
+        if let model::CommandForm::Shell(text) = &command.form
+            && let Some(sign) = text.value.chars().next().filter(|c| matches!(c, '-' | '+'))
+        {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("shell-form command starts with `{sign}`, which the shell reads as an option"),
+                )
+                .label(text.span, "passed to the shell after `-c`")
+                .help(format!(
+                    "remove the leading `{sign}`, or write `./{sign}...` to run a program in the working directory \
+                     whose name starts with `{sign}`"
+                )),
+            );
+            return None;
+        }
+        Some(Command {
             form: command.form.clone(),
             shell: self.state.shell.clone(),
-        }
+        })
     }
 
     fn copy(&mut self, copy: &model::CopyStep) -> Option<CopyStep> {
@@ -176,7 +203,7 @@ impl<'a> StepLowering<'a, '_> {
         };
 
         let (source, artifact) = match &copy.source {
-            model::CopySource::Context(paths) => (CopySource::Context(paths.clone()), None),
+            model::CopySource::Context(paths) => (CopySource::Context(self.context_paths(paths)?), None),
             model::CopySource::Artifact { stage, artifact } => {
                 let index = self.stage_index(stage)?;
                 let declared = self.artifact(stage, artifact)?;
@@ -235,7 +262,7 @@ impl<'a> StepLowering<'a, '_> {
             });
         }
         Some(RunStep {
-            command: self.command(&run.command),
+            command: self.command(&run.command)?,
             env: run.env.clone(),
             mounts,
             network: run.network.clone(),
@@ -302,6 +329,28 @@ impl<'a> StepLowering<'a, '_> {
             }
         };
         Some(lowered)
+    }
+
+    /// Checks copy sources in the build context. They are globs for both
+    /// backends (Go's `filepath.Match` syntax), where `\\` escapes the next
+    /// character, so a `\\` in a file name cannot be matched by writing it.
+    fn context_paths(&mut self, paths: &[Spanned<String>]) -> Option<Vec<Spanned<String>>> {
+        let mut valid = true;
+        for path in paths.iter().filter(|path| path.value.contains('\\')) {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::UnrepresentableValue,
+                    format!("context path `{}` contains `\\`", path.value),
+                )
+                .label(path.span, "`\\` escapes the next character in a copy source glob")
+                .help(
+                    "copy sources are globs in which `\\` is an escape, not a path character; rename the file, or \
+                     match the `\\` with `?`",
+                ),
+            );
+            valid = false;
+        }
+        valid.then(|| paths.to_vec())
     }
 
     /// Mount targets are literal paths, resolved against the workdir.

@@ -16,7 +16,7 @@ fn lowered(source: &str) -> BuildGraph {
     lower_source(source, &LowerOptions::default()).expect("lowers")
 }
 
-fn error_codes(source: &str, options: &LowerOptions) -> Vec<Code> {
+pub(super) fn error_codes(source: &str, options: &LowerOptions) -> Vec<Code> {
     match lower_source(source, options) {
         Ok(_) => Vec::new(),
         Err(diagnostics) => diagnostics.iter().map(|diagnostic| diagnostic.code).collect(),
@@ -85,9 +85,10 @@ fn check_stages_are_included() {
         check "test"
         "#,
     );
-    assert_eq!(stage_names(&graph), ["builder", "test", "runtime"]);
-    assert_eq!(graph.stages[1].role, StageRole::Check);
-    assert!(matches!(graph.stages[1].base, StageBase::Stage(0)));
+    // Independent stages are sorted by name: `runtime` before `test`.
+    assert_eq!(stage_names(&graph), ["builder", "runtime", "test"]);
+    assert_eq!(graph.stages[2].role, StageRole::Check);
+    assert!(matches!(graph.stages[2].base, StageBase::Stage(0)));
 }
 
 #[test]
@@ -287,4 +288,75 @@ fn raw_stage_path_finds_containing_artifact() {
         copy.owner.as_ref().and_then(Interpolated::as_literal).as_deref(),
         Some("node")
     );
+}
+
+#[test]
+fn shell_form_starting_with_option_sign_is_rejected() {
+    for step in [
+        r#"run "-x""#,
+        r#"run "+x""#,
+        r#"cmd shell="--version""#,
+        r#"entrypoint shell="-c""#,
+        r#"healthcheck shell="-q""#,
+    ] {
+        let source = format!("stage \"a\" from=\"alpine:3\" {{ {step} }}\nimage \"a\" tag=\"a:1\"");
+        assert_eq!(
+            error_codes(&source, &LowerOptions::default()),
+            [Code::InvalidValue],
+            "{step}"
+        );
+    }
+    // Exec form passes the argv unchanged, and a leading space is plain text.
+    for step in [r#"run "-x" exec=#true"#, r#"run " -x""#, r#"cmd "--version""#] {
+        let source = format!("stage \"a\" from=\"alpine:3\" {{ {step} }}\nimage \"a\" tag=\"a:1\"");
+        assert_eq!(error_codes(&source, &LowerOptions::default()), [], "{step}");
+    }
+}
+
+#[test]
+fn context_path_with_backslash_is_rejected() {
+    let source = r#"stage "a" from="alpine:3" { copy "back\\slash.txt" "ok[[]1].txt" to="/d/" }
+image "a" tag="a:1""#;
+    assert_eq!(
+        error_codes(source, &LowerOptions::default()),
+        [Code::UnrepresentableValue]
+    );
+}
+
+#[test]
+fn env_reference_outside_stage_is_rejected() {
+    let cases = [
+        r#"stage "a" from="alpine:${env:V}"; image "a" tag="a:1""#,
+        r#"stage "a" from="alpine:3"; image "a" tag="a:${env:HOSTNAME}""#,
+    ];
+    for source in cases {
+        assert_eq!(
+            error_codes(source, &LowerOptions::default()),
+            [Code::InvalidInterpolation],
+            "{source}"
+        );
+    }
+}
+
+#[test]
+fn env_reference_stays_a_part() {
+    let graph = lowered(
+        r#"
+        stage "a" from="alpine:3" {
+            env PATH="/opt/bin:${env:PATH}"
+            workdir "${env:HOME}/src"
+        }
+        image "a" tag="a:1"
+        "#,
+    );
+    let steps = &graph.stages[0].steps;
+    let BuildStepKind::Env(pairs) = &steps[0].kind else {
+        panic!("not env")
+    };
+    assert!(matches!(&pairs[0].1.parts[1], Part::Env { name, .. } if name == "PATH"));
+    let BuildStepKind::Workdir(path) = &steps[1].kind else {
+        panic!("not workdir")
+    };
+    assert!(path.relative, "a path starting with an env var is left to the builder");
+    assert!(graph.stages[0].inherited_args.is_empty(), "no ARG for an env var");
 }

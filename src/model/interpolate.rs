@@ -1,5 +1,6 @@
-//! Explicit interpolation in spec strings. Only `${NAME}` is replaced, by
-//! the value of a build arg; `$${` writes a literal `${`. Any other `$` is
+//! Explicit interpolation in spec strings. `${NAME}` is replaced by the
+//! value of a build arg, and `${env:NAME}` by the value of the env var NAME
+//! in the stage at that step; `$${` writes a literal `${`. Any other `$` is
 //! plain text, so shell text such as `$HOME` is never touched. `run`
 //! commands are never interpolated at all: the shell sees them verbatim.
 
@@ -10,7 +11,12 @@ pub enum Part {
     Literal(String),
     /// `${NAME}`: the name and the span of the whole `${NAME}` in the spec.
     Arg { name: String, span: Span },
+    /// `${env:NAME}`: the env var's name and the span of the whole reference.
+    Env { name: String, span: Span },
 }
+
+/// The prefix that makes `${env:NAME}` an env var reference.
+const ENV_PREFIX: &str = "env:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterpolationError {
@@ -18,7 +24,7 @@ pub struct InterpolationError {
     pub span: Span,
 }
 
-/// Splits `text` into literal parts and `${NAME}` references. `text_span`
+/// Splits `text` into literal parts, `${NAME}` and `${env:NAME}` references. `text_span`
 /// is the span of the whole string value in the spec, including its quotes;
 /// reference spans are computed inside it, which is exact for strings
 /// without escapes and approximate otherwise.
@@ -52,21 +58,35 @@ pub fn parse(text: &str, text_span: Span) -> Result<Vec<Part>, InterpolationErro
                 span: Span::new(start, text.len() - (offset + index)),
             });
         };
-        let name = &body[..close];
+        let reference = &body[..close];
         let span = Span::new(start, close + 3);
-        if !is_arg_name(name) {
-            return Err(InterpolationError {
-                message: format!(
-                    "`${{{name}}}` is not a build arg reference: only `${{NAME}}` with letters, digits and `_` is \
-                     interpolated (no `:-` defaults or other shell operators); write `$${{` for a literal `${{`"
-                ),
-                span,
-            });
-        }
+        let part = match reference.strip_prefix(ENV_PREFIX) {
+            Some(name) if is_arg_name(name) => Part::Env { name: name.to_string(), span },
+            Some(name) => {
+                return Err(InterpolationError {
+                    message: format!(
+                        "`${{{reference}}}` is not an env var reference: write `${{env:NAME}}` with a name of \
+                         letters, digits and `_`, such as `${{env:PATH}}`, not `{name}`"
+                    ),
+                    span,
+                });
+            }
+            None if is_arg_name(reference) => Part::Arg { name: reference.to_string(), span },
+            None => {
+                return Err(InterpolationError {
+                    message: format!(
+                        "`${{{reference}}}` is not a build arg reference: only `${{NAME}}` and `${{env:NAME}}` with \
+                         letters, digits and `_` are interpolated (no `:-` defaults or other shell operators); write \
+                         `$${{` for a literal `${{`"
+                    ),
+                    span,
+                });
+            }
+        };
         if !literal.is_empty() {
             parts.push(Part::Literal(std::mem::take(&mut literal)));
         }
-        parts.push(Part::Arg { name: name.to_string(), span });
+        parts.push(part);
         offset += index + close + 3;
         rest = &body[close + 1..];
     }
@@ -92,7 +112,7 @@ pub fn referenced_args(text: &str) -> Vec<String> {
                 .into_iter()
                 .filter_map(|part| match part {
                     Part::Arg { name, .. } => Some(name),
-                    Part::Literal(_) => None,
+                    Part::Env { .. } | Part::Literal(_) => None,
                 })
                 .collect()
         })
@@ -116,6 +136,11 @@ mod tests {
             ("$${NAME}", vec![lit("${NAME}")]),
             ("a${V}b", vec![lit("a"), Part::Arg { name: "V".into(), span: Span::new(11, 4) }, lit("b")]),
             ("$", vec![lit("$")]),
+            (
+                "/opt/bin:${env:PATH}",
+                vec![lit("/opt/bin:"), Part::Env { name: "PATH".into(), span: Span::new(19, 11) }],
+            ),
+            ("$${env:PATH}", vec![lit("${env:PATH}")]),
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text, span).expect(text), expected, "{text}");
@@ -124,7 +149,7 @@ mod tests {
 
     #[test]
     fn parse_errors() {
-        for text in ["${", "${A", "${A:-b}", "${}", "${1A}"] {
+        for text in ["${", "${A", "${A:-b}", "${}", "${1A}", "${env:}", "${env:A-B}", "${ENV:PATH}", "${env: A}"] {
             assert!(parse(text, Span::default()).is_err(), "{text}");
         }
     }

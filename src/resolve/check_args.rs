@@ -7,6 +7,7 @@
 use super::chain::Stages;
 use super::check_names::list;
 use super::fields::{Scope, interpolated_fields, interpolation_span};
+use super::platform_args;
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, suggest::did_you_mean};
 use crate::model::interpolate::{self, Part};
 use crate::model::{ArgDecl, StepKind};
@@ -42,6 +43,11 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             let visible = visible_args(stages, field.scope);
             if visible.iter().any(|arg| arg.name.value == name) {
                 continue;
+            }
+            if let Scope::Stage { stage, .. } = field.scope {
+                if platform_args::declared_by_backend(stages.stage(stage).cross_compile, &name) {
+                    continue;
+                }
             }
             let span = interpolation_span(field.value, span);
             diagnostics.push(undefined_arg(stages, field.scope, field.what, &name, span, &visible));
@@ -104,6 +110,24 @@ fn undefined_arg(
         ));
     }
 
+    if platform_args::is_platform_arg(name) {
+        let help = match scope {
+            Scope::Global => format!(
+                "{what} can use only global args declared with `arg`, and stagec does not set `{name}` there; \
+                 choose where a stage runs with platform= instead"
+            ),
+            Scope::Stage { .. } if platform_args::TARGET_PLATFORM_ARGS.contains(&name) => format!(
+                "BuildKit sets `{name}` for every build, but a stage sees it only after `arg \"{name}\"`: add that \
+                 line to the stage before this use, or set cross-compile=#true on the stage, which declares it"
+            ),
+            Scope::Stage { .. } => format!(
+                "BuildKit sets `{name}` for every build, but a stage sees it only after `arg \"{name}\"`: add that \
+                 line to the stage before this use"
+            ),
+        };
+        return diagnostic.help(help);
+    }
+
     let other_stages: Vec<(&str, &ArgDecl)> = stages
         .spec
         .stages
@@ -137,6 +161,11 @@ fn undefined_arg(
             "declare it at the top level with `arg \"{name}\" default=\"...\"` (visible here: {})",
             list(visible.iter().map(|arg| arg.name.as_str()))
         ),
+    };
+    // In a stage, `${PATH}` and the like usually mean the env var.
+    let help = match (scope, suggestion) {
+        (Scope::Stage { .. }, None) => format!("write `${{env:{name}}}` to read the env var `{name}`, or {help}"),
+        _ => help,
     };
     diagnostic.help(help)
 }
@@ -203,6 +232,18 @@ mod tests {
             ),
             (r#"stage "a" from="alpine:3" { env P="${A" }"#, &[InvalidInterpolation]),
             (r#"stage "a" from="alpine:${}""#, &[InvalidInterpolation]),
+            // Platform args: declared by the stage, or by the backend in a cross-compiling stage.
+            (r#"stage "a" from="alpine:3" { workdir "/src/${TARGETARCH}" }"#, &[UndefinedArg]),
+            (r#"stage "a" from="alpine:3" { arg "TARGETARCH"; workdir "/src/${TARGETARCH}" }"#, &[]),
+            (
+                r#"stage "a" from="golang:1.19" platform="build" cross-compile=#true { workdir "/src/${TARGETARCH}" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="golang:1.19" cross-compile=#true { workdir "/src/${BUILDARCH}" }"#,
+                &[UndefinedArg],
+            ),
+            (r#"stage "a" from="alpine:${TARGETARCH}""#, &[UndefinedArg]),
             // A secret in `${}` is SC0602, not an undefined arg.
             (r#"secret "token"; stage "a" from="alpine:3" { env T="${token}" }"#, &[]),
         ];
@@ -243,6 +284,14 @@ mod tests {
                 "{source}: {diagnostic:?}"
             );
         }
+    }
+
+    #[test]
+    fn platform_arg_help_names_the_stage_declaration() {
+        let source = r#"stage "a" from="alpine:3" { workdir "/src/${TARGETARCH}" }"#;
+        let help = first_among(source, UndefinedArg).help.unwrap_or_default();
+        assert!(help.contains("after `arg \"TARGETARCH\"`"), "{help}");
+        assert!(!help.contains("top level"), "{help}");
     }
 
     #[test]

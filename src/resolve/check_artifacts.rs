@@ -32,10 +32,9 @@ fn check_raw_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                 }
                 StepKind::Run(run) => {
                     for mount in &run.mounts {
-                        // A bind of a whole stage (no `source=`) is explicit about what it takes.
                         let MountKind::Bind {
                             from: Some(from),
-                            source: Some(source),
+                            source,
                             target,
                             ..
                         } = &mount.kind
@@ -48,7 +47,10 @@ fn check_raw_paths(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                                 target.value, from.value
                             )
                         };
-                        check_raw_path(stages, from, source, how, diagnostics);
+                        match source {
+                            Some(source) => check_raw_path(stages, from, source, how, diagnostics),
+                            None => check_whole_stage_bind(stages, from, target, diagnostics),
+                        }
                     }
                 }
                 _ => {}
@@ -101,6 +103,57 @@ fn check_raw_path(
             "declare `artifact \"{name}\" path=\"{normalized}\"` in `{}` and {how}",
             from.value
         )),
+    );
+}
+
+/// Reports a `bind from=` without `source=`, which would mount the whole
+/// stage (its operating system included) instead of a declared artifact,
+/// unless an artifact declares the root itself.
+fn check_whole_stage_bind(
+    stages: &Stages<'_>,
+    from: &Spanned<String>,
+    target: &Spanned<String>,
+    diagnostics: &mut Diagnostics,
+) {
+    let Some(producer) = stages.named(from.as_str()) else {
+        return;
+    };
+    if stages.artifact_containing(producer, "/").is_some() {
+        return;
+    }
+
+    let artifacts: Vec<&crate::model::Artifact> = stages
+        .chain(producer)
+        .into_iter()
+        .flat_map(|index| stages.stage(index).artifacts.iter())
+        .collect();
+    let help = match artifacts.first() {
+        Some(artifact) => format!(
+            "mount a declared artifact with source=, such as `bind \"{}\" from=\"{}\" source=\"{}\"` for `{}`",
+            target.value, from.value, artifact.path.value, artifact.name.value
+        ),
+        None => format!(
+            "declare what the step needs in `{}` with `artifact \"NAME\" path=\"/PATH\" kind=\"dir\"`, and mount it \
+             with source=\"/PATH\"",
+            from.value
+        ),
+    };
+    let producer_label = if artifacts.is_empty() {
+        "declares no artifacts".to_string()
+    } else {
+        let declared: Vec<String> =
+            artifacts.iter().map(|artifact| format!("`{}` ({})", artifact.name.value, artifact.path.value)).collect();
+        format!("declares {}", declared.join(", "))
+    };
+
+    diagnostics.push(
+        Diagnostic::new(
+            Code::UndeclaredArtifactPath,
+            format!("`bind from=\"{}\"` without `source=` mounts the whole stage", from.value),
+        )
+        .label(from.span, "no artifact declares the stage's root")
+        .label(stages.stage(producer).name.span, producer_label)
+        .help(help),
     );
 }
 
@@ -228,9 +281,10 @@ mod tests {
                 r#"stage "run" from="alpine:3" { run "ls /m" { bind "/m" from="build" source="/go/pkg" } }"#,
                 &[UndeclaredArtifactPath],
             ),
+            // Without `source=` the bind would take the whole stage.
             (
                 r#"stage "run" from="alpine:3" { run "ls /m" { bind "/m" from="build" } }"#,
-                &[],
+                &[UndeclaredArtifactPath],
             ),
             (
                 r#"stage "run" from="alpine:3" {
@@ -274,6 +328,19 @@ mod tests {
             let source = format!("{BUILD}\n{source}");
             assert_eq!(codes_among(&source, CODES), *expected, "{source}");
         }
+    }
+
+    #[test]
+    fn whole_stage_bind_suggests_an_artifact_source() {
+        let source = format!(
+            "{BUILD}\nstage \"run\" from=\"alpine:3\" {{ run \"ls /m\" {{ bind \"/m\" from=\"build\" }} }}"
+        );
+        let help = first_among(&source, UndeclaredArtifactPath).help.unwrap_or_default();
+        assert!(help.contains(r#"`bind "/m" from="build" source="/out/app"`"#), "{help}");
+
+        let root = r#"stage "tree" from="alpine:3" { artifact "all" path="/" kind="dir" }
+            stage "run" from="alpine:3" { run "ls /m" { bind "/m" from="tree" } }"#;
+        assert!(codes_among(root, CODES).is_empty());
     }
 
     #[test]

@@ -74,6 +74,10 @@ fn relation(kind: EdgeKind) -> &'static str {
     }
 }
 
+/// Stages of a cycle named in its message and labelled, so that a cycle
+/// through thousands of stages prints a few lines, not the whole path.
+const MAX_CYCLE_STAGES_SHOWN: usize = 10;
+
 fn check_cycles(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &mut Diagnostics) {
     for cycle in graph.cycles() {
         // A one-stage cycle is a self-edge, reported as SC0202.
@@ -82,14 +86,23 @@ fn check_cycles(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &mut Diagn
         }
 
         let name = |index: usize| stages.stage(index).name.as_str();
-        let mut path: Vec<&str> = cycle.iter().map(|&index| name(index)).collect();
-        path.push(name(cycle[0]));
+        let shown = cycle.len().min(MAX_CYCLE_STAGES_SHOWN);
+        let mut path: Vec<&str> = cycle[..shown].iter().map(|&index| name(index)).collect();
+        let message = if shown < cycle.len() {
+            format!(
+                "dependency cycle of {} stages: {} -> ... and {} more stages, back to `{}`",
+                cycle.len(),
+                path.join(" -> "),
+                cycle.len() - shown,
+                name(cycle[0])
+            )
+        } else {
+            path.push(name(cycle[0]));
+            format!("dependency cycle: {}", path.join(" -> "))
+        };
 
-        let mut diagnostic = Diagnostic::new(
-            Code::DependencyCycle,
-            format!("dependency cycle: {}", path.join(" -> ")),
-        );
-        for (position, &from) in cycle.iter().enumerate() {
+        let mut diagnostic = Diagnostic::new(Code::DependencyCycle, message);
+        for (position, &from) in cycle.iter().enumerate().take(MAX_CYCLE_STAGES_SHOWN) {
             let to = cycle[(position + 1) % cycle.len()];
             let edge: Option<&Edge> = graph.edges[from].iter().find(|edge| edge.to == to);
             if let Some(edge) = edge {
@@ -374,6 +387,19 @@ mod tests {
         assert_eq!(diagnostic.message, "dependency cycle: a -> c -> b -> a");
         assert_eq!(diagnostic.labels.len(), 3);
         assert_eq!(diagnostic.labels[0].text, "`a` is based on `c`");
+    }
+
+    #[test]
+    fn long_cycle_message_is_capped() {
+        let mut source = String::from("stage \"s0\" from=\"s4999\"\n");
+        for i in 1..5_000 {
+            source.push_str(&format!("stage \"s{i}\" from=\"s{}\"\n", i - 1));
+        }
+        source.push_str("image \"s0\" tag=\"app:1\"\n");
+        let diagnostic = first_among(&source, DependencyCycle);
+        assert!(diagnostic.message.len() < 300, "{}", diagnostic.message);
+        assert!(diagnostic.message.contains("and 4990 more stages"), "{}", diagnostic.message);
+        assert_eq!(diagnostic.labels.len(), 10);
     }
 
     #[test]

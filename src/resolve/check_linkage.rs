@@ -2,17 +2,20 @@
 //! it. A declared `linkage=` is checked exactly. Without one, an executable
 //! built in a glibc toolchain image is assumed to need glibc, and consuming
 //! it in a musl or libc-free stage is a warning. The heuristic stays simple
-//! on purpose:
+//! on purpose, and judges each artifact by the `run` steps that can have
+//! built it (see [`building_runs`]):
 //! - Go: no warning when the producer or one of its bases sets
-//!   `CGO_ENABLED=0` (stage `env`, run `env`, or in the run text), since
-//!   such binaries are static.
-//! - Rust: no warning when a run text names a `-musl` target.
+//!   `CGO_ENABLED=0` in a stage `env`, or when every building run sets it
+//!   (in its `env` or its text), since such binaries are static.
+//! - Rust: no warning when the artifact path or every building run names a
+//!   `-musl` target.
 //! - Other toolchains: always the warning, until `linkage=` is declared.
 
 use super::chain::{Root, Stages};
 use super::images::{self, Toolchain};
+use super::unix_path;
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity, Span};
-use crate::model::{Artifact, ArtifactKind, CommandForm, CopySource, Libc, Linkage, StepKind};
+use crate::model::{Artifact, ArtifactKind, CommandForm, CopySource, Libc, Linkage, RunStep, Spanned, StepKind};
 
 pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     let libcs = libc_facts(stages);
@@ -59,7 +62,7 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             let Some(toolchain) = glibc_toolchain(stages, producer, &libcs) else {
                 continue;
             };
-            if builds_static(stages, producer, toolchain) {
+            if builds_static(stages, producer, artifact, toolchain) {
                 continue;
             }
 
@@ -145,34 +148,76 @@ fn glibc_toolchain(stages: &Stages<'_>, producer: usize, libcs: &[Option<LibcFac
     glibc.then_some(toolchain)
 }
 
-fn builds_static(stages: &Stages<'_>, producer: usize, toolchain: Toolchain) -> bool {
+fn builds_static(stages: &Stages<'_>, producer: usize, artifact: &Artifact, toolchain: Toolchain) -> bool {
     let chain = stages.chain(producer);
-    let steps = || chain.iter().flat_map(|&index| stages.stage(index).steps.iter());
-    let run_texts = || {
-        steps().filter_map(|step| match &step.kind {
-            StepKind::Run(run) => Some(match &run.command.form {
-                CommandForm::Shell(text) => text.value.clone(),
-                CommandForm::Exec(argv) => argv.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" "),
-            }),
+    let runs: Vec<&RunStep> = chain
+        .iter()
+        .rev()
+        .flat_map(|&index| stages.stage(index).steps.iter())
+        .filter_map(|step| match &step.kind {
+            StepKind::Run(run) => Some(run),
             _ => None,
         })
-    };
+        .collect();
+    let building = building_runs(&runs, artifact);
 
     match toolchain {
         Toolchain::Go => {
-            let is_cgo_off = |name: &str, value: &str| name == "CGO_ENABLED" && value == "0";
-            steps().any(|step| match &step.kind {
-                StepKind::Env(pairs) => pairs.iter().any(|(name, value)| is_cgo_off(&name.value, &value.value)),
-                StepKind::Run(run) => run
-                    .env
-                    .iter()
-                    .any(|(name, value)| is_cgo_off(&name.value, &value.value)),
-                _ => false,
-            }) || run_texts().any(|text| text.contains("CGO_ENABLED=0"))
+            let is_cgo_off = |(name, value): &(Spanned<String>, Spanned<String>)| {
+                name.value == "CGO_ENABLED" && value.value == "0"
+            };
+            let stage_env_off = chain.iter().flat_map(|&index| stages.stage(index).steps.iter()).any(|step| {
+                matches!(&step.kind, StepKind::Env(pairs) if pairs.iter().any(is_cgo_off))
+            });
+            stage_env_off
+                || (!building.is_empty()
+                    && building
+                        .iter()
+                        .all(|run| run.env.iter().any(is_cgo_off) || run_text(run).contains("CGO_ENABLED=0")))
         }
-        Toolchain::Rust => run_texts().any(|text| text.contains("-musl")),
+        Toolchain::Rust => {
+            artifact.path.value.contains("-musl")
+                || (!building.is_empty() && building.iter().all(|run| run_text(run).contains("-musl")))
+        }
         _ => false,
     }
+}
+
+/// Returns the runs that can have built `artifact`: those whose text names
+/// its path, else those that name its file name as a word, else all runs.
+/// One build can then not vouch for another artifact of the same stage.
+fn building_runs<'a>(runs: &[&'a RunStep], artifact: &Artifact) -> Vec<&'a RunStep> {
+    let path = unix_path::normalize(&artifact.path.value);
+    let naming_path: Vec<&RunStep> = runs.iter().copied().filter(|run| run_text(run).contains(&path)).collect();
+    if !naming_path.is_empty() {
+        return naming_path;
+    }
+
+    let file_name = unix_path::file_name(&path);
+    let naming_file: Vec<&RunStep> = runs
+        .iter()
+        .copied()
+        .filter(|run| file_name != "/" && contains_word(&run_text(run), file_name))
+        .collect();
+    if naming_file.is_empty() { runs.to_vec() } else { naming_file }
+}
+
+fn run_text(run: &RunStep) -> String {
+    match &run.command.form {
+        CommandForm::Shell(text) => text.value.clone(),
+        CommandForm::Exec(argv) => argv.iter().map(|argument| argument.as_str()).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Returns whether `word` occurs in `text` with no name character (letter,
+/// digit, `_`, `-`, `.`) right before or after it.
+fn contains_word(text: &str, word: &str) -> bool {
+    let is_name_char = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    text.match_indices(word).any(|(index, _)| {
+        let before = text[..index].chars().next_back();
+        let after = text[index + word.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+    })
 }
 
 fn copy_reference_span(source: &CopySource) -> Span {
@@ -249,12 +294,51 @@ mod tests {
             (go("", "", "alpine:3"), vec![Warning]),
             (go("", "", "debian:12"), vec![]),
             (go(r#"env CGO_ENABLED="0""#, "", "scratch"), vec![]),
-            (go(r#"run "CGO_ENABLED=0 go build -o /out/x .""#, "", "scratch"), vec![]),
+            (go(r#"run "CGO_ENABLED=0 go build -o /out/x .""#, "", "scratch"), vec![Warning]),
             (go("", "", "example.com/unknown:1"), vec![]),
         ];
         for (source, expected) in cases {
             assert_eq!(severities(&source), expected, "{source}");
         }
+    }
+
+    #[test]
+    fn cgo_off_run_covers_only_its_own_artifact() {
+        let source = r#"stage "b" from="golang:1.19" {
+                workdir "/src"
+                run "mkdir -p /o && go build -o /o/inferred ."
+                run "CGO_ENABLED=0 go build -o /o/nocgo ."
+                artifact "inferred" path="/o/inferred" kind="executable"
+                artifact "nocgo" path="/o/nocgo" kind="executable"
+            }
+            stage "alp" from="alpine:3" {
+                copy artifact="inferred" from="b" to="/a2"
+                copy artifact="nocgo" from="b" to="/a3"
+            }"#;
+        let found = diagnostics_among(source, &[LinkageMismatch]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.starts_with("`inferred`"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn building_run_is_found_by_file_name_or_else_all_runs() {
+        let by_name = |build: &str| {
+            format!(
+                r#"stage "b" from="golang:1.19" {{
+                       workdir "/src"
+                       run "go mod download"
+                       {build}
+                       artifact "app" path="/src/app" kind="executable"
+                   }}
+                   stage "r" from="scratch" {{ copy artifact="app" from="b" to="/app" }}"#
+            )
+        };
+        // Only the run that names `app` decides.
+        assert_eq!(severities(&by_name(r#"run "CGO_ENABLED=0 go build -o app .""#)), vec![]);
+        assert_eq!(severities(&by_name(r#"run "go build -o app .""#)), vec![Warning]);
+        // No run names the artifact, so every run must disable cgo.
+        assert_eq!(severities(&by_name(r#"run "CGO_ENABLED=0 go build .""#)), vec![Warning]);
+        assert_eq!(severities(&by_name(r#"run "go build ." { env CGO_ENABLED="0" }"#)), vec![Warning]);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! SC0102), duplicate names (SC0103) and names with invalid characters
 //! (SC0104). A bare-word `from=` typo is reported by `names.rs` already.
 //!
-//! Case rules: stage names are compared ignoring case because Dockerfile
-//! lowercases them, so `Builder` and `builder` would be the same stage.
-//! Artifact names are compared ignoring case as well, since two artifacts
-//! that differ only in case are a trap for the reader. Build args and
-//! secret ids are case-sensitive in Docker (`HTTP_PROXY` and `http_proxy`
-//! are both predefined args), so only exact duplicates clash.
+//! Case rules: a reference to a stage or artifact must match its name
+//! exactly. Two stage names that differ only in case are a duplicate
+//! (SC0103), because Dockerfile lowercases stage names, so `Builder` and
+//! `builder` would be the same stage. Artifact names of one stage clash
+//! ignoring case as well, since two artifacts that differ only in case are
+//! a trap for the reader. Build args and secret ids are case-sensitive in
+//! Docker (`HTTP_PROXY` and `http_proxy` are both predefined args), so only
+//! exact duplicates clash.
 
 use std::collections::BTreeMap;
 
@@ -511,6 +513,15 @@ mod tests {
             let help = first_among(source, InvalidName).help.unwrap_or_default();
             assert!(help.ends_with(&format!("for example {suggestion}")), "{source}: {help}");
         }
+    }
+
+    #[test]
+    fn stage_reference_differing_in_case_suggests_exact_name() {
+        let source = r#"stage "builder" from="alpine:3"; stage "r" from="Builder"; image "r""#;
+        let diagnostic = first_among(source, UnknownStage);
+        let help = diagnostic.help.unwrap_or_default();
+        assert!(help.contains(r#"from="builder""#), "{help}");
+        assert!(!help.contains("Builder:1.0"), "{help}");
     }
 
     #[test]

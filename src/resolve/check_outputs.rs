@@ -1,16 +1,19 @@
-//! Output checks: no `image` output (SC0701), several outputs without
-//! exactly one default (SC0702), an output image based on a toolchain
-//! (SC0703), and base images with no pinned tag (SC0704).
+//! Output checks: no `image` output (SC0701), two `image` nodes for one
+//! stage (SC0103), several outputs without exactly one default (SC0702),
+//! an output image based on a toolchain (SC0703), and base images with no
+//! pinned tag (SC0704).
 
 use super::chain::{Root, Stages};
 use super::check_names::list;
+use super::check_references;
 use super::graph::StageGraph;
 use super::images::{self, ImageReference};
-use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
+use crate::diag::{Code, Diagnostic, Diagnostics, Severity, display_value};
 use crate::model::{Base, ImageOutput};
 
 pub fn check(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &mut Diagnostics) {
     check_output_present(stages, graph, diagnostics);
+    check_duplicate_outputs(stages, diagnostics);
     check_default_output(stages, diagnostics);
     check_toolchain_outputs(stages, diagnostics);
     check_unpinned_bases(stages, diagnostics);
@@ -43,10 +46,16 @@ fn check_output_present(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &m
     }
     let example = finals
         .last()
-        .map_or("runtime", |&index| stages.stage(index).name.as_str());
-    let help = match finals.len() {
-        0 => format!("add `image \"{example}\" tag=\"{example}:1.0\"` to export the stage that makes the image"),
-        1 => format!("add `image \"{example}\" tag=\"{example}:1.0\"` to export it"),
+        .or(spec.stages.len().checked_sub(1).as_ref())
+        .map(|&index| stages.stage(index).name.value.to_ascii_lowercase());
+    let help = match (finals.len(), example) {
+        (_, None) => "add a stage and an image output, for example `stage \"app\" from=\"alpine:3.20\" { cmd \"echo\" \
+                      \"hello\" }` and `image \"app\" tag=\"app:1.0\"`"
+            .to_string(),
+        (0, Some(example)) => {
+            format!("add `image \"{example}\" tag=\"{example}:1.0\"` to export the stage that makes the image")
+        }
+        (1, Some(example)) => format!("add `image \"{example}\" tag=\"{example}:1.0\"` to export it"),
         _ => format!(
             "add `image \"NAME\" tag=\"NAME:1.0\"` for the stage to export; candidates (stages nothing depends on): \
              {}; with several images, mark one default=#true",
@@ -56,12 +65,48 @@ fn check_output_present(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &m
     diagnostics.push(diagnostic.help(help));
 }
 
-fn check_default_output(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
+/// Reports a second `image` node for a stage that already has one. A
+/// stage has one output, which carries all of its tags.
+fn check_duplicate_outputs(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     let images = &stages.spec.images;
+    for (position, image) in images.iter().enumerate() {
+        let Some(first) = images[..position].iter().find(|earlier| earlier.stage.value == image.stage.value) else {
+            continue;
+        };
+        let stage = image.stage.as_str();
+        let tags: Vec<String> = first
+            .tags
+            .iter()
+            .chain(&image.tags)
+            .map(|tag| format!("\"{}\"", display_value(&tag.value)))
+            .collect();
+        let example = match tags.split_first() {
+            Some((main, [])) => format!("`image \"{stage}\" tag={main}`"),
+            Some((main, rest)) => format!("`image \"{stage}\" tag={main} {{ tag {} }}`", rest.join(" ")),
+            None => format!("`image \"{stage}\" tag=\"{}:1.0\"`", stage.to_ascii_lowercase()),
+        };
+        diagnostics.push(
+            Diagnostic::new(Code::DuplicateName, format!("stage `{stage}` is exported by two `image` nodes"))
+                .label(image.span, "second output of the stage")
+                .label(first.span, "first output of the stage")
+                .help(format!("put both tags on one image node: {example}")),
+        );
+    }
+}
+
+fn check_default_output(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
+    // A second `image` node for a stage is SC0103, so count each stage once.
+    let all = &stages.spec.images;
+    let images: Vec<&ImageOutput> = all
+        .iter()
+        .enumerate()
+        .filter(|(position, image)| !all[..*position].iter().any(|earlier| earlier.stage.value == image.stage.value))
+        .map(|(_, image)| image)
+        .collect();
     if images.len() < 2 {
         return;
     }
-    let defaults: Vec<&ImageOutput> = images.iter().filter(|image| image.default).collect();
+    let defaults: Vec<&ImageOutput> = images.iter().copied().filter(|image| image.default).collect();
 
     match defaults.len() {
         1 => {}
@@ -70,7 +115,7 @@ fn check_default_output(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                 Code::AmbiguousOutput,
                 format!("{} image outputs and none is the default", images.len()),
             );
-            for image in images {
+            for image in &images {
                 diagnostic = diagnostic.label(image.stage.span, format!("exports `{}`", image.stage.value));
             }
             diagnostics.push(diagnostic.help(format!(
@@ -123,7 +168,7 @@ fn check_toolchain_outputs(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             .help(format!(
                 "build in `{stage}`, declare the result there with `artifact \"app\" path=\"/PATH\" \
                  kind=\"executable\"`, copy it into a small runtime stage such as `stage \"{runtime}\" \
-                 from=\"gcr.io/distroless/static-debian12\" {{ copy artifact=\"app\" from=\"{stage}\" to=\"/app\" }}`, \
+                 from=\"gcr.io/distroless/static-debian12:nonroot\" {{ copy artifact=\"app\" from=\"{stage}\" to=\"/app\" }}`, \
                  and export `image \"{runtime}\"` instead"
             )),
         );
@@ -133,6 +178,10 @@ fn check_toolchain_outputs(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 fn check_unpinned_bases(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     for stage in &stages.spec.stages {
         let Base::Image(text) = &stage.base else { continue };
+        // An invalid reference is SC0705; its tag is not worth a second report.
+        if check_references::reference_error(&text.value, true).is_some() {
+            continue;
+        }
         let Some(reference) = ImageReference::parse(&text.value) else {
             continue;
         };
@@ -200,7 +249,11 @@ mod tests {
             ),
             (r#"stage "a" from="alpine"; image "a""#, &[UnpinnedBaseImage]),
             (r#"stage "a" from="alpine:latest"; image "a""#, &[UnpinnedBaseImage]),
-            (r#"stage "a" from="alpine@sha256:0123"; image "a""#, &[]),
+            (
+                r#"stage "a" from="alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"; image "a""#,
+                &[],
+            ),
+            (r#"stage "a" from="ALPINE"; image "a""#, &[]),
             (
                 r#"stage "a" from="localhost:5000/app"; image "a""#,
                 &[UnpinnedBaseImage],
@@ -221,6 +274,22 @@ mod tests {
         let diagnostic = first_among(source, NoOutput);
         assert_eq!(diagnostic.labels.len(), 2);
         assert!(diagnostic.help.unwrap_or_default().contains("`api`, `worker`"));
+    }
+
+    #[test]
+    fn empty_spec_help_declares_a_stage_and_output() {
+        let help = first_among("", NoOutput).help.unwrap_or_default();
+        assert!(help.starts_with("add a stage and an image output"), "{help}");
+        assert!(!help.contains("runtime"), "{help}");
+    }
+
+    #[test]
+    fn second_image_node_for_a_stage_is_a_duplicate() {
+        let source = r#"stage "api" from="alpine:3"; image "api" tag="a:1"; image "api" tag="a:2""#;
+        let codes = codes_among(source, &[Code::DuplicateName, AmbiguousOutput]);
+        assert_eq!(codes, [Code::DuplicateName]);
+        let help = first_among(source, Code::DuplicateName).help.unwrap_or_default();
+        assert!(help.contains(r#"`image "api" tag="a:1" { tag "a:2" }`"#), "{help}");
     }
 
     #[test]

@@ -268,10 +268,9 @@ mod tests {
                 r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "../x" } }"#,
                 &[ContextEscape],
             ),
-            (
-                r#"context { exclude "/abs" }; stage "a" from="alpine:3""#,
-                &[ContextEscape],
-            ),
+            // A leading `/` is relative to the context root, as in .dockerignore.
+            (r#"context { exclude "/node_modules" }; stage "a" from="alpine:3""#, &[]),
+            (r#"context { exclude "../x" }; stage "a" from="alpine:3""#, &[ContextEscape]),
             (
                 r#"stage "a" from="alpine:3" { run "true" { bind "/m" source="../x" } }"#,
                 &[ContextEscape],

@@ -3,8 +3,9 @@
 //! environment contains only the env of the stage (including env inherited through
 //! `from=`), the run's own `env`, and the build args the stage declares
 //! with `arg`. Two mistakes are reported as warnings:
-//! - SC0603: the name is a global arg (or an arg of a base stage) that the
-//!   stage does not declare, so the shell sees nothing.
+//! - SC0603: the name is a global arg, an arg of a base stage, or one of the
+//!   platform args BuildKit sets for every build (`TARGETARCH` and the
+//!   like), and the stage does not declare it, so the shell sees nothing.
 //! - SC0605: the name is set with `env` only in stages this one is not
 //!   based on, since env is inherited only through `from=`.
 
@@ -12,6 +13,7 @@ use std::collections::BTreeSet;
 
 use super::chain::Stages;
 use super::fields::inner_span;
+use super::platform_args;
 use super::shell_text::{self, Expansion};
 use crate::diag::{Code, Diagnostic, Diagnostics, Severity, Span};
 use crate::model::{Spanned, StepKind};
@@ -68,6 +70,9 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             visible.extend(env_names(stages, index, position));
             visible.extend(declared_args(stages, index, position));
             visible.extend(run.env.iter().map(|(name, _)| name.as_str()));
+            if stage.cross_compile {
+                visible.extend(platform_args::TARGET_PLATFORM_ARGS);
+            }
 
             let mut reported: BTreeSet<String> = BTreeSet::new();
             for expansion in shell_text::expansions(&script.value) {
@@ -146,8 +151,13 @@ fn arg_not_declared(
             })
         })
     };
-    let (declaration, declaration_label) = global.or_else(in_base)?;
-    let stage = stages.stage(index).name.as_str();
+    let stage_node = stages.stage(index);
+    let automatic = || {
+        platform_args::is_platform_arg(name)
+            .then_some((stage_node.name.span, "this stage does not declare it; BuildKit sets it for every build"))
+    };
+    let (declaration, declaration_label) = global.or_else(in_base).or_else(automatic)?;
+    let stage = stage_node.name.as_str();
 
     Some(
         Diagnostic::new(
@@ -267,6 +277,23 @@ mod tests {
                 &[EnvFromUnrelatedStage],
             ),
             (r#"stage "a" from="alpine:3" { run "echo $UNKNOWN $HOME" }"#, &[]),
+            // Platform args that BuildKit sets are visible only when declared.
+            (r#"stage "a" from="golang:1.19" { run "echo arch=$TARGETARCH" }"#, &[ArgNotVisible]),
+            (r#"stage "a" from="golang:1.19" { arg "TARGETARCH"; run "echo $TARGETARCH" }"#, &[]),
+            (
+                r#"stage "a" from="golang:1.19" platform="build" cross-compile=#true { run "GOARCH=$TARGETARCH go build" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="golang:1.19" cross-compile=#true { run "echo $BUILDPLATFORM" }"#,
+                &[ArgNotVisible],
+            ),
+            // Quoted here-document bodies are literal.
+            (
+                r#"stage "a" from="alpine:3" { env APP_MODE="x" }
+                   stage "b" from="alpine:3" { run "cat <<'EOF' > /f\n$APP_MODE\nEOF" }"#,
+                &[],
+            ),
             // One warning per name and run.
             (
                 r#"arg "V"; stage "a" from="alpine:3" { run "echo $V $V" }"#,

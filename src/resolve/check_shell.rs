@@ -1,10 +1,11 @@
 //! Shell checks: shell-form commands in a stage with no shell (SC0401), and
-//! exec-form argvs written as if a shell would split or expand them (SC0402).
+//! exec-form argvs whose program name a shell would have split or expanded
+//! (SC0402). The latter is a warning, and an error in a stage with no shell,
+//! where neither form can run the command.
 
 use super::chain::{Root, Stages};
 use super::images;
-use super::shell_text;
-use crate::diag::{Code, Diagnostic, Diagnostics, Span};
+use crate::diag::{Code, Diagnostic, Diagnostics, Severity, Span, display_value};
 use crate::model::{CommandForm, Spanned, StepKind};
 
 pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
@@ -31,7 +32,7 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                     }
                 }
                 CommandForm::Exec(argv) => {
-                    if let Some(diagnostic) = shell_syntax_in_exec_form(node, argv) {
+                    if let Some(diagnostic) = shell_syntax_in_exec_form(node, argv, &shells[index]) {
                         diagnostics.push(diagnostic);
                     }
                 }
@@ -89,7 +90,8 @@ fn shell_facts(stages: &Stages<'_>) -> Vec<ShellFact> {
 fn shell_form_without_shell(stage: &str, node: &str, text: &Spanned<String>, shell: &ShellFact) -> Diagnostic {
     let argv = split_simple(&text.value);
     let exec_form = match &argv {
-        Some(argv) if node == "healthcheck" => format!("`healthcheck {}`", quote_all(argv)),
+        // One word in `run` is still shell form; exec=#true makes it an argv.
+        Some(argv) if node == "run" && argv.len() == 1 => format!("`run {} exec=#true`", quote_all(argv)),
         Some(argv) => format!("`{node} {}`", quote_all(argv)),
         None => String::new(),
     };
@@ -127,77 +129,81 @@ fn split_simple(text: &str) -> Option<Vec<&str>> {
 fn quote_all(words: &[&str]) -> String {
     words
         .iter()
-        .map(|word| format!("\"{word}\""))
+        .map(|word| format!("\"{}\"", escape(&display_value(word))))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// Returns why an exec-form argument looks like it expects a shell, if it does.
-fn shell_syntax(argument: &str) -> Option<&'static str> {
-    const OPERATORS: &[&str] = &["&&", "||", "|", ";", ">", ">>", "<", "2>&1", "&", "2>", "<<"];
-    if OPERATORS.contains(&argument) {
-        return Some("a shell operator, passed to the program as a plain argument");
+/// Returns why an exec-form program name looks like it expects a shell, if
+/// it does. Only the program is judged: later arguments reach the program
+/// as text, and programs take `*`, `>` or `$1` in arguments on purpose.
+fn program_shell_syntax(program: &str) -> Option<&'static str> {
+    if program.trim() != program || program.contains(char::is_whitespace) {
+        return Some("a program name with spaces, which exec form does not split into arguments");
     }
-    if argument.contains('`') || argument.contains("$(") {
+    if ["&&", "||", "|", ";", ">", "<"].iter().any(|operator| program.contains(operator)) {
+        return Some("a shell operator in the program name, which exec form passes on as it is");
+    }
+    if program.contains('`') || program.contains("$(") {
         return Some("a command substitution, which only a shell performs");
     }
-    let bytes = argument.as_bytes();
+    let bytes = program.as_bytes();
     let expands = bytes
         .windows(2)
         .any(|pair| pair[0] == b'$' && (pair[1] == b'{' || pair[1] == b'_' || pair[1].is_ascii_alphabetic()));
     if expands {
         return Some("a variable that is never expanded without a shell");
     }
-    if argument.contains('*') && !argument.contains('=') && !argument.contains("://") {
+    if program.contains(['*', '?']) {
         return Some("a glob that is never expanded without a shell");
     }
     None
 }
 
-fn shell_syntax_in_exec_form(node: &str, argv: &[Spanned<String>]) -> Option<Diagnostic> {
+fn shell_syntax_in_exec_form(node: &str, argv: &[Spanned<String>], shell: &ShellFact) -> Option<Diagnostic> {
     let program = argv.first()?;
-    // `sh -c SCRIPT` runs a shell on purpose.
-    if shell_text::is_shell_program(&program.value) && argv.get(1).is_some_and(|flag| flag.value == "-c") {
-        return None;
-    }
-
-    let (argument, reason) = if program.value.trim() != program.value || program.value.contains(char::is_whitespace) {
-        (
-            program,
-            "a program name with spaces, which exec form does not split into arguments",
-        )
-    } else {
-        argv.iter()
-            .find_map(|argument| shell_syntax(&argument.value).map(|reason| (argument, reason)))?
-    };
+    let reason = program_shell_syntax(&program.value)?;
 
     let words: Vec<&str> = argv.iter().map(|argument| argument.as_str()).collect();
     let text = words.join(" ");
     let split = argv.len() == 1 && split_simple(&text).is_some_and(|words| words.len() > 1);
+    let split_argv = quote_all(&text.split_whitespace().collect::<Vec<_>>());
+
+    let diagnostic = Diagnostic::new(
+        Code::ShellSyntaxInExecForm,
+        format!("exec-form `{node}` program `{}` needs a shell", display_value(&program.value)),
+    )
+    .label(program.span, reason);
+
+    if !shell.present {
+        let help = if split {
+            format!("split it into arguments: `{node} {split_argv}`; a stage without a shell cannot run shell syntax")
+        } else {
+            "this stage has no shell, so run the command as a program with its arguments, or base the stage on an \
+             image with /bin/sh"
+                .to_string()
+        };
+        return Some(
+            diagnostic
+                .severity(Severity::Error)
+                .label(shell.span, shell.reason.clone())
+                .help(help),
+        );
+    }
+
+    let shown = escape(&display_value(&text));
     let shell_form = match node {
         "run" if argv.len() == 1 => "remove exec=#true so that the shell runs it".to_string(),
-        "run" => format!(
-            "write it as one string so that the shell runs it: `run \"{}\"`",
-            escape(&text)
-        ),
-        _ => format!("or run it through the shell: `{node} shell=\"{}\"`", escape(&text)),
+        "run" => format!("write it as one string so that the shell runs it: `run \"{shown}\"`"),
+        _ => format!("or run it through the shell: `{node} shell=\"{shown}\"`"),
     };
-    let split_argv = quote_all(&text.split_whitespace().collect::<Vec<_>>());
     let help = match (split, node) {
         (true, "run") => format!("split it into arguments: `run {split_argv}`, or {shell_form}"),
         (true, _) => format!("split it into arguments: `{node} {split_argv}`, {shell_form}"),
         (false, "run") => shell_form,
         (false, _) => format!("pass each argument separately, {shell_form}"),
     };
-
-    Some(
-        Diagnostic::new(
-            Code::ShellSyntaxInExecForm,
-            format!("exec-form `{node}` argument `{}` needs a shell", argument.value),
-        )
-        .label(argument.span, reason)
-        .help(help),
-    )
+    Some(diagnostic.help(help))
 }
 
 fn escape(text: &str) -> String {
@@ -259,30 +265,21 @@ mod tests {
                 &[ShellSyntaxInExecForm],
             ),
             (r#"stage "a" from="alpine:3" { cmd "/app/main" "--port" "8080" }"#, &[]),
+            // Later arguments are the program's business.
+            (r#"stage "a" from="alpine:3" { run "make" "&&" "make" "install" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "echo" "$HOME" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "rm" "*.tmp" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "app" "--exclude=*.md" "http://x/*" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "/app" "--sql" "SELECT * FROM t WHERE a > 1" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "/app" "--glob" "*.txt" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "echo" "`date`" }"#, &[]),
+            (r#"stage "a" from="alpine:3" { cmd "/bin/sh" "-c" "echo $HOME && ls *" }"#, &[]),
             (
-                r#"stage "a" from="alpine:3" { run "make" "&&" "make" "install" }"#,
+                r#"stage "a" from="alpine:3" { cmd "$APP_HOME/bin/app" "--serve" }"#,
                 &[ShellSyntaxInExecForm],
             ),
-            (
-                r#"stage "a" from="alpine:3" { cmd "echo" "$HOME" }"#,
-                &[ShellSyntaxInExecForm],
-            ),
-            (
-                r#"stage "a" from="alpine:3" { cmd "rm" "*.tmp" }"#,
-                &[ShellSyntaxInExecForm],
-            ),
-            (
-                r#"stage "a" from="alpine:3" { cmd "app" "--exclude=*.md" "http://x/*" }"#,
-                &[],
-            ),
-            (
-                r#"stage "a" from="alpine:3" { cmd "echo" "`date`" }"#,
-                &[ShellSyntaxInExecForm],
-            ),
-            (
-                r#"stage "a" from="alpine:3" { cmd "/bin/sh" "-c" "echo $HOME && ls *" }"#,
-                &[],
-            ),
+            (r#"stage "a" from="alpine:3" { cmd "make&&make" }"#, &[ShellSyntaxInExecForm]),
+            (r#"stage "a" from="alpine:3" { cmd "/bin/*" }"#, &[ShellSyntaxInExecForm]),
             (
                 r#"stage "a" from="alpine:3" { run "go build ./..." exec=#true }"#,
                 &[ShellSyntaxInExecForm],
@@ -292,6 +289,8 @@ mod tests {
                 &[ShellSyntaxInExecForm],
             ),
             (r#"stage "a" from="alpine:3" { cmd "price" "$5" }"#, &[]),
+            // A missing `from=` leaves the base unknown, not scratch.
+            (r#"stage "a" form="alpine:3" { run "true" }"#, &[]),
         ];
         for (source, expected) in cases {
             assert_eq!(codes_among(source, CODES), *expected, "{source}");
@@ -308,6 +307,33 @@ mod tests {
             diagnostic.labels[1].text,
             "based on scratch, the empty image with no /bin/sh"
         );
+    }
+
+    #[test]
+    fn one_word_run_in_scratch_suggests_exec_flag() {
+        let source = r#"stage "a" from="scratch" { run "/busybox" }"#;
+        let help = first_among(source, ShellFormWithoutShell).help.unwrap_or_default();
+        assert!(help.contains(r#"`run "/busybox" exec=#true`"#), "{help}");
+    }
+
+    #[test]
+    fn program_needing_shell_in_scratch_is_an_error() {
+        let source = r#"stage "a" from="scratch" { cmd "/app --port 8080" }"#;
+        let diagnostic = first_among(source, ShellSyntaxInExecForm);
+        assert_eq!(diagnostic.severity, crate::diag::Severity::Error);
+        let help = diagnostic.help.unwrap_or_default();
+        assert!(help.contains(r#"`cmd "/app" "--port" "8080"`"#), "{help}");
+        assert!(!help.contains("shell="), "{help}");
+
+        let with_shell = r#"stage "a" from="alpine:3" { cmd "/app --port 8080" }"#;
+        assert_eq!(first_among(with_shell, ShellSyntaxInExecForm).severity, crate::diag::Severity::Warning);
+    }
+
+    #[test]
+    fn help_escapes_control_characters() {
+        let source = r#"stage "a" from="alpine:3" { cmd "/app\n--x y" }"#;
+        let help = first_among(source, ShellSyntaxInExecForm).help.unwrap_or_default();
+        assert!(!help.contains('\n'), "{help:?}");
     }
 
     #[test]

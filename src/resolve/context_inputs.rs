@@ -1,11 +1,13 @@
-//! SC0305: context inputs that match nothing in the build context. This
-//! check reads the filesystem, so it is not part of [`super::validate`];
-//! the CLI runs it once the context directory is given.
+//! SC0305: context inputs that match nothing in the build context, and
+//! SC0303 for those that reach their files through a symbolic link to
+//! outside the context. This check reads the filesystem, so it is not part
+//! of [`super::validate`]; the CLI runs it once the context directory is given.
 
 use std::fs;
 use std::path::Path;
 
 use super::check_paths::context_escape;
+use super::check_patterns::glob_syntax_error;
 use crate::diag::{Code, Diagnostic, Diagnostics, suggest::did_you_mean};
 use crate::model::{CopySource, MountKind, Spanned, Spec, StepKind};
 
@@ -14,14 +16,18 @@ use crate::model::{CopySource, MountKind, Spanned, Spec, StepKind};
 /// `context_dir`, or only files that `context { exclude }` removes.
 pub fn check_context_inputs(spec: &Spec, context_dir: &Path, diagnostics: &mut Diagnostics) {
     for input in context_inputs(spec) {
-        // Paths that leave the context are SC0303.
-        if context_escape(&input.value).is_some() {
+        // Paths that leave the context are SC0303, and invalid globs SC0306.
+        if context_escape(&input.value).is_some() || glob_syntax_error(&input.value).is_some() {
             continue;
         }
 
         let matches = find_matches(context_dir, &input.value);
         if matches.is_empty() {
             diagnostics.push(missing_input(input, context_dir));
+            continue;
+        }
+        if let Some(diagnostic) = super::context_links::check_input(input, context_dir, &matches) {
+            diagnostics.push(diagnostic);
             continue;
         }
 
@@ -93,6 +99,15 @@ fn missing_input(input: &Spanned<String>, context_dir: &Path) -> Diagnostic {
         Some(found) => format!("did you mean `{found}`?"),
         None => "no such file or directory in the context".to_string(),
     };
+    // A file named like the glob exists: its `[`, `*` or `?` were read as glob syntax.
+    if has_glob(&input.value) && fs::symlink_metadata(context_dir.join(&input.value)).is_ok() {
+        return Diagnostic::new(
+            Code::MissingContextInput,
+            format!("`{}` is a glob that does not match the file of that name", input.value),
+        )
+        .label(input.span, "`[`, `*` and `?` are glob syntax in a context path")
+        .help("write each `[`, `*` or `?` of the file name as `[[]`, `[*]` or `[?]`, such as `\"a[[]1].txt\"` for `a[1].txt`");
+    }
 
     Diagnostic::new(
         Code::MissingContextInput,
@@ -104,8 +119,8 @@ fn missing_input(input: &Spanned<String>, context_dir: &Path) -> Diagnostic {
     )
     .label(input.span, label)
     .help(
-        "context paths are relative to the build context directory, not to the spec file; fix the path, or add the \
-         file to the context",
+        "context paths are relative to the build context directory, which is the spec's directory unless \
+         --context names another; fix the path, or add the file to the context",
     )
 }
 
@@ -358,6 +373,15 @@ mod tests {
                 "{source}"
             );
         }
+    }
+
+    #[test]
+    fn literal_bracket_file_gets_escape_help() {
+        let files = ["a[1].txt"];
+        let found = check(r#"stage "a" from="alpine:3" { copy "a[1].txt" to="/d/" }"#, &files);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("glob syntax"), "{found:?}");
+        assert!(check(r#"stage "a" from="alpine:3" { copy "a[[]1].txt" to="/d/" }"#, &files).is_empty());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct Edge {
 pub struct StageGraph {
     /// `edges[i]` lists what stage `i` depends on, in spec order.
     pub edges: Vec<Vec<Edge>>,
+    /// `rank[i]` is the position of stage `i` when the stages are sorted by
+    /// lower-cased name, then spec index. Empty for a graph built without a spec.
+    rank: Vec<usize>,
 }
 
 impl StageGraph {
@@ -68,12 +71,16 @@ impl StageGraph {
                 }
             }
         }
-        StageGraph { edges }
+        StageGraph {
+            edges,
+            rank: name_rank(spec),
+        }
     }
 
     /// Returns the stages in an order where each comes after all it depends
-    /// on; among ready stages the one written first goes first, so the
-    /// order is deterministic. Stages on a cycle are left out.
+    /// on. Among ready stages the one whose lower-cased name sorts first goes
+    /// first, so the order depends on the graph and the names, not on the
+    /// order of the stages in the spec. Stages on a cycle are left out.
     pub fn topological_order(&self) -> Vec<usize> {
         let count = self.edges.len();
         let mut pending = vec![0usize; count];
@@ -85,14 +92,16 @@ impl StageGraph {
             }
         }
 
-        let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|&i| pending[i] == 0).map(Reverse).collect();
+        let rank = |i: usize| self.rank.get(i).copied().unwrap_or(i);
+        let mut ready: BinaryHeap<Reverse<(usize, usize)>> =
+            (0..count).filter(|&i| pending[i] == 0).map(|i| Reverse((rank(i), i))).collect();
         let mut order = Vec::with_capacity(count);
-        while let Some(Reverse(i)) = ready.pop() {
+        while let Some(Reverse((_, i))) = ready.pop() {
             order.push(i);
             for &dependent in &dependents[i] {
                 pending[dependent] -= 1;
                 if pending[dependent] == 0 {
-                    ready.push(Reverse(dependent));
+                    ready.push(Reverse((rank(dependent), dependent)));
                 }
             }
         }
@@ -162,6 +171,22 @@ impl StageGraph {
     }
 }
 
+/// Returns each stage's position in the order of lower-cased names, then spec indexes.
+fn name_rank(spec: &Spec) -> Vec<usize> {
+    let mut sorted: Vec<(String, usize)> = spec
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| (stage.name.value.to_lowercase(), i))
+        .collect();
+    sorted.sort();
+    let mut rank = vec![0; sorted.len()];
+    for (position, (_, i)) in sorted.into_iter().enumerate() {
+        rank[i] = position;
+    }
+    rank
+}
+
 /// Stage names sorted for binary search; duplicates keep the first stage.
 fn name_index(spec: &Spec) -> Vec<(String, usize)> {
     let mut index: Vec<(String, usize)> =
@@ -194,6 +219,20 @@ mod tests {
         );
         let names: Vec<&str> = graph.topological_order().iter().map(|&i| spec.stages[i].name.as_str()).collect();
         assert_eq!(names, ["builder", "runtime"]);
+    }
+
+    #[test]
+    fn independent_stages_are_ordered_by_name() {
+        let (spec, graph) = graph(
+            r#"
+            stage "Zeta" from="alpine:3"
+            stage "gen" from="alpine:3"
+            stage "app" from="gen" { copy artifact="z" from="Zeta" to="/z" }
+            stage "base" from="alpine:3"
+            "#,
+        );
+        let names: Vec<&str> = graph.topological_order().iter().map(|&i| spec.stages[i].name.as_str()).collect();
+        assert_eq!(names, ["base", "gen", "Zeta", "app"]);
     }
 
     #[test]

@@ -5,24 +5,31 @@ pub mod build;
 pub mod chain;
 mod check_args;
 mod check_artifacts;
+mod check_build_args;
 mod check_graph;
 mod check_linkage;
+mod check_mounts;
 mod check_names;
 mod check_outputs;
 mod check_paths;
+mod check_patterns;
 mod check_platform;
+mod check_references;
 mod check_run_env;
 mod check_secrets;
 mod check_shell;
 mod context_inputs;
+mod context_links;
 mod fields;
 pub mod graph;
 pub mod images;
 mod names;
+pub mod platform_args;
 mod shell_text;
 mod unix_path;
 pub mod workdir;
 
+pub use check_build_args::check_build_arg_overrides;
 pub use context_inputs::check_context_inputs;
 
 use crate::diag::Diagnostics;
@@ -50,13 +57,17 @@ pub fn validate(spec: &Spec, graph: &graph::StageGraph, diagnostics: &mut Diagno
     check_graph::check(&stages, graph, diagnostics);
     check_artifacts::check(&stages, &workdirs, diagnostics);
     check_paths::check(&stages, &workdirs, diagnostics);
+    check_patterns::check(&stages, diagnostics);
+    check_mounts::check(&stages, diagnostics);
     check_shell::check(&stages, diagnostics);
     check_linkage::check(&stages, diagnostics);
     check_platform::check(&stages, diagnostics);
     check_args::check(&stages, diagnostics);
+    check_build_args::check(&stages, diagnostics);
     check_secrets::check(&stages, diagnostics);
     check_run_env::check(&stages, diagnostics);
     check_outputs::check(&stages, graph, diagnostics);
+    check_references::check(&stages, diagnostics);
 }
 
 /// Helpers for the table-driven tests of the check modules.

@@ -36,11 +36,14 @@ pub fn is_shell_program(program: &str) -> bool {
 
 /// Finds the variable expansions in `text`. Text inside single quotes is
 /// skipped, since the shell does not expand it there; `\$` and `$$` are not
-/// expansions.
+/// expansions. The body of a here-document whose delimiter is quoted
+/// (`<<'EOF'`, `<<"EOF"`, `<<\EOF`) is literal and skipped too; in the body
+/// of an unquoted one, quotes do not matter and `$NAME` is expanded.
 pub fn expansions(text: &str) -> Vec<Expansion> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut in_single_quotes = false;
+    let mut pending_heredocs: Vec<Heredoc> = Vec::new();
     let mut index = 0;
 
     while index < bytes.len() {
@@ -53,37 +56,25 @@ pub fn expansions(text: &str) -> Vec<Expansion> {
         match byte {
             b'\'' => in_single_quotes = true,
             b'\\' => index += 1,
-            b'$' => {
-                let start = index;
-                let mut name_start = index + 1;
-                if bytes.get(name_start) == Some(&b'$') {
-                    index += 2;
+            b'\n' if !pending_heredocs.is_empty() => {
+                index = skip_heredoc_bodies(text, index + 1, &std::mem::take(&mut pending_heredocs), &mut found);
+                continue;
+            }
+            b'<' if bytes[index..].starts_with(b"<<") && !bytes[index..].starts_with(b"<<<") => {
+                if let Some((heredoc, end)) = heredoc_operator(text, index) {
+                    pending_heredocs.push(heredoc);
+                    index = end;
                     continue;
                 }
-                let braced = bytes.get(name_start) == Some(&b'{');
-                if braced {
-                    name_start += 1;
-                    // `${#NAME}` is the length of NAME and `${!NAME}` an indirection.
-                    if matches!(bytes.get(name_start), Some(b'#' | b'!')) {
-                        name_start += 1;
-                    }
+            }
+            b'$' => {
+                if let Some(expansion) = expansion_at(text, index) {
+                    index = expansion.start + expansion.len;
+                    found.push(expansion);
+                    continue;
                 }
-                let name_len = name_length(&bytes[name_start..]);
-                if name_len > 0 {
-                    let name_end = name_start + name_len;
-                    let end = if braced {
-                        text[name_end..]
-                            .find('}')
-                            .map_or(name_end, |close| name_end + close + 1)
-                    } else {
-                        name_end
-                    };
-                    found.push(Expansion {
-                        name: text[name_start..name_end].to_string(),
-                        start,
-                        len: end - start,
-                    });
-                    index = end;
+                if bytes.get(index + 1) == Some(&b'$') {
+                    index += 2;
                     continue;
                 }
             }
@@ -92,6 +83,118 @@ pub fn expansions(text: &str) -> Vec<Expansion> {
         index += 1;
     }
     found
+}
+
+/// A here-document announced by `<<` on the current line.
+#[derive(Debug, Clone)]
+struct Heredoc {
+    delimiter: String,
+    /// A quoted delimiter makes the body literal.
+    quoted: bool,
+    /// `<<-` strips leading tabs from body lines and the delimiter line.
+    strip_tabs: bool,
+}
+
+/// Reads the `<<` or `<<-` operator and its delimiter word at `start`.
+/// Returns the here-document and the index after the word.
+fn heredoc_operator(text: &str, start: usize) -> Option<(Heredoc, usize)> {
+    let bytes = text.as_bytes();
+    let mut index = start + 2;
+    let strip_tabs = bytes.get(index) == Some(&b'-');
+    if strip_tabs {
+        index += 1;
+    }
+    while matches!(bytes.get(index), Some(b' ' | b'\t')) {
+        index += 1;
+    }
+
+    let mut delimiter = String::new();
+    let mut quoted = false;
+    while let Some(&byte) = bytes.get(index) {
+        match byte {
+            b'\'' | b'"' => {
+                let close = text[index + 1..].find(char::from(byte))? + index + 1;
+                delimiter.push_str(&text[index + 1..close]);
+                quoted = true;
+                index = close + 1;
+            }
+            b'\\' => {
+                let next = text[index + 1..].chars().next()?;
+                delimiter.push(next);
+                quoted = true;
+                index += 1 + next.len_utf8();
+            }
+            b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' => break,
+            _ => {
+                let next = text[index..].chars().next()?;
+                delimiter.push(next);
+                index += next.len_utf8();
+            }
+        }
+    }
+    // NOTE: `<<` is also the shift operator in `$((...))`; a number after it
+    // is taken as a shift rather than a delimiter, but `$((x << y))` is not.
+    let is_shift = !quoted && delimiter.bytes().all(|byte| byte.is_ascii_digit() || byte == b'$');
+    (!delimiter.is_empty() && !is_shift).then_some((Heredoc { delimiter, quoted, strip_tabs }, index))
+}
+
+/// Skips the bodies of `heredocs`, which start at `start`, one after the
+/// other. Records the expansions of bodies with an unquoted delimiter, and
+/// returns the index after the last delimiter line.
+fn skip_heredoc_bodies(text: &str, start: usize, heredocs: &[Heredoc], found: &mut Vec<Expansion>) -> usize {
+    let mut index = start;
+    for heredoc in heredocs {
+        while index < text.len() {
+            let line_end = text[index..].find('\n').map_or(text.len(), |offset| index + offset);
+            let line = &text[index..line_end];
+            let compared = if heredoc.strip_tabs { line.trim_start_matches('\t') } else { line };
+            let next = (line_end + 1).min(text.len());
+            if compared == heredoc.delimiter {
+                index = next;
+                break;
+            }
+            if !heredoc.quoted {
+                let mut position = index;
+                while let Some(offset) = text[position..line_end].find('$') {
+                    let dollar = position + offset;
+                    match expansion_at(text, dollar) {
+                        Some(expansion) => {
+                            position = expansion.start + expansion.len;
+                            found.push(expansion);
+                        }
+                        None => position = dollar + 1,
+                    }
+                }
+            }
+            index = next;
+        }
+    }
+    index
+}
+
+/// Reads a `$NAME`, `${NAME}` or `${NAME...}` expansion at the `$` at `start`.
+fn expansion_at(text: &str, start: usize) -> Option<Expansion> {
+    let bytes = text.as_bytes();
+    let mut name_start = start + 1;
+    let braced = bytes.get(name_start) == Some(&b'{');
+    if braced {
+        name_start += 1;
+        // `${#NAME}` is the length of NAME and `${!NAME}` an indirection.
+        if matches!(bytes.get(name_start), Some(b'#' | b'!')) {
+            name_start += 1;
+        }
+    }
+    let name_len = name_length(bytes.get(name_start..)?);
+    if name_len == 0 {
+        return None;
+    }
+    let name_end = name_start + name_len;
+    let end = if braced {
+        text[name_end..].find('}').map_or(name_end, |close| name_end + close + 1)
+    } else {
+        name_end
+    };
+    Some(Expansion { name: text[name_start..name_end].to_string(), start, len: end - start })
 }
 
 /// Length of the variable name at the start of `bytes`: a letter or `_`,
@@ -153,6 +256,22 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(names(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn quoted_heredoc_bodies_are_literal() {
+        let cases: [(&str, &[&str]); 7] = [
+            ("cat <<'EOF' > /f\n$APP_MODE\nEOF\necho $AFTER", &["AFTER"]),
+            ("cat <<\"EOF\"\n$APP_MODE\nEOF", &[]),
+            ("cat <<\\EOF\n$APP_MODE\nEOF", &[]),
+            ("cat <<EOF\n'$APP_MODE'\nEOF", &["APP_MODE"]),
+            ("cat <<-'EOF'\n\t$A\n\tEOF\necho $B", &["B"]),
+            ("cat <<'A' <<B\n$X\nA\n$Y\nB\n$Z", &["Y", "Z"]),
+            ("echo $((1 << 2))\necho $N", &["N"]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(names(text), expected, "{text:?}");
         }
     }
 

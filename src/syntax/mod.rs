@@ -1,9 +1,11 @@
 //! Parsing: KDL source to a small syntax tree that keeps a byte span for
 //! every node, name and value. Later passes never see the `kdl` crate.
 
+mod depth;
 mod parse;
 
-pub use parse::{parse, SYNTAX_LINE_PREFIX};
+pub use depth::MAX_NESTING;
+pub use parse::{SYNTAX_LINE_PREFIX, parse};
 
 use crate::diag::Span;
 
@@ -36,7 +38,7 @@ impl Value {
         match self.kind {
             ValueKind::String(_) => "a string",
             ValueKind::Integer(_) => "an integer",
-            ValueKind::Float(_) => "a number",
+            ValueKind::Float(_) => "a decimal number",
             ValueKind::Bool(_) => "a boolean",
             ValueKind::Null => "#null",
         }

@@ -1,31 +1,40 @@
-use kdl::{KdlDocument, KdlNode, KdlValue};
+use kdl::{KdlDocument, KdlError, KdlNode, KdlValue};
 
-use super::{Document, Node, Property, Value, ValueKind};
+use super::{Document, Node, Property, Value, ValueKind, depth};
 use crate::diag::{Code, Diagnostic, Span};
 
 /// The first-line directive BuildKit reads to pick a frontend. KDL has no
 /// `#` comments, so the line is blanked before parsing and kept aside.
 pub const SYNTAX_LINE_PREFIX: &str = "# syntax=";
 
+/// Stack size of the thread that runs the KDL parser. The nesting pre-scan
+/// already bounds the parser's recursion, so this is a second line of
+/// defence: it costs address space, not memory, until the stack is used.
+const PARSER_STACK_BYTES: usize = 256 * 1024 * 1024;
+
 /// Parses spec source. On a KDL syntax error, returns every error the `kdl`
 /// crate reported, each as an SC0001 diagnostic.
 pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
     let (text, syntax) = strip_syntax_line(source);
+    if let Some(diagnostic) = depth::check_nesting(&text) {
+        return Err(vec![diagnostic]);
+    }
 
-    let document = KdlDocument::parse_v2(&text).map_err(|error| {
+    let nodes = parse_on_large_stack(&text).map_err(|error| {
         let mut diagnostics: Vec<Diagnostic> = error
             .diagnostics
             .iter()
             .map(|kdl| {
+                let span: Span = kdl.span.into();
                 let message = kdl.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
-                let mut diagnostic = Diagnostic::new(Code::KdlSyntax, format!("invalid KDL: {message}"))
-                    .label(kdl.span.into(), kdl.label.clone().unwrap_or_default());
-                diagnostic.help = Some(kdl.help.clone().unwrap_or_else(|| {
+                let help = hint_for(&text, span).map(str::to_string).or_else(|| kdl.help.clone()).unwrap_or_else(|| {
                     "stagec specs are KDL v2 documents: strings in double quotes, `//` comments, \
                      booleans written #true and #false"
                         .to_string()
-                }));
-                diagnostic
+                });
+                Diagnostic::new(Code::KdlSyntax, format!("invalid KDL: {message}"))
+                    .label(span, kdl.label.clone().unwrap_or_default())
+                    .help(help)
             })
             .collect();
         if diagnostics.is_empty() {
@@ -38,7 +47,50 @@ pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
         diagnostics
     })?;
 
-    Ok(Document { nodes: document.nodes().iter().map(convert_node).collect(), syntax })
+    Ok(Document { nodes, syntax })
+}
+
+/// Parses and converts the document on a thread with a large stack, since
+/// both steps recurse once per block level. Parses on the calling thread
+/// when no thread can be started.
+fn parse_on_large_stack(text: &str) -> Result<Vec<Node>, KdlError> {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("kdl-parse".to_string())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, move || parse_nodes(text));
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(error) => {
+                tracing::debug!(%error, "cannot start the parser thread; parsing on the current thread");
+                parse_nodes(text)
+            }
+        }
+    })
+}
+
+fn parse_nodes(text: &str) -> Result<Vec<Node>, KdlError> {
+    let document = KdlDocument::parse_v2(text)?;
+    Ok(document.nodes().iter().map(convert_node).collect())
+}
+
+/// Returns the project's own hint for the two KDL v1 and shell habits that
+/// the `kdl` crate reports in generic terms: a `#` comment, and a bare
+/// `true`, `false` or `null` (KDL v2 spells them `#true`, `#false`, `#null`).
+fn hint_for(text: &str, span: Span) -> Option<&'static str> {
+    let at = text.get(span.start..)?;
+    let word_len = at.find(|c: char| !c.is_ascii_alphanumeric() && c != '-').unwrap_or(at.len());
+    match &at[..word_len] {
+        "true" | "false" => return Some("KDL v2 writes booleans as #true and #false, for example none=#true"),
+        "null" => return Some("KDL v2 writes null as #null"),
+        _ => {}
+    }
+
+    let after_hash = at.strip_prefix('#')?;
+    let keyword = ["true", "false", "null", "inf", "-inf", "nan", "\"", "#"]
+        .iter()
+        .any(|keyword| after_hash.starts_with(keyword));
+    (!keyword).then_some("`#` does not start a comment in KDL: write `// comment`, or `/* ... */` for a block")
 }
 
 /// Replaces a leading `# syntax=...` line with spaces of the same length so
@@ -138,7 +190,34 @@ mod tests {
     fn hash_comment_is_a_syntax_error() {
         let errors = parse("# a comment\nstage \"a\"\n").expect_err("invalid");
         assert_eq!(errors[0].code, Code::KdlSyntax);
+        let help = errors[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("write `// comment`"), "{help}");
     }
+
+    #[test]
+    fn bare_boolean_gets_hash_keyword_hint() {
+        let errors = parse("stage \"a\" {\n    healthcheck none=true\n}\n").expect_err("invalid");
+        let help = errors[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("#true and #false"), "{help}");
+    }
+
+    #[test]
+    fn hash_keywords_and_raw_strings_get_no_comment_hint() {
+        for (text, start) in [("#true", 0), ("#\"x\"#", 0), ("##\"x\"##", 0)] {
+            assert_eq!(hint_for(text, Span::new(start, 1)), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_rejected_before_parsing() {
+        let levels = MAX_NESTING_FOR_TEST + 1;
+        let source = format!("{}{}", "a {".repeat(levels), "}".repeat(levels));
+        let errors = parse(&source).expect_err("too deep");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("nested more than"), "{}", errors[0].message);
+    }
+
+    const MAX_NESTING_FOR_TEST: usize = super::super::MAX_NESTING;
 
     #[test]
     fn spans_cover_args_and_children() {

@@ -249,8 +249,10 @@ fn make_entry(full_path: &Path, path: &str, metadata: &std::fs::Metadata) -> std
     let mut stat = Stat {
         path: path.to_string(),
         mode: go_file_mode(metadata.mode()),
-        uid: metadata.uid(),
-        gid: metadata.gid(),
+        // The docker CLI and buildx send every context entry as owned by
+        // root, so copied files get the same owners as with `docker build`.
+        uid: 0,
+        gid: 0,
         size: 0,
         mod_time: metadata
             .mtime()
@@ -486,6 +488,18 @@ mod tests {
         let folder = by_path["d"];
         assert_eq!(folder.stat.mode & go_mode::DIR, go_mode::DIR);
         assert_eq!(folder.stat.size, 0);
+    }
+
+    #[test]
+    fn walk_sends_root_owner() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), "owned.txt", "x");
+        // Changing the owner needs root; as another user the file is the user's own.
+        let _ = std::os::unix::fs::chown(dir.path().join("owned.txt"), Some(1234), Some(5678));
+
+        let entries = list_entries(dir.path(), &Filter::default()).expect("walk");
+        assert_eq!(entries[0].stat.path, "owned.txt");
+        assert_eq!((entries[0].stat.uid, entries[0].stat.gid), (0, 0));
     }
 
     #[test]

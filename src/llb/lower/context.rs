@@ -3,8 +3,9 @@
 //! read, so the client sends nothing else, and `context { exclude }`
 //! patterns apply to all of them.
 
-use crate::llb::{Fs, Graph, LocalSource, OpMetadata, SourceOp};
-use crate::lower::{BindSource, BuildGraph, BuildStepKind, CopySource, MountKind};
+use crate::llb::{Fs, Graph, LocalSource, OpMetadata, SourceOp, digest_of};
+use crate::lower::{BindSource, BuildGraph, BuildStepKind, CopySource, CopyStep, MountKind};
+use crate::model::Spanned;
 
 /// Name of the local directory the engine client serves, as in BuildKit's
 /// Dockerfile frontend.
@@ -23,8 +24,17 @@ pub struct ContextInputs {
 impl ContextInputs {
     /// Collects the context paths that `graph` reads.
     pub fn collect(graph: &BuildGraph) -> Option<ContextInputs> {
+        ContextInputs::collect_for(graph, false)
+    }
+
+    /// Collects the context paths that `graph` reads. With
+    /// `filter_copies_at_source`, the paths of a copy with `include` or
+    /// `exclude` patterns and no wildcards are left out, because that copy
+    /// reads its own source (see [`ContextInputs::add_filtered_source`]).
+    pub(super) fn collect_for(graph: &BuildGraph, filter_copies_at_source: bool) -> Option<ContextInputs> {
         let mut inputs = ContextInputs::default();
         let mut used = false;
+        let mut read_by_filtered_copy = false;
         let mut add = |path: Option<&str>, inputs: &mut ContextInputs| {
             used = true;
             match path.map(context_relative) {
@@ -38,8 +48,13 @@ impl ContextInputs {
                 match &step.kind {
                     BuildStepKind::Copy(copy) => {
                         if let CopySource::Context(paths) = &copy.source {
+                            let own_source = filter_copies_at_source && filters_at_source(copy, paths);
                             for path in paths {
-                                add(Some(&path.value), &mut inputs);
+                                if own_source {
+                                    read_by_filtered_copy = true;
+                                } else {
+                                    add(Some(&path.value), &mut inputs);
+                                }
                             }
                         }
                     }
@@ -58,7 +73,7 @@ impl ContextInputs {
                 }
             }
         }
-        if !used {
+        if !used && !read_by_filtered_copy {
             return None;
         }
 
@@ -92,6 +107,81 @@ impl ContextInputs {
             ..OpMetadata::default()
         };
         graph.source(SourceOp::local(&local), None, metadata)
+    }
+
+    /// Adds a local source that sends only what one copy reads: the files
+    /// below `paths` (relative to the context root, without wildcards)
+    /// that match the copy's `include` patterns and none of its `exclude`
+    /// patterns. Copying `paths` from it then gives what a copy action with
+    /// those patterns gives, on engines whose copy actions take no patterns.
+    pub(super) fn add_filtered_source(
+        &self,
+        graph: &mut Graph,
+        paths: &[String],
+        include: &[String],
+        exclude: &[String],
+        step_name: &str,
+    ) -> Fs {
+        let mut include_patterns = Vec::new();
+        let mut exclude_patterns = self.excludes.clone();
+        for path in paths {
+            if include.is_empty() {
+                include_patterns.push(path.clone());
+            }
+            include_patterns.extend(include.iter().map(|pattern| join_pattern(path, pattern)));
+            exclude_patterns.extend(exclude.iter().map(|pattern| join_pattern(path, pattern)));
+        }
+        // The whole context without include patterns is every file.
+        if include.is_empty() && paths.iter().any(String::is_empty) {
+            include_patterns.clear();
+        }
+
+        // One hint per pattern set, so that the engine keeps each filtered
+        // copy of the context apart and a later build sends only changes.
+        let patterns = serde_json::json!([include_patterns, exclude_patterns]).to_string();
+        let hint = format!("{CONTEXT_NAME}-{}", &digest_of(patterns.as_bytes())[7..19]);
+        let local = LocalSource {
+            name: CONTEXT_NAME.to_string(),
+            session_id: None,
+            include_patterns,
+            exclude_patterns,
+            // The client adds follow paths to the include patterns, so the
+            // copied paths cannot be follow paths here.
+            // NOTE: a copied path that is a symlink to a directory is
+            // therefore not followed, and its copy fails on these engines.
+            follow_paths: Vec::new(),
+            shared_key_hint: Some(hint),
+        };
+        let metadata = OpMetadata {
+            custom_name: Some(format!("[internal] load build context for {step_name}")),
+            ..OpMetadata::default()
+        };
+        graph.source(SourceOp::local(&local), None, metadata)
+    }
+}
+
+/// Returns whether a copy on an engine without copy patterns reads its own
+/// filtered source: it has patterns, and no path has a wildcard.
+pub(super) fn filters_at_source(copy: &CopyStep, paths: &[Spanned<String>]) -> bool {
+    let has_patterns = !copy.include.is_empty() || !copy.exclude.is_empty();
+    has_patterns && !paths.iter().any(|path| has_wildcard(&path.value))
+}
+
+pub(super) fn has_wildcard(path: &str) -> bool {
+    path.contains(['*', '?', '[', '\\'])
+}
+
+/// Prefixes a copy pattern, which is relative to the copied path, with that
+/// path, so that it applies to the whole context.
+fn join_pattern(path: &str, pattern: &str) -> String {
+    let mut relative = pattern;
+    while let Some(rest) = relative.strip_prefix("./").or_else(|| relative.strip_prefix('/')) {
+        relative = rest;
+    }
+    if path.is_empty() {
+        relative.to_string()
+    } else {
+        format!("{path}/{relative}")
     }
 }
 

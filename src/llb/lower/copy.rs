@@ -5,8 +5,10 @@
 //! parents, and match `*` globs.
 
 use super::Lowering;
+use super::context::{context_relative, has_wildcard};
 use super::state::StageState;
 use crate::diag::Span;
+use crate::llb::caps::FILE_COPY_INCLUDE_EXCLUDE_PATTERNS;
 use crate::llb::{Chown, CopyAction, FileAction, FileOp, OpMetadata};
 use crate::lower::{self, CopySource};
 use crate::model::ArtifactKind;
@@ -30,16 +32,48 @@ impl Lowering<'_> {
         name: String,
         span: Span,
     ) -> Option<ArtifactSource> {
+        let include_patterns: Vec<String> = copy.include.iter().map(|pattern| pattern.value.clone()).collect();
+        let exclude_patterns: Vec<String> = copy.exclude.iter().map(|pattern| pattern.value.clone()).collect();
+        let first_pattern = copy.include.first().or(copy.exclude.first());
+        // Without the capability, a copy action ignores its patterns.
+        let patterns_unsupported = first_pattern.is_some() && !self.caps.supports(FILE_COPY_INCLUDE_EXCLUDE_PATTERNS);
+
         // (source filesystem, absolute source path) per source.
         let mut sources = Vec::new();
         let mut directory = false;
         let mut artifact = None;
         match &copy.source {
+            CopySource::Context(paths) if patterns_unsupported => {
+                if let Some(path) = paths.iter().find(|path| has_wildcard(&path.value)) {
+                    self.report_unsupported(
+                        FILE_COPY_INCLUDE_EXCLUDE_PATTERNS,
+                        "a copy of a context path with wildcards and `include` or `exclude` patterns",
+                        path.span,
+                        "name the directories to copy without wildcards",
+                    );
+                    return None;
+                }
+                let relative: Vec<String> = paths.iter().map(|path| context_relative(&path.value)).collect();
+                let inputs = self.context_inputs.clone().unwrap_or_default();
+                let filtered =
+                    inputs.add_filtered_source(&mut self.graph, &relative, &include_patterns, &exclude_patterns, &name);
+                sources.extend(relative.iter().map(|path| (filtered, format!("/{path}"))));
+            }
             CopySource::Context(paths) => {
                 let context = self.context_fs();
                 for path in paths {
-                    sources.push((context, format!("/{}", super::context::context_relative(&path.value))));
+                    sources.push((context, format!("/{}", context_relative(&path.value))));
                 }
+            }
+            CopySource::Stage { .. } if patterns_unsupported => {
+                let pattern = first_pattern.expect("a copy with unsupported patterns has a pattern");
+                self.report_unsupported(
+                    FILE_COPY_INCLUDE_EXCLUDE_PATTERNS,
+                    "a copy from another stage with `include` or `exclude` patterns",
+                    pattern.span,
+                    "make the producing stage write only the needed files into the artifact's directory",
+                );
+                return None;
             }
             CopySource::Stage { stage, path, kind } => {
                 directory = *kind == Some(ArtifactKind::Dir);
@@ -54,14 +88,21 @@ impl Lowering<'_> {
 
         // Several sources, or a directory's contents, go into a directory,
         // which the Dockerfile backend marks with a trailing `/`.
-        let mut dest = state.absolute(&self.path_text(&copy.to.value));
+        let mut dest = state.absolute(&state.expand(&copy.to.value, &self.args));
         if (sources.len() > 1 || directory) && !dest.ends_with('/') {
             dest.push('/');
         }
-        let owner = copy.owner.as_ref().map(|owner| Chown::parse(&self.path_text(owner)));
+        let owner = copy
+            .owner
+            .as_ref()
+            .map(|owner| Chown::parse(&state.expand(owner, &self.args)));
         let mode = copy.mode.as_ref().map(|mode| mode.value);
-        let include_patterns: Vec<String> = copy.include.iter().map(|pattern| pattern.value.clone()).collect();
-        let exclude_patterns: Vec<String> = copy.exclude.iter().map(|pattern| pattern.value.clone()).collect();
+        // The filtered source already applied the patterns.
+        let (include_patterns, exclude_patterns) = if patterns_unsupported {
+            (Vec::new(), Vec::new())
+        } else {
+            (include_patterns, exclude_patterns)
+        };
 
         let actions = sources
             .into_iter()

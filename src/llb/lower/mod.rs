@@ -20,7 +20,8 @@ pub use context::{CONTEXT_NAME, ContextInputs};
 pub use copy::ArtifactSource;
 pub use image_config::parse_duration;
 
-use super::{Fs, Graph, Marshalled, NetworkMode, OpMetadata, SourceInfo, SourceOp};
+use super::caps::{FILE_COPY_INCLUDE_EXCLUDE_PATTERNS, first_docker_release};
+use super::{EngineCaps, Fs, Graph, Marshalled, NetworkMode, OpMetadata, SourceInfo, SourceOp};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::lock::{ImageConfig, LockFile, Platforms, global_arg_values, stage_platforms, substitute};
 use crate::lower::{BuildGraph, BuildStepKind, CopySource, Interpolated, StageBase, StageRole};
@@ -92,13 +93,28 @@ impl LlbBuild {
     }
 }
 
-/// Lowers `build` with the base image configurations of `lock`.
+/// Lowers `build` with the base image configurations of `lock`, for an
+/// engine with every capability that stagec uses (BuildKit 0.13).
 pub fn lower(build: &BuildGraph, lock: &LockFile, options: &LlbOptions) -> Result<LlbBuild, Diagnostics> {
+    lower_for_engine(build, lock, options, &EngineCaps::latest())
+}
+
+/// Lowers `build` for an engine with the capabilities `caps`. Where the
+/// engine lacks a capability, a step uses an equivalent op when one exists
+/// and is reported as SC0905 otherwise.
+pub fn lower_for_engine(
+    build: &BuildGraph,
+    lock: &LockFile,
+    options: &LlbOptions,
+    caps: &EngineCaps,
+) -> Result<LlbBuild, Diagnostics> {
+    let filter_copies_at_source = !caps.supports(FILE_COPY_INCLUDE_EXCLUDE_PATTERNS);
     let mut lowering = Lowering {
         build,
+        caps,
         graph: Graph::new(),
         diagnostics: Diagnostics::default(),
-        context_inputs: ContextInputs::collect(build),
+        context_inputs: ContextInputs::collect_for(build, filter_copies_at_source),
         context: None,
         results: Vec::new(),
         args: BTreeMap::new(),
@@ -204,6 +220,7 @@ fn global_arg(build: &BuildGraph, name: &str) -> Option<String> {
 /// Lowering state shared by all stages.
 pub(super) struct Lowering<'a> {
     build: &'a BuildGraph,
+    caps: &'a EngineCaps,
     graph: Graph,
     diagnostics: Diagnostics,
     context_inputs: Option<ContextInputs>,
@@ -296,7 +313,7 @@ impl Lowering<'_> {
     fn step(&mut self, state: &mut StageState, stage: usize, kind: &BuildStepKind, span: Span, names: &mut StepNames) {
         match kind {
             BuildStepKind::Workdir(path) => {
-                let dir = state::clean_dir(&self.path_text(&path.value), &state.dir);
+                let dir = state::clean_dir(&state.expand(&path.value, &self.args), &state.dir);
                 let name = names.next(&format!("WORKDIR {dir}"));
                 state.dir = dir.clone();
                 state.config.working_dir = dir.clone();
@@ -328,26 +345,36 @@ impl Lowering<'_> {
                 });
             }
             BuildStepKind::Env(pairs) => {
-                for (key, value) in pairs {
-                    let value = self.path_text(value);
+                // Like one Dockerfile `ENV` line, every value reads the env
+                // from before the step.
+                let values: Vec<String> = pairs.iter().map(|(_, value)| state.expand(value, &self.args)).collect();
+                for ((key, _), value) in pairs.iter().zip(values) {
                     state.config.set_env(&key.value, &value);
                     state.set_env(&key.value, &value);
                 }
             }
             BuildStepKind::Arg { name, value } => {
-                let value = value.clone().or_else(|| global_arg(self.build, &name.value));
+                // Without a default, the arg takes the global value. Else it
+                // keeps its value from an earlier `arg` step, or its automatic
+                // value in a cross-compiling stage.
+                // NOTE: Docker 20.10 and 26.1 read `ARG X=a` then `ARG X` as
+                // X=a even when a global X exists; here the global value wins.
+                let value = value
+                    .clone()
+                    .or_else(|| global_arg(self.build, &name.value))
+                    .or_else(|| self.args.get(&name.value).filter(|value| !value.is_empty()).cloned());
                 if let Some(value) = &value {
                     state.set_env(&name.value, value);
                 }
                 self.args.insert(name.value.clone(), value.unwrap_or_default());
             }
             BuildStepKind::User(user) => {
-                let user = self.path_text(user);
+                let user = state.expand(user, &self.args);
                 state.user = user.clone();
                 state.config.user = user;
             }
             BuildStepKind::Copy(copy) => {
-                let name = names.next(&copy_text(self.build, copy, &self.path_text(&copy.to.value)));
+                let name = names.next(&copy_text(self.build, copy, &state.expand(&copy.to.value, &self.args)));
                 let artifact = self.copy(state, copy, name.clone(), span);
                 self.steps.push(StepOrigin {
                     name,
@@ -376,7 +403,7 @@ impl Lowering<'_> {
             }
             BuildStepKind::Expose(ports) => {
                 for port in ports {
-                    let text = self.path_text(port);
+                    let text = state.expand(port, &self.args);
                     if let Err(diagnostic) = image_config::expose(state, &text, port.span) {
                         self.diagnostics.push(diagnostic);
                     }
@@ -384,7 +411,7 @@ impl Lowering<'_> {
             }
             BuildStepKind::Label(pairs) => {
                 for (key, value) in pairs {
-                    let value = self.path_text(value);
+                    let value = state.expand(value, &self.args);
                     state
                         .config
                         .labels
@@ -401,7 +428,7 @@ impl Lowering<'_> {
             }
             BuildStepKind::Volume(paths) => {
                 for path in paths {
-                    let path = self.path_text(path);
+                    let path = state.expand(path, &self.args);
                     state
                         .config
                         .volumes
@@ -414,6 +441,23 @@ impl Lowering<'_> {
                 state.config.shell = Some(argv.iter().map(|arg| arg.value.clone()).collect());
             }
         }
+    }
+
+    /// Reports a step `feature` that needs the capability `cap`, which the
+    /// engine lacks. `alternative` is the change that does without it.
+    fn report_unsupported(&mut self, cap: &str, feature: &str, span: Span, alternative: &str) {
+        let needs = match first_docker_release(cap) {
+            Some(release) => format!("Docker Engine {release} or newer"),
+            None => "a newer Docker Engine".to_string(),
+        };
+        self.diagnostics.push(
+            Diagnostic::new(
+                Code::UnsupportedByEngine,
+                format!("{feature} needs {needs}, and the engine is {}", self.caps.engine()),
+            )
+            .label(span, format!("needs the BuildKit capability `{cap}`"))
+            .help(format!("upgrade to {needs}, or {alternative}")),
+        );
     }
 
     /// Substitutes the build args visible in the current stage.

@@ -5,6 +5,7 @@
 use super::Lowering;
 use super::state::StageState;
 use crate::diag::{Code, Diagnostic, Span};
+use crate::llb::caps::{EXEC_MOUNT_TMPFS_SIZE, EXEC_SECRET_ENV};
 use crate::llb::{
     Chown, ExecOp, FileAction, FileOp, Fs, Meta, MkdirAction, Mount, MountKind, NetworkMode, OpMetadata, SecretEnv,
     UserRef, pb,
@@ -137,6 +138,15 @@ impl Lowering<'_> {
                     });
                 }
                 if let Some(env) = env {
+                    if !self.caps.supports(EXEC_SECRET_ENV) {
+                        self.report_unsupported(
+                            EXEC_SECRET_ENV,
+                            "a secret as an environment variable (`env=`)",
+                            env.span,
+                            "mount the secret as a file with `target=` and read it in the command",
+                        );
+                        return None;
+                    }
                     lowered.secret_env.push(SecretEnv {
                         id: id.value.clone(),
                         name: env.value.clone(),
@@ -165,6 +175,15 @@ impl Lowering<'_> {
             }
             lower::MountKind::Tmpfs { target, size } => {
                 let target_text = self.mount_target(state, target)?;
+                if let Some(size) = size.as_ref().filter(|_| !self.caps.supports(EXEC_MOUNT_TMPFS_SIZE)) {
+                    self.report_unsupported(
+                        EXEC_MOUNT_TMPFS_SIZE,
+                        "a tmpfs size limit (`size=`)",
+                        size.span,
+                        "remove `size=` to mount the tmpfs without a limit",
+                    );
+                    return None;
+                }
                 let size = size
                     .as_ref()
                     .map_or(0, |size| i64::try_from(size.value).unwrap_or(i64::MAX));

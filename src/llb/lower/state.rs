@@ -1,9 +1,13 @@
 //! The lowering state of one stage: the values that BuildKit's Dockerfile
 //! frontend keeps in its `llb.State` and image config for a stage.
 
+use std::collections::BTreeMap;
+
 use crate::llb::{Fs, NetworkMode};
 use crate::lock::ImageConfig;
+use crate::lower::Interpolated;
 use crate::model::Platform;
+use crate::model::interpolate::Part;
 
 /// `PATH` for a Linux stage whose image config has none; the value of
 /// `DefaultPathEnvUnix` in BuildKit's util/system package.
@@ -96,6 +100,31 @@ impl StageState {
         self.env.push((key.to_string(), value.to_string()));
     }
 
+    /// Expands an interpolated stage field: `${NAME}` from the build args
+    /// visible in the stage, `${env:NAME}` from the env that the image
+    /// config has at this step. A name without a value expands to nothing,
+    /// as in a Dockerfile.
+    pub fn expand(&self, value: &Interpolated, args: &BTreeMap<String, String>) -> String {
+        let mut text = String::new();
+        for part in &value.parts {
+            match part {
+                Part::Literal(literal) => text.push_str(literal),
+                Part::Arg { name, .. } => text.push_str(args.get(name).map_or("", String::as_str)),
+                Part::Env { name, .. } => {
+                    let entry = self
+                        .config
+                        .env_list()
+                        .iter()
+                        .find(|entry| crate::lock::config::env_key(entry) == name);
+                    if let Some((_, value)) = entry.and_then(|entry| entry.split_once('=')) {
+                        text.push_str(value);
+                    }
+                }
+            }
+        }
+        text
+    }
+
     pub fn env_entries(&self) -> Vec<String> {
         self.env.iter().map(|(key, value)| format!("{key}={value}")).collect()
     }
@@ -165,6 +194,7 @@ pub fn clean_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Span;
 
     fn platform() -> Platform {
         Platform::parse("linux/amd64").expect("valid")
@@ -196,6 +226,24 @@ mod tests {
         state.set_env("A", "1");
         state.set_env("PATH", "/bin");
         assert_eq!(state.env_entries(), ["A=1", "PATH=/bin"]);
+    }
+
+    #[test]
+    fn expand_reads_args_and_image_env() {
+        let config = ImageConfig {
+            env: Some(vec!["PATH=/usr/bin".into(), "EMPTY=".into()]),
+            ..ImageConfig::default()
+        };
+        let mut state = StageState::from_image(Fs::Scratch, platform(), config, NetworkMode::Sandbox);
+        // A declared arg is in the process env but not in the image's env.
+        state.set_env("V", "arg");
+        let args = BTreeMap::from([("V".to_string(), "arg".to_string())]);
+        let value = Interpolated {
+            parts: crate::model::interpolate::parse("/opt:${env:PATH}:${env:EMPTY}:${env:V}:${V}", Span::default())
+                .expect("valid"),
+            span: Span::default(),
+        };
+        assert_eq!(state.expand(&value, &args), "/opt:/usr/bin:::arg");
     }
 
     #[test]

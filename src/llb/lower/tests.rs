@@ -441,3 +441,55 @@ fn lowering_is_deterministic() {
         second.definition(second.output, None).to_bytes()
     );
 }
+
+mod engine_caps;
+
+#[test]
+fn cross_compile_keeps_platform_arg_redeclared() {
+    let source = r#"
+stage "b" from="golang:1.19" cross-compile=#true {
+    arg "TARGETARCH"
+    run "go env GOARCH" network="none"
+    artifact "x" path="/x" kind="file"
+}
+image "b" tag="b:1"
+"#;
+    let llb = lower_source(source, None).expect("lowers");
+    let ops = ops_of(&llb, "b");
+    let env = &exec_of(&ops["[b 2/2] RUN go env GOARCH"])
+        .meta
+        .as_ref()
+        .expect("meta")
+        .env;
+    assert!(env.contains(&"TARGETARCH=amd64".to_string()), "{env:?}");
+}
+
+#[test]
+fn env_references_read_image_and_stage_env() {
+    let source = r#"
+stage "base" from="golang:1.19" {
+    env APP_HOME="/opt/app"
+}
+stage "app" from="base" {
+    env PATH="${env:APP_HOME}/bin:${env:PATH}" OLD="${env:PATH}" GO="${env:GOPATH}" NONE="${env:NO_SUCH_VAR}"
+    workdir "${env:APP_HOME}/work"
+    label "l"="${env:OLD}"
+}
+image "app" tag="app:1"
+"#;
+    let llb = lower_source(source, None).expect("lowers");
+    let config = &stage(&llb, "app").image_config["config"];
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .expect("an env list")
+        .iter()
+        .filter_map(|entry| entry.as_str())
+        .collect();
+    let old_path = GOLANG_PATH.trim_start_matches("PATH=");
+    assert!(env.contains(&format!("PATH=/opt/app/bin:{old_path}").as_str()), "{env:?}");
+    assert!(env.contains(&format!("OLD={old_path}").as_str()), "{env:?}");
+    assert!(env.contains(&"GO=/go"), "{env:?}");
+    assert!(env.contains(&"NONE="), "{env:?}");
+    assert_eq!(config["WorkingDir"], "/opt/app/work");
+    assert_eq!(config["Labels"]["l"], old_path);
+}

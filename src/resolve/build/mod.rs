@@ -5,6 +5,7 @@
 mod reader;
 mod run;
 mod stage;
+mod values;
 
 use reader::{NodeReader, no_children, unknown_node};
 
@@ -90,10 +91,20 @@ fn build_context(node: &Node, spec: &mut Spec, diagnostics: &mut Diagnostics) {
                 let patterns = reader.string_args("a pattern");
                 reader.finish(None);
                 no_children(child, diagnostics);
-                spec.context_excludes.extend(patterns);
+                spec.context_excludes.extend(patterns.into_iter().map(root_relative));
             }
             _ => diagnostics.push(unknown_node(child, "inside `context`", &["exclude"])),
         }
+    }
+}
+
+/// Drops the leading `/` of a context exclude pattern. In `.dockerignore`
+/// syntax, which the patterns follow, `/node_modules` and `node_modules`
+/// both name the directory at the context root.
+fn root_relative(pattern: Spanned<String>) -> Spanned<String> {
+    match pattern.value.trim_start_matches('/') {
+        trimmed if trimmed.len() == pattern.value.len() || trimmed.is_empty() => pattern,
+        trimmed => Spanned::new(trimmed.to_string(), pattern.span),
     }
 }
 
@@ -140,6 +151,46 @@ mod tests {
     }
 
     #[test]
+    fn type_errors_read_as_sentences() {
+        let cases = [
+            (
+                "stage \"a\" from=\"alpine:3\" { expose 8080.5 }",
+                "`expose` takes a port as a string or an integer, found the decimal number 8080.5",
+                "write a port in double quotes",
+            ),
+            (
+                "stage \"a\" from=3",
+                "property `from` of `stage` must be a string, found the integer 3",
+                "quote the value: from=\"3\"",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { healthcheck \"true\" retries=-1 }",
+                "property `retries` of `healthcheck` must be a non-negative integer, found the integer -1",
+                "such as retries=3",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { shell }",
+                "`shell` needs at least one argument",
+                "write `shell \"/bin/bash\" \"-c\"`",
+            ),
+        ];
+        for (source, message, help) in cases {
+            let (_, diagnostics) = build_source(source);
+            let found = diagnostics.iter().next().unwrap_or_else(|| panic!("nothing for {source}"));
+            assert_eq!(found.message, message, "{source}");
+            assert!(found.help.as_deref().unwrap_or_default().contains(help), "{source}: {:?}", found.help);
+        }
+    }
+
+    #[test]
+    fn context_exclude_drops_leading_slash() {
+        let (spec, diagnostics) = build_source("context { exclude \"/node_modules\" \"docs\" }");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let patterns: Vec<&str> = spec.context_excludes.iter().map(|pattern| pattern.as_str()).collect();
+        assert_eq!(patterns, ["node_modules", "docs"]);
+    }
+
+    #[test]
     fn shape_errors_table() {
         let cases = [
             ("stag \"a\" from=\"alpine:3\"", Code::UnknownNode, "did you mean `stage`?"),
@@ -150,12 +201,28 @@ mod tests {
             ("stage \"a\" from=\"alpine:3\" { run \"true\" { cach \"/c\" } }", Code::UnknownNode, "did you mean `cache`?"),
             ("stage \"a\" from=\"alpine:3\" { copy \"a\" mode=\"999\" to=\"/a\" }", Code::InvalidValue, "octal"),
             ("image", Code::MissingValue, "image \\\"runtime\\\""),
+            ("stage \"a\" from=\"alpine:3\" { stopsignal \"FOO\" }", Code::InvalidValue, "invalid stop signal `FOO`"),
+            ("stage \"a\" from=\"alpine:3\" { stopsignal \"\" }", Code::InvalidValue, "invalid stop signal"),
+            ("stage \"a\" from=\"alpine:3\" { expose 99999 }", Code::InvalidValue, "1 to 65535"),
+            ("stage \"a\" from=\"alpine:3\" { expose \"90-80\" }", Code::InvalidValue, "starts after it ends"),
+            ("stage \"a\" from=\"alpine:3\" { expose -1 }", Code::InvalidValue, "invalid port `-1`"),
+            ("stage \"a\" from=\"alpine:3\" { healthcheck \"true\" interval=\"1ns\" }", Code::InvalidValue, "shorter than 1ms"),
+            ("stage \"a\" from=\"alpine:3\" { healthcheck \"true\" timeout=\"30\" }", Code::InvalidValue, "not a duration"),
+            ("stage \"a\" from=\"alpine:3\" { user \"a b\" }", Code::InvalidValue, "whitespace"),
+            ("stage \"a\" from=\"alpine:3\" { user \"\" }", Code::InvalidValue, "empty"),
+            ("stage \"a\" from=\"alpine:3\" { copy \"x\" to=\"/x\" owner=\"root:root:root\" }", Code::InvalidValue, "more than one"),
+            ("stage \"a\" from=\"alpine:3\" { artifact \"x\" path=\"/x\" owner=\":g\" }", Code::InvalidValue, "empty"),
+            ("stage \"a\" from=\"alpine:3\" { workdir \"\" }", Code::InvalidValue, "`workdir` is empty"),
+            ("stage \"a\" from=\"alpine:3\" { shell \"\" \"-c\" }", Code::InvalidValue, "program is empty"),
+            ("stage \"a\" from=\"alpine:3\" { healthcheck none=#true interval=\"3s\" }", Code::UnknownProperty, "ignores `interval`"),
+            ("stage \"a\" from=\"alpine:3\" { healthcheck none=#true retries=2 }", Code::UnknownProperty, "ignores `retries`"),
         ];
         for (source, code, needle) in cases {
             let (_, diagnostics) = build_source(source);
             let found = diagnostics.iter().find(|d| d.code == code);
             let found = found.unwrap_or_else(|| panic!("no {code} for {source}: {diagnostics:?}"));
-            let text = format!("{} {:?}", found.message, found.help);
+            let labels: Vec<&str> = found.labels.iter().map(|label| label.text.as_str()).collect();
+            let text = format!("{} {:?} {labels:?}", found.message, found.help);
             assert!(text.contains(needle), "{source}: {text}");
         }
     }

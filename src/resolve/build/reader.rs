@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::diag::{Code, Diagnostic, Diagnostics, Span, suggest::did_you_mean};
+use crate::diag::{Code, Diagnostic, Diagnostics, Span, display_value, suggest::did_you_mean};
 use crate::model::Spanned;
 use crate::syntax::{Node, Value, ValueKind};
 
@@ -23,13 +23,19 @@ impl<'a> NodeReader<'a> {
         self.diagnostics.push(diagnostic);
     }
 
-    fn type_error(&mut self, value: &Value, what: &str, expected: &str) {
+    /// Reports a property whose value has the wrong type. `expected` is
+    /// the type with its article ("a string"), and `help` the fix.
+    fn property_type_error(&mut self, key: &str, value: &Value, expected: &str, help: String) {
         let diagnostic = Diagnostic::new(
             Code::InvalidValue,
-            format!("`{}` {what} must be {expected}, found {}", self.node.name, value.type_name()),
+            format!(
+                "property `{key}` of `{}` must be {expected}, found {}",
+                self.node.name,
+                describe(value)
+            ),
         )
         .label(value.span, format!("expected {expected}"))
-        .help(format!("write {what} as {expected}, for example {}", example_for(expected)));
+        .help(help);
         self.diagnostics.push(diagnostic);
     }
 
@@ -41,7 +47,8 @@ impl<'a> NodeReader<'a> {
             ValueKind::String(text) => Some(Spanned::new(text.clone(), prop.value.span)),
             _ => {
                 let value = prop.value.clone();
-                self.type_error(&value, &format!("property `{key}`"), "a string");
+                let help = format!("quote the value: {key}=\"{}\"", unquoted_text(&value));
+                self.property_type_error(key, &value, "a string", help);
                 None
             }
         }
@@ -70,7 +77,8 @@ impl<'a> NodeReader<'a> {
             ValueKind::Bool(flag) => Some(Spanned::new(flag, prop.value.span)),
             _ => {
                 let value = prop.value.clone();
-                self.type_error(&value, &format!("property `{key}`"), "#true or #false");
+                let help = format!("write {key}=#true or {key}=#false, without quotes");
+                self.property_type_error(key, &value, "#true or #false", help);
                 None
             }
         }
@@ -86,7 +94,8 @@ impl<'a> NodeReader<'a> {
             }
             _ => {
                 let value = prop.value.clone();
-                self.type_error(&value, &format!("property `{key}`"), "a non-negative integer");
+                let help = format!("write a whole number of 0 or more, without quotes, such as {key}=3");
+                self.property_type_error(key, &value, "a non-negative integer", help);
                 None
             }
         }
@@ -148,7 +157,7 @@ impl<'a> NodeReader<'a> {
                     help = format!("did you mean `{suggestion}`? {help}");
                 }
                 self.push(
-                    Diagnostic::new(Code::InvalidValue, format!("invalid {key} `{}`", text.value))
+                    Diagnostic::new(Code::InvalidValue, format!("invalid {key} `{}`", display_value(&text.value)))
                         .label(text.span, format!("not a valid {key}"))
                         .help(help),
                 );
@@ -165,10 +174,18 @@ impl<'a> NodeReader<'a> {
                 ValueKind::String(text) => out.push(Spanned::new(text.clone(), value.span)),
                 // Ports and similar are naturally written as bare numbers.
                 ValueKind::Integer(number) => out.push(Spanned::new(number.to_string(), value.span)),
-                _ => {
-                    let value = value.clone();
-                    self.type_error(&value, what, "a string");
-                }
+                _ => self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        format!(
+                            "`{}` takes {what} as a string or an integer, found {}",
+                            self.node.name,
+                            describe(value)
+                        ),
+                    )
+                    .label(value.span, "expected a string")
+                    .help(format!("write {what} in double quotes")),
+                ),
             }
         }
         out
@@ -238,12 +255,25 @@ impl<'a> NodeReader<'a> {
     }
 }
 
-fn example_for(expected: &str) -> &'static str {
-    match expected {
-        "a string" => "\"text\"",
-        "#true or #false" => "#true",
-        "a non-negative integer" => "3",
-        _ => "\"...\"",
+/// Describes a value for a type error, such as "the integer -1".
+fn describe(value: &Value) -> String {
+    match &value.kind {
+        ValueKind::String(text) => format!("the string \"{}\"", display_value(text)),
+        ValueKind::Integer(number) => format!("the integer {number}"),
+        ValueKind::Float(number) => format!("the decimal number {number}"),
+        ValueKind::Bool(flag) => format!("#{flag}"),
+        ValueKind::Null => "#null".to_string(),
+    }
+}
+
+/// Returns the value's text as it would read between quotes.
+fn unquoted_text(value: &Value) -> String {
+    match &value.kind {
+        ValueKind::String(text) => display_value(text),
+        ValueKind::Integer(number) => number.to_string(),
+        ValueKind::Float(number) => number.to_string(),
+        ValueKind::Bool(flag) => flag.to_string(),
+        ValueKind::Null => "...".to_string(),
     }
 }
 

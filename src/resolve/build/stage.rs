@@ -1,5 +1,5 @@
 use super::reader::{NodeReader, no_children, unknown_node};
-use super::{build_arg, run};
+use super::{build_arg, run, values};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::{
     Artifact, ArtifactKind, Base, Command, CommandForm, CopySource, CopyStep, Healthcheck, Libc, Linkage,
@@ -36,7 +36,10 @@ pub fn build_stage(node: &Node, diagnostics: &mut Diagnostics) -> Option<Stage> 
             let span = from.span;
             (Base::Image(from), span)
         }
-        None => (Base::Scratch(name.span), name.span),
+        // A missing `from=` is SC0005. A reference to no stage makes the
+        // base unknown, so that the checks of what the base provides (a
+        // shell, a libc, a workdir) stay silent instead of assuming scratch.
+        None => (Base::Stage(Spanned::new(String::new(), name.span)), name.span),
     };
 
     let mut steps = Vec::new();
@@ -88,15 +91,33 @@ pub(super) fn read_platform(reader: &mut NodeReader<'_>, key: &'static str) -> O
 
 fn build_step(node: &Node, diagnostics: &mut Diagnostics) -> Option<StepKind> {
     let kind = match node.name.as_str() {
-        "workdir" => single(node, diagnostics, "a directory", "write `workdir \"/app\"`").map(StepKind::Workdir),
-        "user" => single(node, diagnostics, "a user", "write `user \"app\"` or `user \"1000:1000\"`").map(StepKind::User),
-        "stopsignal" => single(node, diagnostics, "a signal", "write `stopsignal \"SIGTERM\"`").map(StepKind::StopSignal),
+        "workdir" => workdir(node, diagnostics).map(StepKind::Workdir),
+        "user" => {
+            let user = single(node, diagnostics, "a user", "write `user \"app\"` or `user \"1000:1000\"`");
+            if let Some(user) = &user {
+                values::check_user("user", user, diagnostics);
+            }
+            user.map(StepKind::User)
+        }
+        "stopsignal" => {
+            let signal = single(node, diagnostics, "a signal", "write `stopsignal \"SIGTERM\"`");
+            if let Some(signal) = &signal {
+                values::check_stop_signal(signal, diagnostics);
+            }
+            signal.map(StepKind::StopSignal)
+        }
         "env" => Some(StepKind::Env(key_values(node, diagnostics, "write `env NAME=\"value\"`"))),
         "label" => Some(StepKind::Label(key_values(node, diagnostics, "write `label \"org.opencontainers.image.title\"=\"app\"`"))),
         "arg" => build_arg(node, diagnostics).map(StepKind::Arg),
-        "expose" => list(node, diagnostics, "a port", "write `expose 8080 \"53/udp\"`").map(StepKind::Expose),
+        "expose" => {
+            let ports = list(node, diagnostics, "a port", "write `expose 8080 \"53/udp\"`");
+            for port in ports.iter().flatten() {
+                values::check_port(port, diagnostics);
+            }
+            ports.map(StepKind::Expose)
+        }
         "volume" => list(node, diagnostics, "a path", "write `volume \"/data\"`").map(StepKind::Volume),
-        "shell" => list(node, diagnostics, "a shell argv", "write `shell \"/bin/bash\" \"-c\"`").map(StepKind::Shell),
+        "shell" => shell(node, diagnostics).map(StepKind::Shell),
         "cmd" => command(node, diagnostics).map(StepKind::Cmd),
         "entrypoint" => command(node, diagnostics).map(StepKind::Entrypoint),
         "healthcheck" => healthcheck(node, diagnostics).map(StepKind::Healthcheck),
@@ -113,6 +134,33 @@ fn build_step(node: &Node, diagnostics: &mut Diagnostics) -> Option<StepKind> {
     kind
 }
 
+fn workdir(node: &Node, diagnostics: &mut Diagnostics) -> Option<Spanned<String>> {
+    let path = single(node, diagnostics, "a directory", "write `workdir \"/app\"`")?;
+    if path.value.is_empty() {
+        diagnostics.push(
+            Diagnostic::new(Code::InvalidValue, "`workdir` is empty")
+                .label(path.span, "empty path")
+                .help("write the absolute directory for later steps, such as `workdir \"/app\"`"),
+        );
+        return None;
+    }
+    Some(path)
+}
+
+/// Reads `shell "/bin/bash" "-c"`. The program must not be empty.
+fn shell(node: &Node, diagnostics: &mut Diagnostics) -> Option<Vec<Spanned<String>>> {
+    let argv = list(node, diagnostics, "a program or an argument", "write `shell \"/bin/bash\" \"-c\"`")?;
+    if let Some(program) = argv.first().filter(|program| program.value.trim().is_empty()) {
+        diagnostics.push(
+            Diagnostic::new(Code::InvalidValue, "the `shell` program is empty")
+                .label(program.span, "empty program")
+                .help("name the shell program first, such as `shell \"/bin/bash\" \"-c\"`"),
+        );
+        return None;
+    }
+    Some(argv)
+}
+
 fn single(node: &Node, diagnostics: &mut Diagnostics, what: &str, help: &str) -> Option<Spanned<String>> {
     let mut reader = NodeReader::new(node, diagnostics);
     let value = reader.one_string_arg(what, help);
@@ -125,8 +173,8 @@ fn list(node: &Node, diagnostics: &mut Diagnostics, what: &str, help: &str) -> O
     let values = reader.string_args(what);
     if node.args.is_empty() {
         reader.push(
-            Diagnostic::new(Code::MissingValue, format!("`{}` needs at least one {what}", node.name))
-                .label(node.name_span, format!("{what} missing"))
+            Diagnostic::new(Code::MissingValue, format!("`{}` needs at least one argument", node.name))
+                .label(node.name_span, "no arguments")
                 .help(help.to_string()),
         );
     }
@@ -210,59 +258,47 @@ fn healthcheck(node: &Node, diagnostics: &mut Diagnostics) -> Option<Healthcheck
     let mut reader = NodeReader::new(node, diagnostics);
     let argv = reader.string_args("a command argument");
     let shell = reader.string("shell");
-    let none = reader.bool("none").is_some_and(|flag| flag.value);
+    let none = reader.bool("none").filter(|flag| flag.value);
     let interval = reader.string("interval");
     let timeout = reader.string("timeout");
     let start_period = reader.string("start-period");
     let retries = reader.unsigned32("retries");
     reader.finish(None);
 
-    for duration in [&interval, &timeout, &start_period].into_iter().flatten() {
-        if !is_duration(&duration.value) {
-            diagnostics.push(
-                Diagnostic::new(Code::InvalidValue, format!("invalid duration `{}`", duration.value))
-                    .label(duration.span, "not a duration")
-                    .help("write a number with a unit: \"30s\", \"1m30s\", \"500ms\""),
-            );
+    for (key, duration) in [("interval", &interval), ("timeout", &timeout), ("start-period", &start_period)] {
+        if let Some(duration) = duration {
+            values::check_duration(key, duration, diagnostics);
         }
     }
 
-    let command = if none {
-        if !argv.is_empty() || shell.is_some() {
-            diagnostics.push(
-                Diagnostic::new(Code::InvalidValue, "`healthcheck none=#true` cannot also have a command")
-                    .label(node.span, "both disabled and given a command")
-                    .help("remove none=#true to set a check, or the command to disable the inherited one"),
-            );
-        }
-        None
-    } else {
-        Some(command_from(node, argv, shell, diagnostics)?)
+    let Some(none) = none else {
+        let command = command_from(node, argv, shell, diagnostics)?;
+        return Some(Healthcheck { command: Some(command), interval, timeout, start_period, retries });
     };
 
-    Some(Healthcheck { command, interval, timeout, start_period, retries })
-}
-
-/// Accepts Go-style durations such as `30s`, `1m30s` or `500ms`, which is
-/// what Docker's HEALTHCHECK flags take.
-pub fn is_duration(text: &str) -> bool {
-    let mut rest = text;
-    if rest.is_empty() {
-        return false;
+    if !argv.is_empty() || shell.is_some() {
+        diagnostics.push(
+            Diagnostic::new(Code::InvalidValue, "`healthcheck none=#true` cannot also have a command")
+                .label(node.span, "both disabled and given a command")
+                .help("remove none=#true to set a check, or the command to disable the inherited one"),
+        );
     }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let unit = ["ms", "us", "ns", "h", "m", "s"].into_iter().find(|unit| rest.starts_with(unit));
-        match unit {
-            Some(unit) => rest = &rest[unit.len()..],
-            None => return false,
-        }
+    // `HEALTHCHECK NONE` takes no options, so Docker would drop these silently.
+    let options = [
+        interval.as_ref().map(|value| ("interval", value.span)),
+        timeout.as_ref().map(|value| ("timeout", value.span)),
+        start_period.as_ref().map(|value| ("start-period", value.span)),
+        retries.as_ref().map(|value| ("retries", value.span)),
+    ];
+    for (key, span) in options.into_iter().flatten() {
+        diagnostics.push(
+            Diagnostic::new(Code::UnknownProperty, format!("`healthcheck none=#true` ignores `{key}`"))
+                .label(span, "no check runs, so this option has no effect")
+                .label(none.span, "the check is disabled here")
+                .help(format!("remove {key}=, or remove none=#true and give the check a command")),
+        );
     }
-    true
+    Some(Healthcheck { command: None, interval: None, timeout: None, start_period: None, retries: None })
 }
 
 fn build_copy(node: &Node, diagnostics: &mut Diagnostics) -> Option<CopyStep> {
@@ -275,6 +311,9 @@ fn build_copy(node: &Node, diagnostics: &mut Diagnostics) -> Option<CopyStep> {
     let owner = reader.string("owner");
     let mode = reader.mode("mode");
     reader.finish(None);
+    if let Some(owner) = &owner {
+        values::check_user("`copy` owner", owner, diagnostics);
+    }
 
     let source = match (paths.is_empty(), from, artifact, path) {
         (false, None, None, None) => CopySource::Context(paths),
@@ -345,6 +384,9 @@ fn build_artifact(node: &Node, diagnostics: &mut Diagnostics) -> Option<Artifact
     let platform = read_platform(&mut reader, "platform");
     reader.finish(Some(1));
     no_children(node, diagnostics);
+    if let Some(owner) = &owner {
+        values::check_user("artifact owner", owner, diagnostics);
+    }
 
     Some(Artifact {
         name: name?,
@@ -356,19 +398,4 @@ fn build_artifact(node: &Node, diagnostics: &mut Diagnostics) -> Option<Artifact
         platform,
         span: node.span,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_duration;
-
-    #[test]
-    fn duration_table() {
-        for good in ["30s", "1m30s", "500ms", "1h", "1.5s"] {
-            assert!(is_duration(good), "{good}");
-        }
-        for bad in ["", "30", "s", "1d", "30 s"] {
-            assert!(!is_duration(bad), "{bad}");
-        }
-    }
 }
