@@ -449,7 +449,11 @@ fn deeply_nested_blocks_are_rejected() {
     assert!(compilation.spec.is_none());
     assert_eq!(codes(&compilation), [Code::KdlSyntax]);
     let diagnostic = &compilation.diagnostics.iter().next().expect("one diagnostic");
-    let first_too_deep = source.match_indices('{').nth(stagec::syntax::MAX_NESTING).expect("brace").0;
+    let first_too_deep = source
+        .match_indices('{')
+        .nth(stagec::syntax::MAX_NESTING)
+        .expect("brace")
+        .0;
     assert_eq!(diagnostic.labels[0].span.start, first_too_deep);
 }
 
@@ -463,7 +467,7 @@ fn nesting_within_the_limit_still_parses() {
 }
 
 #[test]
-fn cgo_disabled_in_one_run_does_not_cover_another_artifact() {
+fn cgo_off_run_covers_only_its_artifact() {
     let source = r#"
 stage "b" from="golang:1.19" {
     workdir "/src"
@@ -527,7 +531,12 @@ image "api" tag="a:2"
     let compilation = check(source);
 
     assert_eq!(codes(&compilation), [Code::DuplicateName]);
-    let help = compilation.diagnostics.iter().next().and_then(|d| d.help.clone()).unwrap_or_default();
+    let help = compilation
+        .diagnostics
+        .iter()
+        .next()
+        .and_then(|d| d.help.clone())
+        .unwrap_or_default();
     assert!(help.contains("put both tags on one image node"), "{help}");
 }
 
@@ -564,7 +573,12 @@ image "r" tag="r:1"
     let compilation = check(source);
 
     assert_eq!(codes(&compilation), [Code::UndeclaredArtifactPath]);
-    let help = compilation.diagnostics.iter().next().and_then(|d| d.help.clone()).unwrap_or_default();
+    let help = compilation
+        .diagnostics
+        .iter()
+        .next()
+        .and_then(|d| d.help.clone())
+        .unwrap_or_default();
     assert!(help.contains(r#"source="/o""#), "{help}");
 }
 
@@ -659,7 +673,8 @@ fn values_docker_rejects_at_build_or_run_time() {
         r#"copy "x" to="/x" owner="root:root:root""#,
     ];
     for step in cases {
-        let source = format!("stage \"r\" from=\"alpine:3\" {{\n    {step}\n    cmd \"x\"\n}}\nimage \"r\" tag=\"r:1\"\n");
+        let source =
+            format!("stage \"r\" from=\"alpine:3\" {{\n    {step}\n    cmd \"x\"\n}}\nimage \"r\" tag=\"r:1\"\n");
         assert_eq!(codes(&check(&source)), [Code::InvalidValue], "{step}");
     }
 }
@@ -673,15 +688,27 @@ fn engine_rejected_references_patterns_and_mounts() {
         (r#"stage "b" from="alpine:-3""#, Code::InvalidImageReference),
         (r#"stage "b" from="alpine@""#, Code::InvalidImageReference),
         (r#"image "r" { tag "Not A Valid:Tag" }"#, Code::InvalidImageReference),
-        (r#"stage "b" from="alpine:3" { run "true" { cache "/" } }"#, Code::InvalidMountTarget),
+        (
+            r#"stage "b" from="alpine:3" { run "true" { cache "/" } }"#,
+            Code::InvalidMountTarget,
+        ),
         (
             r#"stage "b" from="alpine:3" { run "true" { cache "/c"; cache "/c" id="other" } }"#,
             Code::InvalidMountTarget,
         ),
     ];
     for (extra, code) in cases {
-        let source = format!("stage \"r\" from=\"alpine:3\" {{ cmd \"x\" }}\nimage \"r\" tag=\"r:1\"\ncheck \"b\"\n{extra}\n");
-        let source = if extra.contains("stage \"b\"") { source } else { format!("{source}stage \"b\" from=\"alpine:3\"\n") };
-        assert!(codes(&check(&source)).contains(&code), "{extra}: {:?}", codes(&check(&source)));
+        let source =
+            format!("stage \"r\" from=\"alpine:3\" {{ cmd \"x\" }}\nimage \"r\" tag=\"r:1\"\ncheck \"b\"\n{extra}\n");
+        let source = if extra.contains("stage \"b\"") {
+            source
+        } else {
+            format!("{source}stage \"b\" from=\"alpine:3\"\n")
+        };
+        assert!(
+            codes(&check(&source)).contains(&code),
+            "{extra}: {:?}",
+            codes(&check(&source))
+        );
     }
 }

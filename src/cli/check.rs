@@ -13,16 +13,21 @@ use crate::resolve::graph::StageGraph;
 
 pub fn run(args: &CheckArgs, color: bool) -> Result<(), Failure> {
     let syntax = match &args.dockerfile_syntax {
-        Some(text) => {
-            text.parse::<SyntaxLevel>().map_err(|error| Failure::usage(format!("--dockerfile-syntax: {error}")))?
-        }
+        Some(text) => text
+            .parse::<SyntaxLevel>()
+            .map_err(|error| Failure::usage(format!("--dockerfile-syntax: {error}")))?,
         None => SyntaxLevel::DEFAULT,
     };
 
     let spec = load_spec(&args.spec)?;
     let mut compilation = compile_loaded(&spec);
     if let (Some(model), false) = (&compilation.spec, compilation.has_errors()) {
-        compilation.diagnostics.extend(backend_diagnostics(model, &compilation.graph, syntax, &spec.display_name));
+        compilation.diagnostics.extend(backend_diagnostics(
+            model,
+            &compilation.graph,
+            syntax,
+            &spec.display_name,
+        ));
         compilation.diagnostics.sort();
     }
     if report(&compilation.diagnostics, &spec, &args.spec, color) {
@@ -42,9 +47,15 @@ fn backend_diagnostics(spec: &Spec, graph: &StageGraph, syntax: SyntaxLevel, spe
 
     let mut diagnostics = Diagnostics::default();
     for target in targets {
-        let lower_options = LowerOptions { target: Some(target.to_string()), build_args: BTreeMap::new() };
+        let lower_options = LowerOptions {
+            target: Some(target.to_string()),
+            build_args: BTreeMap::new(),
+        };
         let emitted = crate::lower::lower(spec, graph, &lower_options).and_then(|build| {
-            let options = DockerfileOptions { syntax, spec_path: spec_path.to_string() };
+            let options = DockerfileOptions {
+                syntax,
+                spec_path: spec_path.to_string(),
+            };
             crate::dockerfile::emit(&build, &options)
         });
         if let Err(errors) = emitted {
@@ -63,7 +74,10 @@ mod tests {
         let compilation = crate::compile::check(source);
         assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
         let spec = compilation.spec.as_ref().expect("valid KDL");
-        backend_diagnostics(spec, &compilation.graph, syntax, "app.kdl").iter().map(|d| d.code).collect()
+        backend_diagnostics(spec, &compilation.graph, syntax, "app.kdl")
+            .iter()
+            .map(|d| d.code)
+            .collect()
     }
 
     #[test]

@@ -134,11 +134,11 @@ pub fn load_spec(args: &SpecArgs) -> Result<LoadedSpec, Failure> {
 /// Compiles and checks a loaded spec, including the context inputs on disk.
 pub fn compile_loaded(spec: &LoadedSpec) -> Compilation {
     let mut compilation = compile::check(&spec.source);
-    if let Some(model) = &compilation.spec {
-        if spec.context_dir.is_dir() {
-            crate::resolve::check_context_inputs(model, &spec.context_dir, &mut compilation.diagnostics);
-            compilation.diagnostics.sort();
-        }
+    if let Some(model) = &compilation.spec
+        && spec.context_dir.is_dir()
+    {
+        crate::resolve::check_context_inputs(model, &spec.context_dir, &mut compilation.diagnostics);
+        compilation.diagnostics.sort();
     }
     compilation
 }

@@ -86,7 +86,10 @@ impl Diagnostic {
     }
 
     pub fn label(mut self, span: Span, text: impl Into<String>) -> Self {
-        self.labels.push(Label { span, text: text.into() });
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
@@ -148,9 +151,8 @@ impl Diagnostics {
     /// Sorts by source position, then code, and drops exact duplicates, so
     /// the output does not depend on the order the checks ran in.
     pub fn sort(&mut self) {
-        self.items.sort_by(|a, b| {
-            (a.primary_span(), a.code, &a.message).cmp(&(b.primary_span(), b.code, &b.message))
-        });
+        self.items
+            .sort_by(|a, b| (a.primary_span(), a.code, &a.message).cmp(&(b.primary_span(), b.code, &b.message)));
         self.items.dedup();
     }
 

@@ -22,15 +22,19 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        RenderOptions { color: false, unicode: true, width: 100 }
+        RenderOptions {
+            color: false,
+            unicode: true,
+            width: 100,
+        }
     }
 }
 
-/// Longest source line a snippet shows, in characters. Longer lines are cut
-/// and end with [`CUT_MARKER`], so a 70 KB `run` line prints one screen line.
+/// Maximum characters of a source line in a snippet. Longer lines are cut
+/// at [`CUT_MARKER`], so a 70 KB `run` line prints one screen line.
 const MAX_LINE_CHARS: usize = 120;
 
-/// Longest message, label or help text shown, in characters.
+/// Maximum characters of a message, label or help text.
 const MAX_TEXT_CHARS: usize = 1000;
 
 /// Labels shown per diagnostic. The rest are counted in the last label.
@@ -56,7 +60,10 @@ impl<'a> Report<'a> {
         let shown = diagnostic.labels.len().min(MAX_LABELS);
         let mut labels: Vec<Label> = diagnostic.labels[..shown]
             .iter()
-            .map(|label| Label { span: display.map_span(label.span), text: display_text(&label.text) })
+            .map(|label| Label {
+                span: display.map_span(label.span),
+                text: display_text(&label.text),
+            })
             .collect();
         let hidden = diagnostic.labels.len() - shown;
         if let (Some(last), true) = (labels.last_mut(), hidden > 0) {
@@ -102,11 +109,17 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.help.as_ref().map(|help| Box::new(help) as Box<dyn std::fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        if self.labels.is_empty() { None } else { Some(self.source) }
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(self.source)
+        }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -159,7 +172,11 @@ impl DisplayLine {
 
     /// Bytes of the line as displayed, without the line break.
     fn display_len(&self) -> usize {
-        let trail = if self.window_end < self.original_len { CUT_MARKER.len() } else { 0 };
+        let trail = if self.window_end < self.original_len {
+            CUT_MARKER.len()
+        } else {
+            0
+        };
         self.lead() + self.window_end - self.window_start + trail
     }
 }
@@ -178,14 +195,23 @@ impl DisplaySource {
                 .filter(|&offset| (original_start..=original_start + body.len()).contains(&offset))
                 .map(|offset| offset - original_start);
             let (window_start, window_end) = window(body, focus_column);
-            let display_line =
-                DisplayLine { original_start, original_len: body.len(), display_start: text.len(), window_start, window_end };
+            let display_line = DisplayLine {
+                original_start,
+                original_len: body.len(),
+                display_start: text.len(),
+                window_start,
+                window_end,
+            };
             lines.push(display_line);
 
             if window_start > 0 {
                 text.push_str(CUT_MARKER);
             }
-            push_sanitized(&mut text, &body[window_start..window_end], original_start == 0 && window_start == 0);
+            push_sanitized(
+                &mut text,
+                &body[window_start..window_end],
+                original_start == 0 && window_start == 0,
+            );
             if window_end < body.len() {
                 text.push_str(CUT_MARKER);
             }
@@ -206,7 +232,10 @@ impl DisplaySource {
     }
 
     fn line_at(&self, offset: usize) -> Option<&DisplayLine> {
-        let index = self.lines.partition_point(|line| line.original_start <= offset).checked_sub(1)?;
+        let index = self
+            .lines
+            .partition_point(|line| line.original_start <= offset)
+            .checked_sub(1)?;
         self.lines.get(index)
     }
 
@@ -227,9 +256,13 @@ impl DisplaySource {
     /// Maps an offset of the display text back to the original source.
     fn original_offset(&self, display_offset: usize) -> usize {
         let index = self.lines.partition_point(|line| line.display_start <= display_offset);
-        let Some(line) = index.checked_sub(1).and_then(|index| self.lines.get(index)) else { return 0 };
+        let Some(line) = index.checked_sub(1).and_then(|index| self.lines.get(index)) else {
+            return 0;
+        };
         let column = display_offset - line.display_start;
-        let in_window = column.saturating_sub(line.lead()).min(line.window_end - line.window_start);
+        let in_window = column
+            .saturating_sub(line.lead())
+            .min(line.window_end - line.window_start);
         line.original_start + line.window_start + in_window
     }
 
@@ -253,16 +286,18 @@ fn window(line: &str, focus: Option<usize>) -> (usize, usize) {
     }
     let focus_char = focus.map_or(0, |offset| chars.partition_point(|&index| index < offset));
     // Keep a little context before the focus.
-    let first = focus_char.saturating_sub(MAX_LINE_CHARS / 4).min(chars.len() - MAX_LINE_CHARS);
+    let first = focus_char
+        .saturating_sub(MAX_LINE_CHARS / 4)
+        .min(chars.len() - MAX_LINE_CHARS);
     let end = chars.get(first + MAX_LINE_CHARS).copied().unwrap_or(line.len());
     (chars[first], end)
 }
 
 /// The display text as miette reads it. miette reads the primary label on
-/// its own (no context lines) to print the `[file:line:column]` header, and
-/// for that read the column is computed in the original source, in
-/// characters as in the JSON output, since a cut line or a replaced
-/// character would shift it.
+/// its own, with no context lines, to print the `[file:line:column]`
+/// header. For that read the column comes from the original source, because
+/// a cut line or a replaced character would shift it, and it counts
+/// characters, as the JSON output does.
 struct SnippetSource<'a> {
     named: NamedSource<String>,
     display: &'a DisplaySource,
@@ -325,7 +360,9 @@ fn handler(options: &RenderOptions) -> GraphicalReportHandler {
         (false, true) => GraphicalTheme::ascii(),
         (false, false) => GraphicalTheme::none(),
     };
-    GraphicalReportHandler::new_themed(theme).with_width(options.width).with_links(false)
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(false)
 }
 
 /// Renders one diagnostic against the spec source.
@@ -364,7 +401,7 @@ pub fn render_all(diagnostics: &Diagnostics, file_name: &str, source: &str, opti
 }
 
 /// Renders all diagnostics and the summary line. With `deny_warnings`,
-/// warnings fail the run too, and the summary says so.
+/// warnings fail the run too, and the summary line reports that.
 pub fn render_report(
     diagnostics: &Diagnostics,
     file_name: &str,
@@ -392,18 +429,22 @@ pub fn render_report(
     out
 }
 
-/// The closing line of a run: errors abort, warnings are counted.
+/// Returns the closing line of a run: errors abort, warnings are counted.
 pub fn summary_line(diagnostics: &Diagnostics) -> Option<String> {
     summary(diagnostics, false)
 }
 
-/// The closing line of a run. Errors abort; warnings are counted, and under
-/// `--deny-warnings` they abort as well.
+/// Returns the closing line of a run. Errors abort and warnings are
+/// counted, but under `--deny-warnings` warnings abort as well.
 pub fn summary(diagnostics: &Diagnostics, deny_warnings: bool) -> Option<String> {
     let errors = diagnostics.error_count();
     let warnings = diagnostics.warning_count();
     let plural = |count: usize, word: &str| {
-        if count == 1 { format!("{count} {word}") } else { format!("{count} {word}s") }
+        if count == 1 {
+            format!("{count} {word}")
+        } else {
+            format!("{count} {word}s")
+        }
     };
     match (errors, warnings) {
         (0, 0) => None,
@@ -452,7 +493,7 @@ mod tests {
     }
 
     #[test]
-    fn spans_after_a_cut_line_still_point_at_their_text() {
+    fn span_after_cut_line_maps_exactly() {
         let source = format!("a \"{}\"\nstage \"b\"\n", "y".repeat(500));
         let display = DisplaySource::new(&source, None);
         let start = source.find("stage").expect("stage");
@@ -461,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn label_far_into_a_long_line_gets_a_window() {
+    fn far_label_gets_line_window() {
         let source = format!("a {}{{\n", "x ".repeat(5_000));
         let brace = source.find('{').expect("brace");
         let diagnostic = Diagnostic::new(Code::KdlSyntax, "too deep").label(Span::new(brace, 1), "level 65");
@@ -476,7 +517,8 @@ mod tests {
         let line = "y".repeat(1_000);
         assert_eq!(window(&line, None), (0, MAX_LINE_CHARS));
         let (start, end) = window(&line, Some(500));
-        assert!(start < 500 && 500 < end, "{start}..{end}");
+        assert!(start < 500, "{start}..{end}");
+        assert!(500 < end, "{start}..{end}");
         assert_eq!(end - start, MAX_LINE_CHARS);
         assert_eq!(window(&line, Some(999)), (1_000 - MAX_LINE_CHARS, 1_000));
         assert_eq!(window("short", Some(2)), (0, 5));

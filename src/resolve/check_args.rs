@@ -44,10 +44,10 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             if visible.iter().any(|arg| arg.name.value == name) {
                 continue;
             }
-            if let Scope::Stage { stage, .. } = field.scope {
-                if platform_args::declared_by_backend(stages.stage(stage).cross_compile, &name) {
-                    continue;
-                }
+            if let Scope::Stage { stage, .. } = field.scope
+                && platform_args::declared_by_backend(stages.stage(stage).cross_compile, &name)
+            {
+                continue;
             }
             let span = interpolation_span(field.value, span);
             diagnostics.push(undefined_arg(stages, field.scope, field.what, &name, span, &visible));

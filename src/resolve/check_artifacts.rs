@@ -141,15 +141,20 @@ fn check_whole_stage_bind(
     let producer_label = if artifacts.is_empty() {
         "declares no artifacts".to_string()
     } else {
-        let declared: Vec<String> =
-            artifacts.iter().map(|artifact| format!("`{}` ({})", artifact.name.value, artifact.path.value)).collect();
+        let declared: Vec<String> = artifacts
+            .iter()
+            .map(|artifact| format!("`{}` ({})", artifact.name.value, artifact.path.value))
+            .collect();
         format!("declares {}", declared.join(", "))
     };
 
     diagnostics.push(
         Diagnostic::new(
             Code::UndeclaredArtifactPath,
-            format!("`bind from=\"{}\"` without `source=` mounts the whole stage", from.value),
+            format!(
+                "`bind from=\"{}\"` without `source=` mounts the whole stage",
+                from.value
+            ),
         )
         .label(from.span, "no artifact declares the stage's root")
         .label(stages.stage(producer).name.span, producer_label)
@@ -332,9 +337,8 @@ mod tests {
 
     #[test]
     fn whole_stage_bind_suggests_an_artifact_source() {
-        let source = format!(
-            "{BUILD}\nstage \"run\" from=\"alpine:3\" {{ run \"ls /m\" {{ bind \"/m\" from=\"build\" }} }}"
-        );
+        let source =
+            format!("{BUILD}\nstage \"run\" from=\"alpine:3\" {{ run \"ls /m\" {{ bind \"/m\" from=\"build\" }} }}");
         let help = first_among(&source, UndeclaredArtifactPath).help.unwrap_or_default();
         assert!(help.contains(r#"`bind "/m" from="build" source="/out/app"`"#), "{help}");
 

@@ -1,8 +1,8 @@
 //! Build arg values against the spec: a `from=` whose build arg value names
 //! a stage (SC0105), and `--build-arg` overrides of args the spec never
 //! declares (SC0601). The first runs with the defaults as part of
-//! [`super::validate`]; [`check_build_arg_overrides`] runs both with the
-//! values given on the command line.
+//! [`super::validate`], and [`check_build_arg_overrides`] runs both with
+//! the values given on the command line.
 
 use std::collections::BTreeMap;
 
@@ -18,8 +18,8 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 
 /// Checks `--build-arg` overrides against `spec`: each name must be a
 /// declared build arg (global or of a stage), and no `from=` may become
-/// the name of a stage with these values. The CLI calls this for the
-/// commands that take `--build-arg`.
+/// the name of a stage with these values. It is meant for the commands
+/// that take `--build-arg`, which know the overrides.
 pub fn check_build_arg_overrides(spec: &Spec, overrides: &BTreeMap<String, String>) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
 
@@ -51,7 +51,11 @@ pub fn check_build_arg_overrides(spec: &Spec, overrides: &BTreeMap<String, Strin
             }
             None => format!(
                 "declare `arg \"{name}\" default=\"...\"` in the spec, or pass one of its args: {}",
-                declared.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+                declared
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         diagnostics.push(diagnostic.help(help));
@@ -94,13 +98,17 @@ fn stage_names_from_args(spec: &Spec, overrides: &BTreeMap<String, String>) -> D
                 args.push(name);
                 value_of(name).map(|arg_value| value.push_str(arg_value)).is_some()
             }
-            // An env var has no value in `from=`; SC0607 reports it there.
+            // An env var has no value in `from=`, where SC0607 reports it.
             Part::Env { .. } => false,
         });
         if !complete {
             continue;
         }
-        let Some(named) = spec.stages.iter().find(|other| other.name.value.eq_ignore_ascii_case(&value)) else {
+        let Some(named) = spec
+            .stages
+            .iter()
+            .find(|other| other.name.value.eq_ignore_ascii_case(&value))
+        else {
             continue;
         };
 
@@ -141,9 +149,14 @@ mod tests {
     fn override_codes(source: &str, overrides: &[(&str, &str)]) -> Vec<Code> {
         let compilation = crate::compile::check(source);
         let spec = compilation.spec.expect("valid KDL");
-        let overrides: BTreeMap<String, String> =
-            overrides.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
-        check_build_arg_overrides(&spec, &overrides).into_iter().map(|d| d.code).collect()
+        let overrides: BTreeMap<String, String> = overrides
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        check_build_arg_overrides(&spec, &overrides)
+            .into_iter()
+            .map(|d| d.code)
+            .collect()
     }
 
     const SPEC: &str = r#"arg "BASE" default="alpine:3"
@@ -152,9 +165,12 @@ mod tests {
         stage "r" from="${BASE}" { cmd "cat" "/leak" }
         image "r" tag="r:1""#;
 
+    /// Overrides given on the command line, and the codes they cause.
+    type OverrideCase = (&'static [(&'static str, &'static str)], &'static [Code]);
+
     #[test]
     fn override_table() {
-        let cases: &[(&[(&str, &str)], &[Code])] = &[
+        let cases: &[OverrideCase] = &[
             (&[], &[]),
             (&[("VERSION", "2")], &[]),
             (&[("LEVEL", "2")], &[]),
@@ -185,6 +201,12 @@ mod tests {
         let diagnostics = check_build_arg_overrides(&spec, &overrides);
         let diagnostic = diagnostics.iter().next().expect("one diagnostic");
         assert_eq!(diagnostic.labels[0].text, "did you mean `VERSION`?");
-        assert!(diagnostic.help.as_deref().unwrap_or_default().contains("--build-arg VERSION="));
+        assert!(
+            diagnostic
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("--build-arg VERSION=")
+        );
     }
 }

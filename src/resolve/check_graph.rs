@@ -398,7 +398,11 @@ mod tests {
         source.push_str("image \"s0\" tag=\"app:1\"\n");
         let diagnostic = first_among(&source, DependencyCycle);
         assert!(diagnostic.message.len() < 300, "{}", diagnostic.message);
-        assert!(diagnostic.message.contains("and 4990 more stages"), "{}", diagnostic.message);
+        assert!(
+            diagnostic.message.contains("and 4990 more stages"),
+            "{}",
+            diagnostic.message
+        );
         assert_eq!(diagnostic.labels.len(), 10);
     }
 

@@ -163,12 +163,12 @@ fn builds_static(stages: &Stages<'_>, producer: usize, artifact: &Artifact, tool
 
     match toolchain {
         Toolchain::Go => {
-            let is_cgo_off = |(name, value): &(Spanned<String>, Spanned<String>)| {
-                name.value == "CGO_ENABLED" && value.value == "0"
-            };
-            let stage_env_off = chain.iter().flat_map(|&index| stages.stage(index).steps.iter()).any(|step| {
-                matches!(&step.kind, StepKind::Env(pairs) if pairs.iter().any(is_cgo_off))
-            });
+            let is_cgo_off =
+                |(name, value): &(Spanned<String>, Spanned<String>)| name.value == "CGO_ENABLED" && value.value == "0";
+            let stage_env_off = chain
+                .iter()
+                .flat_map(|&index| stages.stage(index).steps.iter())
+                .any(|step| matches!(&step.kind, StepKind::Env(pairs) if pairs.iter().any(is_cgo_off)));
             stage_env_off
                 || (!building.is_empty()
                     && building
@@ -188,7 +188,11 @@ fn builds_static(stages: &Stages<'_>, producer: usize, artifact: &Artifact, tool
 /// One build can then not vouch for another artifact of the same stage.
 fn building_runs<'a>(runs: &[&'a RunStep], artifact: &Artifact) -> Vec<&'a RunStep> {
     let path = unix_path::normalize(&artifact.path.value);
-    let naming_path: Vec<&RunStep> = runs.iter().copied().filter(|run| run_text(run).contains(&path)).collect();
+    let naming_path: Vec<&RunStep> = runs
+        .iter()
+        .copied()
+        .filter(|run| run_text(run).contains(&path))
+        .collect();
     if !naming_path.is_empty() {
         return naming_path;
     }
@@ -199,13 +203,21 @@ fn building_runs<'a>(runs: &[&'a RunStep], artifact: &Artifact) -> Vec<&'a RunSt
         .copied()
         .filter(|run| file_name != "/" && contains_word(&run_text(run), file_name))
         .collect();
-    if naming_file.is_empty() { runs.to_vec() } else { naming_file }
+    if naming_file.is_empty() {
+        runs.to_vec()
+    } else {
+        naming_file
+    }
 }
 
 fn run_text(run: &RunStep) -> String {
     match &run.command.form {
         CommandForm::Shell(text) => text.value.clone(),
-        CommandForm::Exec(argv) => argv.iter().map(|argument| argument.as_str()).collect::<Vec<_>>().join(" "),
+        CommandForm::Exec(argv) => argv
+            .iter()
+            .map(|argument| argument.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -294,7 +306,10 @@ mod tests {
             (go("", "", "alpine:3"), vec![Warning]),
             (go("", "", "debian:12"), vec![]),
             (go(r#"env CGO_ENABLED="0""#, "", "scratch"), vec![]),
-            (go(r#"run "CGO_ENABLED=0 go build -o /out/x .""#, "", "scratch"), vec![Warning]),
+            (
+                go(r#"run "CGO_ENABLED=0 go build -o /out/x .""#, "", "scratch"),
+                vec![Warning],
+            ),
             (go("", "", "example.com/unknown:1"), vec![]),
         ];
         for (source, expected) in cases {
@@ -321,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn building_run_is_found_by_file_name_or_else_all_runs() {
+    fn building_runs_fall_back_to_all() {
         let by_name = |build: &str| {
             format!(
                 r#"stage "b" from="golang:1.19" {{
@@ -338,7 +353,10 @@ mod tests {
         assert_eq!(severities(&by_name(r#"run "go build -o app .""#)), vec![Warning]);
         // No run names the artifact, so every run must disable cgo.
         assert_eq!(severities(&by_name(r#"run "CGO_ENABLED=0 go build .""#)), vec![Warning]);
-        assert_eq!(severities(&by_name(r#"run "go build ." { env CGO_ENABLED="0" }"#)), vec![Warning]);
+        assert_eq!(
+            severities(&by_name(r#"run "go build ." { env CGO_ENABLED="0" }"#)),
+            vec![Warning]
+        );
     }
 
     #[test]

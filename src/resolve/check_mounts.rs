@@ -55,17 +55,25 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 }
 
 /// Returns the target a mount uses and the span to label. A secret mount
-/// without `target=` or `env=` goes to `/run/secrets/ID`; an ssh mount
-/// without `target=` gets a socket path BuildKit chooses, which cannot clash.
+/// without `target=` or `env=` goes to `/run/secrets/ID`. An ssh mount
+/// without `target=` gets a socket path that BuildKit chooses, which cannot clash.
 fn target(mount: &Mount) -> Option<(String, Span)> {
     match &mount.kind {
         MountKind::Cache { target, .. } | MountKind::Tmpfs { target, .. } | MountKind::Bind { target, .. } => {
             Some((target.value.clone(), target.span))
         }
-        MountKind::Secret { target: Some(target), .. } | MountKind::Ssh { target: Some(target), .. } => {
-            Some((target.value.clone(), target.span))
+        MountKind::Secret {
+            target: Some(target), ..
         }
-        MountKind::Secret { id, target: None, env: None, .. } => Some((format!("/run/secrets/{}", id.value), mount.span)),
+        | MountKind::Ssh {
+            target: Some(target), ..
+        } => Some((target.value.clone(), target.span)),
+        MountKind::Secret {
+            id,
+            target: None,
+            env: None,
+            ..
+        } => Some((format!("/run/secrets/{}", id.value), mount.span)),
         MountKind::Secret { env: Some(_), .. } | MountKind::Ssh { target: None, .. } => None,
     }
 }

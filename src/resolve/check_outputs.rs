@@ -70,7 +70,10 @@ fn check_output_present(stages: &Stages<'_>, graph: &StageGraph, diagnostics: &m
 fn check_duplicate_outputs(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     let images = &stages.spec.images;
     for (position, image) in images.iter().enumerate() {
-        let Some(first) = images[..position].iter().find(|earlier| earlier.stage.value == image.stage.value) else {
+        let Some(first) = images[..position]
+            .iter()
+            .find(|earlier| earlier.stage.value == image.stage.value)
+        else {
             continue;
         };
         let stage = image.stage.as_str();
@@ -86,10 +89,13 @@ fn check_duplicate_outputs(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             None => format!("`image \"{stage}\" tag=\"{}:1.0\"`", stage.to_ascii_lowercase()),
         };
         diagnostics.push(
-            Diagnostic::new(Code::DuplicateName, format!("stage `{stage}` is exported by two `image` nodes"))
-                .label(image.span, "second output of the stage")
-                .label(first.span, "first output of the stage")
-                .help(format!("put both tags on one image node: {example}")),
+            Diagnostic::new(
+                Code::DuplicateName,
+                format!("stage `{stage}` is exported by two `image` nodes"),
+            )
+            .label(image.span, "second output of the stage")
+            .label(first.span, "first output of the stage")
+            .help(format!("put both tags on one image node: {example}")),
         );
     }
 }
@@ -100,7 +106,11 @@ fn check_default_output(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     let images: Vec<&ImageOutput> = all
         .iter()
         .enumerate()
-        .filter(|(position, image)| !all[..*position].iter().any(|earlier| earlier.stage.value == image.stage.value))
+        .filter(|(position, image)| {
+            !all[..*position]
+                .iter()
+                .any(|earlier| earlier.stage.value == image.stage.value)
+        })
         .map(|(_, image)| image)
         .collect();
     if images.len() < 2 {
@@ -178,7 +188,7 @@ fn check_toolchain_outputs(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 fn check_unpinned_bases(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     for stage in &stages.spec.stages {
         let Base::Image(text) = &stage.base else { continue };
-        // An invalid reference is SC0705; its tag is not worth a second report.
+        // An invalid reference is SC0705, so its tag needs no second report.
         if check_references::reference_error(&text.value, true).is_some() {
             continue;
         }
@@ -284,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn second_image_node_for_a_stage_is_a_duplicate() {
+    fn second_image_node_is_duplicate() {
         let source = r#"stage "api" from="alpine:3"; image "api" tag="a:1"; image "api" tag="a:2""#;
         let codes = codes_among(source, &[Code::DuplicateName, AmbiguousOutput]);
         assert_eq!(codes, [Code::DuplicateName]);

@@ -270,7 +270,10 @@ mod tests {
             ),
             // A leading `/` is relative to the context root, as in .dockerignore.
             (r#"context { exclude "/node_modules" }; stage "a" from="alpine:3""#, &[]),
-            (r#"context { exclude "../x" }; stage "a" from="alpine:3""#, &[ContextEscape]),
+            (
+                r#"context { exclude "../x" }; stage "a" from="alpine:3""#,
+                &[ContextEscape],
+            ),
             (
                 r#"stage "a" from="alpine:3" { run "true" { bind "/m" source="../x" } }"#,
                 &[ContextEscape],

@@ -1,7 +1,7 @@
 //! SC0306: glob syntax of copy sources, copy `include`/`exclude` patterns
 //! and `context { exclude }` patterns. Docker validates these with Go's
-//! `filepath.Match` (through moby's patternmatcher) when the build starts;
-//! stagec applies the same grammar at check time.
+//! `filepath.Match`, through moby's patternmatcher, when the build starts.
+//! stagec applies the same grammar when it checks the spec.
 
 use super::chain::Stages;
 use crate::diag::{Code, Diagnostic, Diagnostics, display_value};
@@ -126,11 +126,26 @@ mod tests {
 
     #[test]
     fn glob_syntax_table() {
-        let valid = ["*.go", "src/**/*.md", "a?c", "[a-z]", "[^a-z]*", "[\\]]", "[\\-a]", "\\*", "a\\[b", "[!x]", "node_modules", ""];
+        let valid = [
+            "*.go",
+            "src/**/*.md",
+            "a?c",
+            "[a-z]",
+            "[^a-z]*",
+            "[\\]]",
+            "[\\-a]",
+            "\\*",
+            "a\\[b",
+            "[!x]",
+            "node_modules",
+            "",
+        ];
         for pattern in valid {
             assert_eq!(glob_syntax_error(pattern), None, "{pattern}");
         }
-        let invalid = ["[z", "*.[ch", "a\\", "[]", "[]a]x", "[a-", "[a-]x", "[-a]", "[^]", "[a\\", "x[", "[a-c-e]"];
+        let invalid = [
+            "[z", "*.[ch", "a\\", "[]", "[]a]x", "[a-", "[a-]x", "[-a]", "[^]", "[a\\", "x[", "[a-c-e]",
+        ];
         for pattern in invalid {
             assert!(glob_syntax_error(pattern).is_some(), "{pattern}");
         }
@@ -139,14 +154,38 @@ mod tests {
     #[test]
     fn pattern_checks_table() {
         let cases: &[(&str, &[Code])] = &[
-            (r#"context { exclude "[z" }; stage "a" from="alpine:3""#, &[InvalidPattern]),
-            (r#"context { exclude "**/*.md" "/node_modules" }; stage "a" from="alpine:3""#, &[]),
-            (r#"context { exclude "!src" }; stage "a" from="alpine:3""#, &[InvalidPattern]),
-            (r#"stage "a" from="alpine:3" { copy "src/[a" to="/x/" }"#, &[InvalidPattern]),
-            (r#"stage "a" from="alpine:3" { copy "src" to="/s/" { include "[z" } }"#, &[InvalidPattern]),
-            (r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "*.[ch" } }"#, &[InvalidPattern]),
-            (r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "*.[ch]" "!" } }"#, &[InvalidPattern]),
-            (r#"stage "a" from="alpine:3" { copy "a[1].txt" "b\\[1\\].txt" to="/s/" }"#, &[]),
+            (
+                r#"context { exclude "[z" }; stage "a" from="alpine:3""#,
+                &[InvalidPattern],
+            ),
+            (
+                r#"context { exclude "**/*.md" "/node_modules" }; stage "a" from="alpine:3""#,
+                &[],
+            ),
+            (
+                r#"context { exclude "!src" }; stage "a" from="alpine:3""#,
+                &[InvalidPattern],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "src/[a" to="/x/" }"#,
+                &[InvalidPattern],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "src" to="/s/" { include "[z" } }"#,
+                &[InvalidPattern],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "*.[ch" } }"#,
+                &[InvalidPattern],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "src" to="/s/" { exclude "*.[ch]" "!" } }"#,
+                &[InvalidPattern],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { copy "a[1].txt" "b\\[1\\].txt" to="/s/" }"#,
+                &[],
+            ),
         ];
         for (source, expected) in cases {
             assert_eq!(codes_among(source, &[InvalidPattern]), *expected, "{source}");

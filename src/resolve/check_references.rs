@@ -9,10 +9,10 @@ use super::chain::Stages;
 use crate::diag::{Code, Diagnostic, Diagnostics, Span, display_value};
 use crate::model::{Base, Spanned};
 
-/// Longest repository name, registry included, that Docker accepts.
+/// Maximum length of a repository name, registry included, that Docker accepts.
 const MAX_NAME_LEN: usize = 255;
 
-/// Longest tag that Docker accepts.
+/// Maximum length of a tag that Docker accepts.
 const MAX_TAG_LEN: usize = 128;
 
 pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
@@ -34,7 +34,11 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             };
             let (message, help) = if earlier_stage == image.stage.value {
                 (
-                    format!("tag `{}` is listed twice for `{}`", display_value(&tag.value), image.stage.value),
+                    format!(
+                        "tag `{}` is listed twice for `{}`",
+                        display_value(&tag.value),
+                        image.stage.value
+                    ),
                     "remove one of the two".to_string(),
                 )
             } else {
@@ -71,7 +75,10 @@ fn check_reference(reference: &Spanned<String>, what: &str, allow_digest: bool, 
 
     let lowercase = reference.value.to_ascii_lowercase();
     let help = if problem == UPPERCASE_REPOSITORY && reference_error(&lowercase, allow_digest).is_none() {
-        format!("write `{}`; Docker repository names are lowercase", display_value(&lowercase))
+        format!(
+            "write `{}`; Docker repository names are lowercase",
+            display_value(&lowercase)
+        )
     } else if allow_digest {
         "write [REGISTRY/]REPOSITORY[:TAG][@sha256:DIGEST], such as `alpine:3.20` or `registry.example.com/team/app:1.2`"
             .to_string()
@@ -110,16 +117,17 @@ pub fn reference_error(text: &str, allow_digest: bool) -> Option<&'static str> {
         }
     }
 
-    // A `:` after the last `/` starts the tag; one before it is a registry port.
+    // A `:` after the last `/` starts the tag, and one before it is a registry port.
     let last_slash = name_and_tag.rfind('/').map_or(0, |index| index + 1);
     let (name, tag) = match name_and_tag[last_slash..].rfind(':') {
-        Some(colon) => (&name_and_tag[..last_slash + colon], Some(&name_and_tag[last_slash + colon + 1..])),
+        Some(colon) => (
+            &name_and_tag[..last_slash + colon],
+            Some(&name_and_tag[last_slash + colon + 1..]),
+        ),
         None => (name_and_tag, None),
     };
-    if let Some(tag) = tag {
-        if let Some(problem) = tag_error(tag) {
-            return Some(problem);
-        }
+    if let Some(problem) = tag.and_then(tag_error) {
+        return Some(problem);
     }
     name_error(name)
 }
@@ -149,7 +157,9 @@ fn digest_error(digest: &str) -> Option<&'static str> {
         "sha512" => 128,
         _ => return Some("the digest algorithm must be sha256, sha384 or sha512"),
     };
-    let lower_hex = hex.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+    let lower_hex = hex
+        .bytes()
+        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
     (hex.len() != length || !lower_hex).then_some("the digest must have the algorithm's length in lowercase hex digits")
 }
 
@@ -166,9 +176,8 @@ fn name_error(name: &str) -> Option<&'static str> {
     // a `:`, is `localhost`, or has upper-case letters.
     if components.len() > 1 {
         let first = components[0];
-        let is_registry = first.contains(['.', ':'])
-            || first == "localhost"
-            || first.bytes().any(|byte| byte.is_ascii_uppercase());
+        let is_registry =
+            first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|byte| byte.is_ascii_uppercase());
         if is_registry {
             if let Some(problem) = registry_error(first) {
                 return Some(problem);
@@ -195,15 +204,17 @@ fn registry_error(registry: &str) -> Option<&'static str> {
             None => (registry, None),
         }
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|byte| byte.is_ascii_digit()) {
-            return Some("a registry port has only digits");
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|byte| byte.is_ascii_digit()))
+    {
+        return Some("a registry port has only digits");
     }
 
     if let Some(address) = host.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
         let valid = !address.is_empty()
-            && address.bytes().all(|byte| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.');
+            && address
+                .bytes()
+                .all(|byte| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.');
         return (!valid).then_some("an IPv6 registry address has only hex digits, `:` and `.`");
     }
     let label_valid = |label: &str| {
@@ -227,7 +238,10 @@ fn path_component_error(component: &str) -> Option<&'static str> {
     }
     let alphanumeric = |byte: u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
     let bytes = component.as_bytes();
-    if !bytes.iter().all(|&byte| alphanumeric(byte) || matches!(byte, b'.' | b'_' | b'-')) {
+    if !bytes
+        .iter()
+        .all(|&byte| alphanumeric(byte) || matches!(byte, b'.' | b'_' | b'-'))
+    {
         return Some("a repository name has only lowercase letters, digits, `.`, `_`, `-` and `/`");
     }
     if !alphanumeric(bytes[0]) || !alphanumeric(bytes[bytes.len() - 1]) {
@@ -311,20 +325,44 @@ mod tests {
         let codes = &[InvalidImageReference, DuplicateImageTag];
         let cases: &[(&str, &[Code])] = &[
             (r#"stage "a" from="alpine:3"; image "a" tag="a:1""#, &[]),
-            (r#"stage "a" from="ALPINE:3"; image "a" tag="a:1""#, &[InvalidImageReference]),
-            (r#"stage "a" from="alpine:"; image "a" tag="a:1""#, &[InvalidImageReference]),
-            (r#"arg "B" default="x"; stage "a" from="${B}:1"; image "a" tag="a:1""#, &[]),
-            (r#"stage "a" from="alpine:3"; image "a" tag="Not A Valid:Tag""#, &[InvalidImageReference]),
-            (r#"stage "a" from="alpine:3"; image "a" tag="""#, &[InvalidImageReference]),
-            (r#"stage "a" from="alpine:3"; image "a" tag="a\n:1""#, &[InvalidImageReference]),
+            (
+                r#"stage "a" from="ALPINE:3"; image "a" tag="a:1""#,
+                &[InvalidImageReference],
+            ),
+            (
+                r#"stage "a" from="alpine:"; image "a" tag="a:1""#,
+                &[InvalidImageReference],
+            ),
+            (
+                r#"arg "B" default="x"; stage "a" from="${B}:1"; image "a" tag="a:1""#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="alpine:3"; image "a" tag="Not A Valid:Tag""#,
+                &[InvalidImageReference],
+            ),
+            (
+                r#"stage "a" from="alpine:3"; image "a" tag="""#,
+                &[InvalidImageReference],
+            ),
+            (
+                r#"stage "a" from="alpine:3"; image "a" tag="a\n:1""#,
+                &[InvalidImageReference],
+            ),
             (r#"arg "V"; stage "a" from="alpine:3"; image "a" tag="a:${V}""#, &[]),
             (
                 r#"stage "a" from="alpine:3"; stage "b" from="alpine:3"
                    image "a" tag="app:1" default=#true; image "b" tag="app:1""#,
                 &[DuplicateImageTag],
             ),
-            (r#"stage "a" from="alpine:3"; image "a" tag="app:1" { tag "app:1" }"#, &[DuplicateImageTag]),
-            (r#"stage "a" from="alpine:3"; image "a" tag="app:1" { tag "app:latest" }"#, &[]),
+            (
+                r#"stage "a" from="alpine:3"; image "a" tag="app:1" { tag "app:1" }"#,
+                &[DuplicateImageTag],
+            ),
+            (
+                r#"stage "a" from="alpine:3"; image "a" tag="app:1" { tag "app:latest" }"#,
+                &[],
+            ),
         ];
         for (source, expected) in cases {
             assert_eq!(codes_among(source, codes), *expected, "{source}");
@@ -333,7 +371,10 @@ mod tests {
 
     #[test]
     fn uppercase_repository_suggests_lowercase() {
-        let diagnostic = first_among(r#"stage "a" from="ALPINE:3"; image "a" tag="a:1""#, InvalidImageReference);
+        let diagnostic = first_among(
+            r#"stage "a" from="ALPINE:3"; image "a" tag="a:1""#,
+            InvalidImageReference,
+        );
         assert!(diagnostic.help.unwrap_or_default().contains("`alpine:3`"));
     }
 }

@@ -5,7 +5,7 @@
 //! with `arg`. Two mistakes are reported as warnings:
 //! - SC0603: the name is a global arg, an arg of a base stage, or one of the
 //!   platform args BuildKit sets for every build (`TARGETARCH` and the
-//!   like), and the stage does not declare it, so the shell sees nothing.
+//!   like), and the stage does not declare it, so the shell gets an empty value.
 //! - SC0605: the name is set with `env` only in stages this one is not
 //!   based on, since env is inherited only through `from=`.
 
@@ -153,8 +153,10 @@ fn arg_not_declared(
     };
     let stage_node = stages.stage(index);
     let automatic = || {
-        platform_args::is_platform_arg(name)
-            .then_some((stage_node.name.span, "this stage does not declare it; BuildKit sets it for every build"))
+        platform_args::is_platform_arg(name).then_some((
+            stage_node.name.span,
+            "this stage does not declare it; BuildKit sets it for every build",
+        ))
     };
     let (declaration, declaration_label) = global.or_else(in_base).or_else(automatic)?;
     let stage = stage_node.name.as_str();
@@ -278,8 +280,14 @@ mod tests {
             ),
             (r#"stage "a" from="alpine:3" { run "echo $UNKNOWN $HOME" }"#, &[]),
             // Platform args that BuildKit sets are visible only when declared.
-            (r#"stage "a" from="golang:1.19" { run "echo arch=$TARGETARCH" }"#, &[ArgNotVisible]),
-            (r#"stage "a" from="golang:1.19" { arg "TARGETARCH"; run "echo $TARGETARCH" }"#, &[]),
+            (
+                r#"stage "a" from="golang:1.19" { run "echo arch=$TARGETARCH" }"#,
+                &[ArgNotVisible],
+            ),
+            (
+                r#"stage "a" from="golang:1.19" { arg "TARGETARCH"; run "echo $TARGETARCH" }"#,
+                &[],
+            ),
             (
                 r#"stage "a" from="golang:1.19" platform="build" cross-compile=#true { run "GOARCH=$TARGETARCH go build" }"#,
                 &[],

@@ -141,7 +141,10 @@ fn program_shell_syntax(program: &str) -> Option<&'static str> {
     if program.trim() != program || program.contains(char::is_whitespace) {
         return Some("a program name with spaces, which exec form does not split into arguments");
     }
-    if ["&&", "||", "|", ";", ">", "<"].iter().any(|operator| program.contains(operator)) {
+    if ["&&", "||", "|", ";", ">", "<"]
+        .iter()
+        .any(|operator| program.contains(operator))
+    {
         return Some("a shell operator in the program name, which exec form passes on as it is");
     }
     if program.contains('`') || program.contains("$(") {
@@ -171,7 +174,10 @@ fn shell_syntax_in_exec_form(node: &str, argv: &[Spanned<String>], shell: &Shell
 
     let diagnostic = Diagnostic::new(
         Code::ShellSyntaxInExecForm,
-        format!("exec-form `{node}` program `{}` needs a shell", display_value(&program.value)),
+        format!(
+            "exec-form `{node}` program `{}` needs a shell",
+            display_value(&program.value)
+        ),
     )
     .label(program.span, reason);
 
@@ -269,17 +275,32 @@ mod tests {
             (r#"stage "a" from="alpine:3" { run "make" "&&" "make" "install" }"#, &[]),
             (r#"stage "a" from="alpine:3" { cmd "echo" "$HOME" }"#, &[]),
             (r#"stage "a" from="alpine:3" { cmd "rm" "*.tmp" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { cmd "app" "--exclude=*.md" "http://x/*" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { cmd "/app" "--sql" "SELECT * FROM t WHERE a > 1" }"#, &[]),
+            (
+                r#"stage "a" from="alpine:3" { cmd "app" "--exclude=*.md" "http://x/*" }"#,
+                &[],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "/app" "--sql" "SELECT * FROM t WHERE a > 1" }"#,
+                &[],
+            ),
             (r#"stage "a" from="alpine:3" { cmd "/app" "--glob" "*.txt" }"#, &[]),
             (r#"stage "a" from="alpine:3" { cmd "echo" "`date`" }"#, &[]),
-            (r#"stage "a" from="alpine:3" { cmd "/bin/sh" "-c" "echo $HOME && ls *" }"#, &[]),
+            (
+                r#"stage "a" from="alpine:3" { cmd "/bin/sh" "-c" "echo $HOME && ls *" }"#,
+                &[],
+            ),
             (
                 r#"stage "a" from="alpine:3" { cmd "$APP_HOME/bin/app" "--serve" }"#,
                 &[ShellSyntaxInExecForm],
             ),
-            (r#"stage "a" from="alpine:3" { cmd "make&&make" }"#, &[ShellSyntaxInExecForm]),
-            (r#"stage "a" from="alpine:3" { cmd "/bin/*" }"#, &[ShellSyntaxInExecForm]),
+            (
+                r#"stage "a" from="alpine:3" { cmd "make&&make" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
+            (
+                r#"stage "a" from="alpine:3" { cmd "/bin/*" }"#,
+                &[ShellSyntaxInExecForm],
+            ),
             (
                 r#"stage "a" from="alpine:3" { run "go build ./..." exec=#true }"#,
                 &[ShellSyntaxInExecForm],
@@ -326,7 +347,10 @@ mod tests {
         assert!(!help.contains("shell="), "{help}");
 
         let with_shell = r#"stage "a" from="alpine:3" { cmd "/app --port 8080" }"#;
-        assert_eq!(first_among(with_shell, ShellSyntaxInExecForm).severity, crate::diag::Severity::Warning);
+        assert_eq!(
+            first_among(with_shell, ShellSyntaxInExecForm).severity,
+            crate::diag::Severity::Warning
+        );
     }
 
     #[test]

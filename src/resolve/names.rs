@@ -44,9 +44,12 @@ pub fn resolve_bases(spec: &mut Spec, diagnostics: &mut Diagnostics) {
                 )
             };
             diagnostics.push(
-                Diagnostic::new(Code::UnknownStage, format!("unknown stage `{}`", display_value(&reference.value)))
-                    .label(reference.span, format!("did you mean `{suggestion}`?"))
-                    .help(help),
+                Diagnostic::new(
+                    Code::UnknownStage,
+                    format!("unknown stage `{}`", display_value(&reference.value)),
+                )
+                .label(reference.span, format!("did you mean `{suggestion}`?"))
+                .help(help),
             );
             stage.base = Base::Stage(reference.clone());
         }

@@ -37,7 +37,7 @@ pub fn is_shell_program(program: &str) -> bool {
 /// Finds the variable expansions in `text`. Text inside single quotes is
 /// skipped, since the shell does not expand it there; `\$` and `$$` are not
 /// expansions. The body of a here-document whose delimiter is quoted
-/// (`<<'EOF'`, `<<"EOF"`, `<<\EOF`) is literal and skipped too; in the body
+/// (`<<'EOF'`, `<<"EOF"`, `<<\EOF`) is literal and skipped too. In the body
 /// of an unquoted one, quotes do not matter and `$NAME` is expanded.
 pub fn expansions(text: &str) -> Vec<Expansion> {
     let bytes = text.as_bytes();
@@ -132,10 +132,17 @@ fn heredoc_operator(text: &str, start: usize) -> Option<(Heredoc, usize)> {
             }
         }
     }
-    // NOTE: `<<` is also the shift operator in `$((...))`; a number after it
-    // is taken as a shift rather than a delimiter, but `$((x << y))` is not.
+    // NOTE: `<<` is also the shift operator in `$((...))`. A number after it
+    // is taken as a shift, not a delimiter, but `$((x << y))` is misread.
     let is_shift = !quoted && delimiter.bytes().all(|byte| byte.is_ascii_digit() || byte == b'$');
-    (!delimiter.is_empty() && !is_shift).then_some((Heredoc { delimiter, quoted, strip_tabs }, index))
+    (!delimiter.is_empty() && !is_shift).then_some((
+        Heredoc {
+            delimiter,
+            quoted,
+            strip_tabs,
+        },
+        index,
+    ))
 }
 
 /// Skips the bodies of `heredocs`, which start at `start`, one after the
@@ -147,7 +154,11 @@ fn skip_heredoc_bodies(text: &str, start: usize, heredocs: &[Heredoc], found: &m
         while index < text.len() {
             let line_end = text[index..].find('\n').map_or(text.len(), |offset| index + offset);
             let line = &text[index..line_end];
-            let compared = if heredoc.strip_tabs { line.trim_start_matches('\t') } else { line };
+            let compared = if heredoc.strip_tabs {
+                line.trim_start_matches('\t')
+            } else {
+                line
+            };
             let next = (line_end + 1).min(text.len());
             if compared == heredoc.delimiter {
                 index = next;
@@ -190,11 +201,17 @@ fn expansion_at(text: &str, start: usize) -> Option<Expansion> {
     }
     let name_end = name_start + name_len;
     let end = if braced {
-        text[name_end..].find('}').map_or(name_end, |close| name_end + close + 1)
+        text[name_end..]
+            .find('}')
+            .map_or(name_end, |close| name_end + close + 1)
     } else {
         name_end
     };
-    Some(Expansion { name: text[name_start..name_end].to_string(), start, len: end - start })
+    Some(Expansion {
+        name: text[name_start..name_end].to_string(),
+        start,
+        len: end - start,
+    })
 }
 
 /// Length of the variable name at the start of `bytes`: a letter or `_`,

@@ -7,13 +7,14 @@
 use crate::diag::{Code, Diagnostic, Span};
 
 /// The deepest block nesting a spec may use. The language itself needs
-/// three levels (`stage { run { cache } }`); the rest is headroom for
+/// three levels (`stage { run { cache } }`), and the rest is headroom for
 /// commented-out or future nodes.
 pub const MAX_NESTING: usize = 64;
 
 /// Returns an SC0001 diagnostic at the first `{` that opens a block deeper
 /// than [`MAX_NESTING`], or `None` when the nesting is within the limit.
-/// Unterminated strings and comments end the scan; the KDL parser reports them.
+/// Unterminated strings and comments end the scan, and the KDL parser
+/// reports them.
 pub fn check_nesting(source: &str) -> Option<Diagnostic> {
     let bytes = source.as_bytes();
     let mut depth = 0usize;
@@ -61,7 +62,11 @@ fn too_deep(index: usize) -> Diagnostic {
 /// the index after its closing quotes. Backslash escapes apply in both.
 fn skip_quoted_string(bytes: &[u8], start: usize) -> Option<usize> {
     let multi_line = bytes[start..].starts_with(b"\"\"\"");
-    let (mut index, closing): (usize, &[u8]) = if multi_line { (start + 3, b"\"\"\"") } else { (start + 1, b"\"") };
+    let (mut index, closing): (usize, &[u8]) = if multi_line {
+        (start + 3, b"\"\"\"")
+    } else {
+        (start + 1, b"\"")
+    };
 
     while index < bytes.len() {
         if bytes[index] == b'\\' {
@@ -76,10 +81,10 @@ fn skip_quoted_string(bytes: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// Skips what starts with `#` at `start`: a raw string (`#"..."#`,
-/// `##"""..."""##`), in which nothing is escaped and the closing quotes
-/// must be followed by as many `#` as opened it, or a keyword such as
-/// `#true`, of which only the `#` is consumed.
+/// Skips what starts with `#` at `start` and returns the index after it.
+/// That is a raw string (`#"..."#`, `##"""..."""##`), or a keyword such as
+/// `#true`, of which only the `#` is skipped. Nothing is escaped in a raw
+/// string, and its closing quotes are followed by as many `#` as opened it.
 fn skip_hashes(bytes: &[u8], start: usize) -> Option<usize> {
     let hashes = bytes[start..].iter().take_while(|&&byte| byte == b'#').count();
     let quote = start + hashes;
@@ -92,7 +97,12 @@ fn skip_hashes(bytes: &[u8], start: usize) -> Option<usize> {
     let mut index = quote + quotes;
     while index < bytes.len() {
         let closes = bytes[index..].starts_with(&b"\"\"\""[..quotes])
-            && bytes[index + quotes..].iter().take(hashes).filter(|&&byte| byte == b'#').count() == hashes;
+            && bytes[index + quotes..]
+                .iter()
+                .take(hashes)
+                .filter(|&&byte| byte == b'#')
+                .count()
+                == hashes;
         if closes {
             return Some(index + quotes + hashes);
         }
@@ -145,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn nesting_past_the_limit_points_at_the_first_extra_brace() {
+    fn too_deep_points_at_first_extra_brace() {
         let source = nested(MAX_NESTING + 1);
         let diagnostic = check_nesting(&source).expect("too deep");
         assert_eq!(diagnostic.code, Code::KdlSyntax);

@@ -9,7 +9,7 @@ pub const SYNTAX_LINE_PREFIX: &str = "# syntax=";
 
 /// Stack size of the thread that runs the KDL parser. The nesting pre-scan
 /// already bounds the parser's recursion, so this is a second line of
-/// defence: it costs address space, not memory, until the stack is used.
+/// defence. It reserves address space, and memory only as the stack grows.
 const PARSER_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Parses spec source. On a KDL syntax error, returns every error the `kdl`
@@ -27,11 +27,14 @@ pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
             .map(|kdl| {
                 let span: Span = kdl.span.into();
                 let message = kdl.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
-                let help = hint_for(&text, span).map(str::to_string).or_else(|| kdl.help.clone()).unwrap_or_else(|| {
-                    "stagec specs are KDL v2 documents: strings in double quotes, `//` comments, \
+                let help = hint_for(&text, span)
+                    .map(str::to_string)
+                    .or_else(|| kdl.help.clone())
+                    .unwrap_or_else(|| {
+                        "stagec specs are KDL v2 documents: strings in double quotes, `//` comments, \
                      booleans written #true and #false"
-                        .to_string()
-                });
+                            .to_string()
+                    });
                 Diagnostic::new(Code::KdlSyntax, format!("invalid KDL: {message}"))
                     .label(span, kdl.label.clone().unwrap_or_default())
                     .help(help)
@@ -79,7 +82,9 @@ fn parse_nodes(text: &str) -> Result<Vec<Node>, KdlError> {
 /// `true`, `false` or `null` (KDL v2 spells them `#true`, `#false`, `#null`).
 fn hint_for(text: &str, span: Span) -> Option<&'static str> {
     let at = text.get(span.start..)?;
-    let word_len = at.find(|c: char| !c.is_ascii_alphanumeric() && c != '-').unwrap_or(at.len());
+    let word_len = at
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+        .unwrap_or(at.len());
     match &at[..word_len] {
         "true" | "false" => return Some("KDL v2 writes booleans as #true and #false, for example none=#true"),
         "null" => return Some("KDL v2 writes null as #null"),
@@ -158,7 +163,10 @@ fn convert_node(node: &KdlNode) -> Node {
         }
     }
 
-    let children = node.children().map(|doc| doc.nodes().iter().map(convert_node).collect()).unwrap_or_default();
+    let children = node
+        .children()
+        .map(|doc| doc.nodes().iter().map(convert_node).collect())
+        .unwrap_or_default();
 
     Node {
         name: node.name().value().to_string(),

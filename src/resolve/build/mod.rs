@@ -17,7 +17,10 @@ const TOP_LEVEL: &[&str] = &["arg", "secret", "context", "stage", "image", "chec
 
 pub fn build(document: &Document, diagnostics: &mut Diagnostics) -> Spec {
     let mut spec = Spec::default();
-    spec.syntax = document.syntax.as_ref().map(|(image, span)| Spanned::new(image.clone(), *span));
+    spec.syntax = document
+        .syntax
+        .as_ref()
+        .map(|(image, span)| Spanned::new(image.clone(), *span));
 
     for node in &document.nodes {
         match node.name.as_str() {
@@ -69,7 +72,11 @@ pub(crate) fn build_arg(node: &Node, diagnostics: &mut Diagnostics) -> Option<Ar
     let default = reader.string("default");
     reader.finish(Some(1));
     no_children(node, diagnostics);
-    Some(ArgDecl { name: name?, default, span: node.span })
+    Some(ArgDecl {
+        name: name?,
+        default,
+        span: node.span,
+    })
 }
 
 fn build_secret(node: &Node, diagnostics: &mut Diagnostics) -> Option<SecretDecl> {
@@ -78,7 +85,11 @@ fn build_secret(node: &Node, diagnostics: &mut Diagnostics) -> Option<SecretDecl
     let required = reader.bool("required").map(|flag| flag.value).unwrap_or(false);
     reader.finish(Some(1));
     no_children(node, diagnostics);
-    Some(SecretDecl { name: name?, required, span: node.span })
+    Some(SecretDecl {
+        name: name?,
+        required,
+        span: node.span,
+    })
 }
 
 fn build_context(node: &Node, spec: &mut Spec, diagnostics: &mut Diagnostics) {
@@ -110,7 +121,10 @@ fn root_relative(pattern: Spanned<String>) -> Spanned<String> {
 
 fn build_image(node: &Node, diagnostics: &mut Diagnostics) -> Option<ImageOutput> {
     let mut reader = NodeReader::new(node, diagnostics);
-    let stage = reader.one_string_arg("the name of the stage to export", "write `image \"runtime\" tag=\"app:1.0\"`");
+    let stage = reader.one_string_arg(
+        "the name of the stage to export",
+        "write `image \"runtime\" tag=\"app:1.0\"`",
+    );
     let mut tags: Vec<Spanned<String>> = reader.string("tag").into_iter().collect();
     let default = reader.bool("default").map(|flag| flag.value).unwrap_or(false);
     reader.finish(Some(1));
@@ -127,7 +141,12 @@ fn build_image(node: &Node, diagnostics: &mut Diagnostics) -> Option<ImageOutput
         }
     }
 
-    Some(ImageOutput { stage: stage?, tags, default, span: node.span })
+    Some(ImageOutput {
+        stage: stage?,
+        tags,
+        default,
+        span: node.span,
+    })
 }
 
 #[cfg(test)]
@@ -176,9 +195,16 @@ mod tests {
         ];
         for (source, message, help) in cases {
             let (_, diagnostics) = build_source(source);
-            let found = diagnostics.iter().next().unwrap_or_else(|| panic!("nothing for {source}"));
+            let found = diagnostics
+                .iter()
+                .next()
+                .unwrap_or_else(|| panic!("nothing for {source}"));
             assert_eq!(found.message, message, "{source}");
-            assert!(found.help.as_deref().unwrap_or_default().contains(help), "{source}: {:?}", found.help);
+            assert!(
+                found.help.as_deref().unwrap_or_default().contains(help),
+                "{source}: {:?}",
+                found.help
+            );
         }
     }
 
@@ -193,29 +219,113 @@ mod tests {
     #[test]
     fn shape_errors_table() {
         let cases = [
-            ("stag \"a\" from=\"alpine:3\"", Code::UnknownNode, "did you mean `stage`?"),
-            ("stage \"a\" form=\"alpine:3\"", Code::UnknownProperty, "did you mean `from`?"),
+            (
+                "stag \"a\" from=\"alpine:3\"",
+                Code::UnknownNode,
+                "did you mean `stage`?",
+            ),
+            (
+                "stage \"a\" form=\"alpine:3\"",
+                Code::UnknownProperty,
+                "did you mean `from`?",
+            ),
             ("stage \"a\" from=3", Code::InvalidValue, "a string"),
-            ("stage \"a\" from=\"alpine:3\" { artifact \"x\" path=\"/x\" kind=\"exe\" }", Code::InvalidValue, "executable"),
-            ("stage \"a\" from=\"alpine:3\" { artifact \"x\" }", Code::MissingValue, "path"),
-            ("stage \"a\" from=\"alpine:3\" { run \"true\" { cach \"/c\" } }", Code::UnknownNode, "did you mean `cache`?"),
-            ("stage \"a\" from=\"alpine:3\" { copy \"a\" mode=\"999\" to=\"/a\" }", Code::InvalidValue, "octal"),
+            (
+                "stage \"a\" from=\"alpine:3\" { artifact \"x\" path=\"/x\" kind=\"exe\" }",
+                Code::InvalidValue,
+                "executable",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { artifact \"x\" }",
+                Code::MissingValue,
+                "path",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { run \"true\" { cach \"/c\" } }",
+                Code::UnknownNode,
+                "did you mean `cache`?",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { copy \"a\" mode=\"999\" to=\"/a\" }",
+                Code::InvalidValue,
+                "octal",
+            ),
             ("image", Code::MissingValue, "image \\\"runtime\\\""),
-            ("stage \"a\" from=\"alpine:3\" { stopsignal \"FOO\" }", Code::InvalidValue, "invalid stop signal `FOO`"),
-            ("stage \"a\" from=\"alpine:3\" { stopsignal \"\" }", Code::InvalidValue, "invalid stop signal"),
-            ("stage \"a\" from=\"alpine:3\" { expose 99999 }", Code::InvalidValue, "1 to 65535"),
-            ("stage \"a\" from=\"alpine:3\" { expose \"90-80\" }", Code::InvalidValue, "starts after it ends"),
-            ("stage \"a\" from=\"alpine:3\" { expose -1 }", Code::InvalidValue, "invalid port `-1`"),
-            ("stage \"a\" from=\"alpine:3\" { healthcheck \"true\" interval=\"1ns\" }", Code::InvalidValue, "shorter than 1ms"),
-            ("stage \"a\" from=\"alpine:3\" { healthcheck \"true\" timeout=\"30\" }", Code::InvalidValue, "not a duration"),
-            ("stage \"a\" from=\"alpine:3\" { user \"a b\" }", Code::InvalidValue, "whitespace"),
-            ("stage \"a\" from=\"alpine:3\" { user \"\" }", Code::InvalidValue, "empty"),
-            ("stage \"a\" from=\"alpine:3\" { copy \"x\" to=\"/x\" owner=\"root:root:root\" }", Code::InvalidValue, "more than one"),
-            ("stage \"a\" from=\"alpine:3\" { artifact \"x\" path=\"/x\" owner=\":g\" }", Code::InvalidValue, "empty"),
-            ("stage \"a\" from=\"alpine:3\" { workdir \"\" }", Code::InvalidValue, "`workdir` is empty"),
-            ("stage \"a\" from=\"alpine:3\" { shell \"\" \"-c\" }", Code::InvalidValue, "program is empty"),
-            ("stage \"a\" from=\"alpine:3\" { healthcheck none=#true interval=\"3s\" }", Code::UnknownProperty, "ignores `interval`"),
-            ("stage \"a\" from=\"alpine:3\" { healthcheck none=#true retries=2 }", Code::UnknownProperty, "ignores `retries`"),
+            (
+                "stage \"a\" from=\"alpine:3\" { stopsignal \"FOO\" }",
+                Code::InvalidValue,
+                "invalid stop signal `FOO`",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { stopsignal \"\" }",
+                Code::InvalidValue,
+                "invalid stop signal",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { expose 99999 }",
+                Code::InvalidValue,
+                "1 to 65535",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { expose \"90-80\" }",
+                Code::InvalidValue,
+                "starts after it ends",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { expose -1 }",
+                Code::InvalidValue,
+                "invalid port `-1`",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { healthcheck \"true\" interval=\"1ns\" }",
+                Code::InvalidValue,
+                "shorter than 1ms",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { healthcheck \"true\" timeout=\"30\" }",
+                Code::InvalidValue,
+                "not a duration",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { user \"a b\" }",
+                Code::InvalidValue,
+                "whitespace",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { user \"\" }",
+                Code::InvalidValue,
+                "empty",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { copy \"x\" to=\"/x\" owner=\"root:root:root\" }",
+                Code::InvalidValue,
+                "more than one",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { artifact \"x\" path=\"/x\" owner=\":g\" }",
+                Code::InvalidValue,
+                "empty",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { workdir \"\" }",
+                Code::InvalidValue,
+                "`workdir` is empty",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { shell \"\" \"-c\" }",
+                Code::InvalidValue,
+                "program is empty",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { healthcheck none=#true interval=\"3s\" }",
+                Code::UnknownProperty,
+                "ignores `interval`",
+            ),
+            (
+                "stage \"a\" from=\"alpine:3\" { healthcheck none=#true retries=2 }",
+                Code::UnknownProperty,
+                "ignores `retries`",
+            ),
         ];
         for (source, code, needle) in cases {
             let (_, diagnostics) = build_source(source);

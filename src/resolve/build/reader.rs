@@ -16,7 +16,11 @@ pub struct NodeReader<'a> {
 
 impl<'a> NodeReader<'a> {
     pub fn new(node: &'a Node, diagnostics: &'a mut Diagnostics) -> Self {
-        NodeReader { node, known: BTreeSet::new(), diagnostics }
+        NodeReader {
+            node,
+            known: BTreeSet::new(),
+            diagnostics,
+        }
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {
@@ -133,9 +137,12 @@ impl<'a> NodeReader<'a> {
         if parsed.is_none() {
             let span = prop.value.span;
             self.push(
-                Diagnostic::new(Code::InvalidValue, format!("property `{key}` must be an octal file mode"))
-                    .label(span, "not an octal mode")
-                    .help(format!("write the mode as an octal string, for example {key}=\"0755\"")),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("property `{key}` must be an octal file mode"),
+                )
+                .label(span, "not an octal mode")
+                .help(format!("write the mode as an octal string, for example {key}=\"0755\"")),
             );
         }
         parsed.map(|mode| Spanned::new(mode, prop.value.span))
@@ -157,9 +164,12 @@ impl<'a> NodeReader<'a> {
                     help = format!("did you mean `{suggestion}`? {help}");
                 }
                 self.push(
-                    Diagnostic::new(Code::InvalidValue, format!("invalid {key} `{}`", display_value(&text.value)))
-                        .label(text.span, format!("not a valid {key}"))
-                        .help(help),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        format!("invalid {key} `{}`", display_value(&text.value)),
+                    )
+                    .label(text.span, format!("not a valid {key}"))
+                    .help(help),
                 );
                 None
             }
@@ -204,11 +214,17 @@ impl<'a> NodeReader<'a> {
         }
         if self.node.args.len() > 1 {
             let extra = &self.node.args[1];
-            let span = Span::new(extra.span.start, self.node.args.last().map_or(0, |v| v.span.end()) - extra.span.start);
+            let span = Span::new(
+                extra.span.start,
+                self.node.args.last().map_or(0, |v| v.span.end()) - extra.span.start,
+            );
             self.push(
-                Diagnostic::new(Code::UnknownProperty, format!("`{}` takes one argument", self.node.name))
-                    .label(span, "unexpected extra arguments")
-                    .help(help.to_string()),
+                Diagnostic::new(
+                    Code::UnknownProperty,
+                    format!("`{}` takes one argument", self.node.name),
+                )
+                .label(span, "unexpected extra arguments")
+                .help(help.to_string()),
             );
         }
         args.into_iter().next()
@@ -224,33 +240,43 @@ impl<'a> NodeReader<'a> {
             let mut help = if self.known.is_empty() {
                 format!("`{}` takes no properties", self.node.name)
             } else {
-                format!("`{}` takes: {}", self.node.name, self.known.iter().copied().collect::<Vec<_>>().join(", "))
+                format!(
+                    "`{}` takes: {}",
+                    self.node.name,
+                    self.known.iter().copied().collect::<Vec<_>>().join(", ")
+                )
             };
             if let Some(suggestion) = did_you_mean(&prop.key, self.known.iter().copied()) {
                 help = format!("did you mean `{suggestion}`? {help}");
             }
             self.diagnostics.push(
-                Diagnostic::new(Code::UnknownProperty, format!("unknown property `{}` on `{}`", prop.key, self.node.name))
-                    .label(prop.key_span, "unknown property")
-                    .help(help),
+                Diagnostic::new(
+                    Code::UnknownProperty,
+                    format!("unknown property `{}` on `{}`", prop.key, self.node.name),
+                )
+                .label(prop.key_span, "unknown property")
+                .help(help),
             );
         }
 
-        if let Some(max) = max_args {
-            if self.node.args.len() > max {
-                let first = &self.node.args[max];
-                let last = self.node.args.last().map_or(first.span, |v| v.span);
-                let message = match max {
-                    0 => format!("`{}` takes no arguments", self.node.name),
-                    1 => format!("`{}` takes one argument", self.node.name),
-                    n => format!("`{}` takes at most {n} arguments", self.node.name),
-                };
-                self.diagnostics.push(
-                    Diagnostic::new(Code::UnknownProperty, message)
-                        .label(Span::new(first.span.start, last.end() - first.span.start), "unexpected arguments")
-                        .help("remove the extra arguments or write them as properties (key=\"value\")"),
-                );
-            }
+        if let Some(max) = max_args
+            && self.node.args.len() > max
+        {
+            let first = &self.node.args[max];
+            let last = self.node.args.last().map_or(first.span, |v| v.span);
+            let message = match max {
+                0 => format!("`{}` takes no arguments", self.node.name),
+                1 => format!("`{}` takes one argument", self.node.name),
+                n => format!("`{}` takes at most {n} arguments", self.node.name),
+            };
+            self.diagnostics.push(
+                Diagnostic::new(Code::UnknownProperty, message)
+                    .label(
+                        Span::new(first.span.start, last.end() - first.span.start),
+                        "unexpected arguments",
+                    )
+                    .help("remove the extra arguments or write them as properties (key=\"value\")"),
+            );
         }
     }
 }

@@ -2,14 +2,27 @@ use super::reader::{NodeReader, no_children, unknown_node};
 use super::{build_arg, run, values};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::{
-    Artifact, ArtifactKind, Base, Command, CommandForm, CopySource, CopyStep, Healthcheck, Libc, Linkage,
-    PlatformSpec, Spanned, Stage, Step, StepKind,
+    Artifact, ArtifactKind, Base, Command, CommandForm, CopySource, CopyStep, Healthcheck, Libc, Linkage, PlatformSpec,
+    Spanned, Stage, Step, StepKind,
 };
 use crate::syntax::{Node, ValueKind};
 
 const STAGE_CHILDREN: &[&str] = &[
-    "workdir", "env", "arg", "user", "copy", "run", "expose", "label", "cmd", "entrypoint", "healthcheck",
-    "volume", "stopsignal", "shell", "artifact",
+    "workdir",
+    "env",
+    "arg",
+    "user",
+    "copy",
+    "run",
+    "expose",
+    "label",
+    "cmd",
+    "entrypoint",
+    "healthcheck",
+    "volume",
+    "stopsignal",
+    "shell",
+    "artifact",
 ];
 
 const PLATFORM_CHOICES: &[&str] = &["target", "build", "linux/amd64", "linux/arm64", "..."];
@@ -93,7 +106,12 @@ fn build_step(node: &Node, diagnostics: &mut Diagnostics) -> Option<StepKind> {
     let kind = match node.name.as_str() {
         "workdir" => workdir(node, diagnostics).map(StepKind::Workdir),
         "user" => {
-            let user = single(node, diagnostics, "a user", "write `user \"app\"` or `user \"1000:1000\"`");
+            let user = single(
+                node,
+                diagnostics,
+                "a user",
+                "write `user \"app\"` or `user \"1000:1000\"`",
+            );
             if let Some(user) = &user {
                 values::check_user("user", user, diagnostics);
             }
@@ -106,8 +124,16 @@ fn build_step(node: &Node, diagnostics: &mut Diagnostics) -> Option<StepKind> {
             }
             signal.map(StepKind::StopSignal)
         }
-        "env" => Some(StepKind::Env(key_values(node, diagnostics, "write `env NAME=\"value\"`"))),
-        "label" => Some(StepKind::Label(key_values(node, diagnostics, "write `label \"org.opencontainers.image.title\"=\"app\"`"))),
+        "env" => Some(StepKind::Env(key_values(
+            node,
+            diagnostics,
+            "write `env NAME=\"value\"`",
+        ))),
+        "label" => Some(StepKind::Label(key_values(
+            node,
+            diagnostics,
+            "write `label \"org.opencontainers.image.title\"=\"app\"`",
+        ))),
         "arg" => build_arg(node, diagnostics).map(StepKind::Arg),
         "expose" => {
             let ports = list(node, diagnostics, "a port", "write `expose 8080 \"53/udp\"`");
@@ -149,7 +175,12 @@ fn workdir(node: &Node, diagnostics: &mut Diagnostics) -> Option<Spanned<String>
 
 /// Reads `shell "/bin/bash" "-c"`. The program must not be empty.
 fn shell(node: &Node, diagnostics: &mut Diagnostics) -> Option<Vec<Spanned<String>>> {
-    let argv = list(node, diagnostics, "a program or an argument", "write `shell \"/bin/bash\" \"-c\"`")?;
+    let argv = list(
+        node,
+        diagnostics,
+        "a program or an argument",
+        "write `shell \"/bin/bash\" \"-c\"`",
+    )?;
     if let Some(program) = argv.first().filter(|program| program.value.trim().is_empty()) {
         diagnostics.push(
             Diagnostic::new(Code::InvalidValue, "the `shell` program is empty")
@@ -173,9 +204,12 @@ fn list(node: &Node, diagnostics: &mut Diagnostics, what: &str, help: &str) -> O
     let values = reader.string_args(what);
     if node.args.is_empty() {
         reader.push(
-            Diagnostic::new(Code::MissingValue, format!("`{}` needs at least one argument", node.name))
-                .label(node.name_span, "no arguments")
-                .help(help.to_string()),
+            Diagnostic::new(
+                Code::MissingValue,
+                format!("`{}` needs at least one argument", node.name),
+            )
+            .label(node.name_span, "no arguments")
+            .help(help.to_string()),
         );
     }
     reader.finish(None);
@@ -187,9 +221,10 @@ fn key_values(node: &Node, diagnostics: &mut Diagnostics, help: &str) -> Vec<(Sp
     let mut pairs = Vec::new();
     for prop in &node.props {
         match &prop.value.kind {
-            ValueKind::String(text) => {
-                pairs.push((Spanned::new(prop.key.clone(), prop.key_span), Spanned::new(text.clone(), prop.value.span)))
-            }
+            ValueKind::String(text) => pairs.push((
+                Spanned::new(prop.key.clone(), prop.key_span),
+                Spanned::new(text.clone(), prop.value.span),
+            )),
             _ => diagnostics.push(
                 Diagnostic::new(Code::InvalidValue, format!("`{}` values must be strings", node.name))
                     .label(prop.value.span, format!("found {}", prop.value.type_name()))
@@ -199,9 +234,12 @@ fn key_values(node: &Node, diagnostics: &mut Diagnostics, help: &str) -> Vec<(Sp
     }
     if let Some(first) = node.args.first() {
         diagnostics.push(
-            Diagnostic::new(Code::InvalidValue, format!("`{}` takes NAME=\"value\" pairs, not arguments", node.name))
-                .label(first.span, "positional argument")
-                .help(help.to_string()),
+            Diagnostic::new(
+                Code::InvalidValue,
+                format!("`{}` takes NAME=\"value\" pairs, not arguments", node.name),
+            )
+            .label(first.span, "positional argument")
+            .help(help.to_string()),
         );
     } else if pairs.is_empty() && node.props.is_empty() {
         diagnostics.push(
@@ -229,14 +267,23 @@ pub(super) fn command_from(
     diagnostics: &mut Diagnostics,
 ) -> Option<Command> {
     match (argv.is_empty(), shell) {
-        (true, Some(text)) => Some(Command { form: CommandForm::Shell(text), span: node.span }),
-        (false, None) => Some(Command { form: CommandForm::Exec(argv), span: node.span }),
+        (true, Some(text)) => Some(Command {
+            form: CommandForm::Shell(text),
+            span: node.span,
+        }),
+        (false, None) => Some(Command {
+            form: CommandForm::Exec(argv),
+            span: node.span,
+        }),
         (false, Some(text)) => {
             diagnostics.push(
-                Diagnostic::new(Code::InvalidValue, format!("`{}` has both arguments and `shell=`", node.name))
-                    .label(text.span, "shell form")
-                    .label(argv[0].span, "exec form")
-                    .help("use arguments for an exec-form argv, or shell=\"...\" for a shell command, not both"),
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("`{}` has both arguments and `shell=`", node.name),
+                )
+                .label(text.span, "shell form")
+                .label(argv[0].span, "exec form")
+                .help("use arguments for an exec-form argv, or shell=\"...\" for a shell command, not both"),
             );
             None
         }
@@ -265,7 +312,11 @@ fn healthcheck(node: &Node, diagnostics: &mut Diagnostics) -> Option<Healthcheck
     let retries = reader.unsigned32("retries");
     reader.finish(None);
 
-    for (key, duration) in [("interval", &interval), ("timeout", &timeout), ("start-period", &start_period)] {
+    for (key, duration) in [
+        ("interval", &interval),
+        ("timeout", &timeout),
+        ("start-period", &start_period),
+    ] {
         if let Some(duration) = duration {
             values::check_duration(key, duration, diagnostics);
         }
@@ -273,14 +324,23 @@ fn healthcheck(node: &Node, diagnostics: &mut Diagnostics) -> Option<Healthcheck
 
     let Some(none) = none else {
         let command = command_from(node, argv, shell, diagnostics)?;
-        return Some(Healthcheck { command: Some(command), interval, timeout, start_period, retries });
+        return Some(Healthcheck {
+            command: Some(command),
+            interval,
+            timeout,
+            start_period,
+            retries,
+        });
     };
 
     if !argv.is_empty() || shell.is_some() {
         diagnostics.push(
-            Diagnostic::new(Code::InvalidValue, "`healthcheck none=#true` cannot also have a command")
-                .label(node.span, "both disabled and given a command")
-                .help("remove none=#true to set a check, or the command to disable the inherited one"),
+            Diagnostic::new(
+                Code::InvalidValue,
+                "`healthcheck none=#true` cannot also have a command",
+            )
+            .label(node.span, "both disabled and given a command")
+            .help("remove none=#true to set a check, or the command to disable the inherited one"),
         );
     }
     // `HEALTHCHECK NONE` takes no options, so Docker would drop these silently.
@@ -292,13 +352,24 @@ fn healthcheck(node: &Node, diagnostics: &mut Diagnostics) -> Option<Healthcheck
     ];
     for (key, span) in options.into_iter().flatten() {
         diagnostics.push(
-            Diagnostic::new(Code::UnknownProperty, format!("`healthcheck none=#true` ignores `{key}`"))
-                .label(span, "no check runs, so this option has no effect")
-                .label(none.span, "the check is disabled here")
-                .help(format!("remove {key}=, or remove none=#true and give the check a command")),
+            Diagnostic::new(
+                Code::UnknownProperty,
+                format!("`healthcheck none=#true` ignores `{key}`"),
+            )
+            .label(span, "no check runs, so this option has no effect")
+            .label(none.span, "the check is disabled here")
+            .help(format!(
+                "remove {key}=, or remove none=#true and give the check a command"
+            )),
         );
     }
-    Some(Healthcheck { command: None, interval: None, timeout: None, start_period: None, retries: None })
+    Some(Healthcheck {
+        command: None,
+        interval: None,
+        timeout: None,
+        start_period: None,
+        retries: None,
+    })
 }
 
 fn build_copy(node: &Node, diagnostics: &mut Diagnostics) -> Option<CopyStep> {
@@ -329,9 +400,12 @@ fn build_copy(node: &Node, diagnostics: &mut Diagnostics) -> Option<CopyStep> {
         }
         (true, None, Some(artifact), _) => {
             diagnostics.push(
-                Diagnostic::new(Code::MissingValue, "`copy artifact=` needs `from=`, the stage that declares it")
-                    .label(artifact.span, "artifact of which stage?")
-                    .help("add from=\"STAGE\""),
+                Diagnostic::new(
+                    Code::MissingValue,
+                    "`copy artifact=` needs `from=`, the stage that declares it",
+                )
+                .label(artifact.span, "artifact of which stage?")
+                .help("add from=\"STAGE\""),
             );
             return None;
         }
@@ -370,7 +444,14 @@ fn build_copy(node: &Node, diagnostics: &mut Diagnostics) -> Option<CopyStep> {
         no_children(child, diagnostics);
     }
 
-    Some(CopyStep { source, to: to?, owner, mode, include, exclude })
+    Some(CopyStep {
+        source,
+        to: to?,
+        owner,
+        mode,
+        include,
+        exclude,
+    })
 }
 
 fn build_artifact(node: &Node, diagnostics: &mut Diagnostics) -> Option<Artifact> {

@@ -42,7 +42,9 @@ pub fn check_stop_signal(signal: &Spanned<String>, diagnostics: &mut Diagnostics
 
 fn is_signal(text: &str) -> bool {
     if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
-        return text.parse::<u32>().is_ok_and(|number| (1..=MAX_SIGNAL).contains(&number));
+        return text
+            .parse::<u32>()
+            .is_ok_and(|number| (1..=MAX_SIGNAL).contains(&number));
     }
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -88,10 +90,10 @@ fn parse_port(text: &str) -> Result<(), &'static str> {
         Some((ports, protocol)) => (ports, Some(protocol)),
         None => (text, None),
     };
-    if let Some(protocol) = protocol {
-        if !["tcp", "udp", "sctp"].contains(&protocol.to_ascii_lowercase().as_str()) {
-            return Err("the protocol must be tcp, udp or sctp");
-        }
+    if let Some(protocol) = protocol
+        && !["tcp", "udp", "sctp"].contains(&protocol.to_ascii_lowercase().as_str())
+    {
+        return Err("the protocol must be tcp, udp or sctp");
     }
 
     let number = |text: &str| -> Result<u32, &'static str> {
@@ -157,7 +159,9 @@ pub fn duration_nanos(text: &str) -> Option<u128> {
     let mut rest = text;
     let mut total: u128 = 0;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
         let number = &rest[..number_len];
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
         if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
@@ -179,7 +183,9 @@ pub fn duration_nanos(text: &str) -> Option<u128> {
             fraction_nanos = fraction_nanos * 10 + u128::from(digit - b'0');
             divisor *= 10;
         }
-        total = total.checked_add(whole.checked_mul(*scale)?)?.checked_add(fraction_nanos * scale / divisor)?;
+        total = total
+            .checked_add(whole.checked_mul(*scale)?)?
+            .checked_add(fraction_nanos * scale / divisor)?;
     }
     Some(total)
 }
@@ -204,9 +210,12 @@ pub fn check_user(what: &str, user: &Spanned<String>, diagnostics: &mut Diagnost
         return;
     };
     diagnostics.push(
-        Diagnostic::new(Code::InvalidValue, format!("invalid {what} `{}`", display_value(&user.value)))
-            .label(user.span, problem)
-            .help("write a user name or uid, optionally with a group: \"app\", \"1000\", \"app:app\" or \"1000:1000\""),
+        Diagnostic::new(
+            Code::InvalidValue,
+            format!("invalid {what} `{}`", display_value(&user.value)),
+        )
+        .label(user.span, problem)
+        .help("write a user name or uid, optionally with a group: \"app\", \"1000\", \"app:app\" or \"1000:1000\""),
     );
 }
 
@@ -216,20 +225,54 @@ mod tests {
 
     #[test]
     fn signal_table() {
-        for good in ["SIGTERM", "TERM", "sigterm", "Sigint", "9", "64", "SIGRTMIN+3", "SIGRTMAX-1", "rtmax", "SIGIOT"] {
+        for good in [
+            "SIGTERM",
+            "TERM",
+            "sigterm",
+            "Sigint",
+            "9",
+            "64",
+            "SIGRTMIN+3",
+            "SIGRTMAX-1",
+            "rtmax",
+            "SIGIOT",
+        ] {
             assert!(is_signal(good), "{good}");
         }
-        for bad in ["", "FOO", "SIG", "0", "65", "-1", "+9", "SIGRTMIN+16", "SIGRTMAX-0", "SIGRTMIN+03", "SIG TERM"] {
+        for bad in [
+            "",
+            "FOO",
+            "SIG",
+            "0",
+            "65",
+            "-1",
+            "+9",
+            "SIGRTMIN+16",
+            "SIGRTMAX-0",
+            "SIGRTMIN+03",
+            "SIG TERM",
+        ] {
             assert!(!is_signal(bad), "{bad}");
         }
     }
 
     #[test]
     fn port_table() {
-        for good in ["80", "8080/tcp", "53/udp", "53/UDP", "9/sctp", "8000-8010", "8000-8000/tcp", "65535"] {
+        for good in [
+            "80",
+            "8080/tcp",
+            "53/udp",
+            "53/UDP",
+            "9/sctp",
+            "8000-8010",
+            "8000-8000/tcp",
+            "65535",
+        ] {
             assert_eq!(parse_port(good), Ok(()), "{good}");
         }
-        for bad in ["", "0", "99999", "-1", "abc", "90-80", "80/icmp", "80/", "/tcp", "80-", "8080:80", "1.5"] {
+        for bad in [
+            "", "0", "99999", "-1", "abc", "90-80", "80/icmp", "80/", "/tcp", "80-", "8080:80", "1.5",
+        ] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
     }
@@ -263,7 +306,11 @@ mod tests {
     fn user_table() {
         let check = |text: &str| {
             let mut diagnostics = Diagnostics::default();
-            check_user("user", &Spanned::new(text.to_string(), Default::default()), &mut diagnostics);
+            check_user(
+                "user",
+                &Spanned::new(text.to_string(), Default::default()),
+                &mut diagnostics,
+            );
             diagnostics.is_empty()
         };
         for good in ["app", "1000", "app:app", "1000:1000", "${USER}", "a b${X}"] {
