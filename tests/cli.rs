@@ -281,7 +281,11 @@ fn stage_order_does_not_change_dockerfile_or_llb() {
 #[test]
 fn header_regenerate_command_has_output_flags() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let spec = std::fs::read_to_string("specs/examples/multi-output/app.kdl").expect("read example");
+    // The build args must be declared: unknown --build-arg names are errors.
+    let spec = format!(
+        "arg \"A\" default=\"0\"\narg \"Z\"\n{}",
+        std::fs::read_to_string("specs/examples/multi-output/app.kdl").expect("read example")
+    );
     let project = dir.path().join("project");
     std::fs::create_dir_all(project.join("build")).expect("create dirs");
     std::fs::write(project.join("app.kdl"), spec).expect("write spec");
@@ -498,4 +502,19 @@ fn run_text_starting_with_dash_is_rejected() {
         .code(1)
         .stderr(predicate::str::contains("SC0004"))
         .stderr(predicate::str::contains("reads as an option"));
+}
+
+#[test]
+fn unknown_build_arg_is_an_error() {
+    stagec()
+        .args(["dockerfile", "specs/examples/go-static-scratch/app.kdl", "--build-arg", "VERSON=2.0.0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SC0601"))
+        .stderr(predicate::str::contains("VERSION"));
+    stagec()
+        .args(["llb", "specs/examples/go-static-scratch/app.kdl", "--format", "json", "--build-arg", "VERSON=2.0.0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SC0601"));
 }

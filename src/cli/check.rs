@@ -20,7 +20,7 @@ pub fn run(args: &CheckArgs, color: bool) -> Result<(), Failure> {
     };
 
     let spec = load_spec(&args.spec)?;
-    let mut compilation = compile_loaded(&spec);
+    let mut compilation = compile_loaded(&spec, &BTreeMap::new());
     if let (Some(model), false) = (&compilation.spec, compilation.has_errors()) {
         compilation.diagnostics.extend(backend_diagnostics(
             model,

@@ -3,7 +3,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::args::DockerfileArgs;
 use super::files::{Comparison, compare_with, ensure_replaceable, ignore_path, write_atomic};
-use super::{Failure, compile_loaded, load_spec, report, write_stdout};
+use super::{Failure, compile_loaded, load_spec, parse_build_args, report, write_stdout};
 use crate::dockerfile::{DockerfileOptions, SyntaxLevel, regenerate_command};
 use crate::lower::{BuildGraph, LowerOptions};
 
@@ -20,7 +20,7 @@ pub fn run(args: &DockerfileArgs, color: bool) -> Result<(), Failure> {
     let build_args = parse_build_args(&args.build_args)?;
 
     let spec = load_spec(&args.spec)?;
-    let mut compilation = compile_loaded(&spec);
+    let mut compilation = compile_loaded(&spec, &build_args);
     // The file the header describes: the output, the file to check, or a
     // `Dockerfile` in the current directory for standard output.
     let target_file = args
@@ -241,22 +241,6 @@ fn absolute(path: &Path) -> PathBuf {
         }
     }
     cleaned
-}
-
-fn parse_build_args(values: &[String]) -> Result<BTreeMap<String, String>, Failure> {
-    let mut args = BTreeMap::new();
-    for value in values {
-        let Some((name, text)) = value.split_once('=') else {
-            return Err(Failure::usage(format!("--build-arg `{value}` must be NAME=VALUE")));
-        };
-        if !crate::model::interpolate::is_arg_name(name) {
-            return Err(Failure::usage(format!(
-                "--build-arg `{value}`: `{name}` is not a valid arg name (letters, digits and _, not starting with a digit)"
-            )));
-        }
-        args.insert(name.to_string(), text.to_string());
-    }
-    Ok(args)
 }
 
 #[cfg(test)]

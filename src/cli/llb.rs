@@ -2,12 +2,11 @@
 //! that `llb`, `lock` and `build` share: compiling and lowering the spec,
 //! and finding, reading and checking its lock file.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use super::args::{BuildSelectArgs, LlbArgs, LlbFormat, NetworkArg, SpecArgs};
-use super::{Failure, LoadedSpec, compile_loaded, load_spec, report};
+use super::{Failure, LoadedSpec, compile_loaded, load_spec, parse_build_args, report};
 use crate::compile::Compilation;
 use crate::diag::Diagnostics;
 use crate::llb::lower::{LlbBuild, LlbOptions};
@@ -87,7 +86,7 @@ pub(super) struct Prepared {
 pub(super) fn prepare(spec_args: &SpecArgs, select: &BuildSelectArgs) -> Result<Prepared, Failure> {
     let build_args = parse_build_args(&select.build_args)?;
     let spec = load_spec(spec_args)?;
-    let compilation = compile_loaded(&spec);
+    let compilation = compile_loaded(&spec, &build_args);
     let lower_options = LowerOptions {
         target: select.target.clone(),
         build_args,
@@ -263,19 +262,3 @@ pub(super) fn host_platform() -> Platform {
     }
 }
 
-// NOTE: the same parsing as `stagec dockerfile`'s, in src/cli/dockerfile.rs.
-pub(super) fn parse_build_args(values: &[String]) -> Result<BTreeMap<String, String>, Failure> {
-    let mut args = BTreeMap::new();
-    for value in values {
-        let Some((name, text)) = value.split_once('=') else {
-            return Err(Failure::usage(format!("--build-arg `{value}` must be NAME=VALUE")));
-        };
-        if !crate::model::interpolate::is_arg_name(name) {
-            return Err(Failure::usage(format!(
-                "--build-arg `{value}`: `{name}` is not a valid arg name (letters, digits and _, not starting with a digit)"
-            )));
-        }
-        args.insert(name.to_string(), text.to_string());
-    }
-    Ok(args)
-}

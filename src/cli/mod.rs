@@ -11,6 +11,7 @@ mod generated;
 mod llb;
 mod lock;
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -131,16 +132,36 @@ pub fn load_spec(args: &SpecArgs) -> Result<LoadedSpec, Failure> {
     Ok(LoadedSpec { display_name, source, context_dir })
 }
 
-/// Compiles and checks a loaded spec, including the context inputs on disk.
-pub fn compile_loaded(spec: &LoadedSpec) -> Compilation {
+/// Compiles and checks a loaded spec, including the context inputs on disk
+/// and the `--build-arg` overrides (unknown names, and values that turn a
+/// `from=` into a stage name).
+pub fn compile_loaded(spec: &LoadedSpec, build_args: &BTreeMap<String, String>) -> Compilation {
     let mut compilation = compile::check(&spec.source);
-    if let Some(model) = &compilation.spec
-        && spec.context_dir.is_dir()
-    {
-        crate::resolve::check_context_inputs(model, &spec.context_dir, &mut compilation.diagnostics);
+    if let Some(model) = &compilation.spec {
+        if spec.context_dir.is_dir() {
+            crate::resolve::check_context_inputs(model, &spec.context_dir, &mut compilation.diagnostics);
+        }
+        compilation.diagnostics.extend(crate::resolve::check_build_arg_overrides(model, build_args));
         compilation.diagnostics.sort();
     }
     compilation
+}
+
+/// Parses repeated `--build-arg NAME=VALUE` flags; a later one wins.
+pub fn parse_build_args(values: &[String]) -> Result<BTreeMap<String, String>, Failure> {
+    let mut args = BTreeMap::new();
+    for value in values {
+        let Some((name, text)) = value.split_once('=') else {
+            return Err(Failure::usage(format!("--build-arg `{value}` must be NAME=VALUE")));
+        };
+        if !crate::model::interpolate::is_arg_name(name) {
+            return Err(Failure::usage(format!(
+                "--build-arg `{value}`: `{name}` is not a valid arg name (letters, digits and _, not starting with a digit)"
+            )));
+        }
+        args.insert(name.to_string(), text.to_string());
+    }
+    Ok(args)
 }
 
 /// Prints diagnostics in the chosen format to stderr. Returns whether the

@@ -12,8 +12,7 @@ use super::graph::{BuildStage, BuildStepKind};
 use crate::diag::{Code, Diagnostic, Diagnostics, Span};
 use crate::model::interpolate::Part;
 
-/// The automatic platform args that a cross-compiling stage declares when it starts.
-pub const TARGET_PLATFORM_ARGS: [&str; 4] = ["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"];
+pub use crate::resolve::platform_args::TARGET_PLATFORM_ARGS;
 
 /// Env vars that `env` steps of a stage and of its base stages set, with
 /// the span of the name that set each one last.
