@@ -54,8 +54,8 @@ fn dockerfile(source: &str) -> String {
     stagec::dockerfile::emit(&graph, &options).expect("emitted").dockerfile
 }
 
-/// The platform of the committed lock files, fixed so that the benchmark
-/// does not depend on the machine's processor.
+/// Returns linux/amd64 as target and build platform: the platform of the
+/// committed lock files, so that the benchmark does not depend on the processor.
 fn platforms() -> Platforms {
     let amd64 = Platform::parse("linux/amd64").expect("valid platform");
     Platforms {
@@ -108,8 +108,8 @@ fn example_input(name: &str) -> LlbInput {
     LlbInput { source, lock }
 }
 
-/// Returns the lock file of a chain: the `alpine:3` entry of the go-web
-/// example's committed lock, under the chain's own spec-images digest.
+/// Returns the chain of `stages` stages and its lock file, which contains the
+/// `alpine:3` entry of the go-web example's lock under the chain's digest.
 fn chain_input(stages: usize) -> LlbInput {
     let source = chain_spec(stages);
     let compilation = stagec::compile::check(&source);

@@ -67,12 +67,12 @@ write_chain() {
     }' >"$file"
 }
 
-# The lock file of a spec whose only base image is alpine:3. Its
-# spec-images digest is the SHA-256 of one line per distinct `from=` image
-# and `platform=` value ("alpine:3", a tab, no platform, a newline), as
-# spec_images_digest in src/lock/images.rs computes it; `stagec llb` rejects
-# the lock with SC0902 if that ever changes. The image entry is the alpine:3
-# of the committed example lock files.
+# Write to FILE the lock file of a spec whose only base image is alpine:3.
+# Its spec-images digest is the SHA-256 of one line per distinct `from=`
+# image and `platform=` value ("alpine:3", a tab, no platform, a newline),
+# as spec_images_digest in src/lock/images.rs computes it. If that format
+# changes, `stagec llb` rejects the lock with SC0902 and this script fails.
+# The image entry is the alpine:3 of the committed example lock files.
 write_lock() {
     local digest
     digest="sha256:$(printf 'alpine:3\t\n' | sha256sum | cut -d' ' -f1)"

@@ -184,9 +184,9 @@ fn unused_context_files_not_sent() {
     let unused_bytes = add_unused_files(padded.path());
     assert!(unused_bytes >= 500_000_000, "only {unused_bytes} bytes of unused files");
 
-    // --no-cache makes the engine read the context again; each temporary
-    // folder also gets its own session shared key, so the engine has no copy
-    // of either context from an earlier build.
+    // Both builds send their context in full: --no-cache makes the engine
+    // read the context again, and each temporary folder gets its own session
+    // shared key, so the engine has no copy of it from an earlier build.
     let without = build(plain.path(), "stagec-e2e-context/plain:1", &["--no-cache"]);
     let with = build(padded.path(), "stagec-e2e-context/padded:1", &["--no-cache"]);
     eprintln!(

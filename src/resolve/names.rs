@@ -10,8 +10,8 @@ use crate::model::{Base, Spec};
 /// an unknown stage rather than left to become an image pull.
 pub fn resolve_bases(spec: &mut Spec, diagnostics: &mut Diagnostics) {
     let names: Vec<String> = spec.stages.iter().map(|stage| stage.name.value.clone()).collect();
-    // A set for the exact match keeps this linear in the number of stages;
-    // the list keeps spec order for the did-you-mean suggestion.
+    // The set keeps the exact match linear in the number of stages. The list
+    // keeps spec order for the did-you-mean suggestion.
     let name_set: HashSet<&str> = names.iter().map(String::as_str).collect();
 
     for stage in &mut spec.stages {
