@@ -452,6 +452,24 @@ fn failing_run_is_sc0904() {
 }
 
 #[test]
+fn failed_step_logs_before_summary() {
+    let Some(_engine) = engine_or_skip("failed_step_logs_before_summary") else {
+        return;
+    };
+    let source = "stage \"app\" from=\"alpine:3\" {\n    run \"echo last-line >&2; exit 3\"\n}\nimage \"app\" tag=\"stagec-e2e-llb/fails-order:1\"\n";
+    let (_dir, spec) = spec_in_temp_dir(source, &[]);
+    let output = stagec_build(&spec, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+
+    let diagnostic = stderr.find("SC0904").expect("the failed step is SC0904");
+    let log = stderr.find("  | last-line").expect("the step's log line is shown");
+    let summary = stderr.find("error: aborting due to 1 previous error").expect("the summary line is shown");
+    assert!(diagnostic < log, "the log follows the diagnostic:\n{stderr}");
+    assert!(log < summary, "the summary line comes last:\n{stderr}");
+}
+
+#[test]
 fn parse_tar_reads_ustar_and_pax() {
     fn header(name: &str, kind: u8, size: usize, link: &str) -> Vec<u8> {
         let mut block = vec![0u8; 512];
@@ -683,6 +701,32 @@ image "app" tag="{tag}"
     assert_eq!(
         engine.run_image(tag, &["sh", "-c", "find /app | sort"]),
         "/app\n/app/notes.txt\n/app/src\n/app/src/data\n/app/src/data/a.txt\n/app/src/main.go\n/app/src/util\n/app/src/util/u.go\n"
+    );
+}
+
+/// `[[]` is a class that matches a literal `[`, as in `docker build`, so
+/// `a[[]1].txt` copies the file `a[1].txt`.
+#[test]
+fn copy_bracket_class_literal_file() {
+    let Some(engine) = engine_or_skip("copy_bracket_class_literal_file") else {
+        return;
+    };
+    let tag = "stagec-e2e-llb/copy-bracket:1";
+    let source = format!(
+        r#"stage "app" from="alpine:3" {{
+    copy "a[[]1].txt" to="/files/"
+}}
+image "app" tag="{tag}"
+"#
+    );
+    let (_dir, spec) = spec_in_temp_dir(&source, &[("a[1].txt", "one\n"), ("a1].txt", "other\n")]);
+    let output = stagec_build(&spec, &["--no-cache"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+
+    assert_eq!(
+        engine.run_image(tag, &["sh", "-c", "ls /files && cat '/files/a[1].txt'"]),
+        "a[1].txt\none\n"
     );
 }
 

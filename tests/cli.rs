@@ -518,3 +518,70 @@ fn unknown_build_arg_is_an_error() {
         .code(1)
         .stderr(predicate::str::contains("SC0601"));
 }
+
+/// Runs `stagec ARGS` against an engine socket that accepts connections but
+/// never responds, sends SIGINT once stagec has connected, and returns the
+/// exit code and stderr.
+fn interrupt_while_connecting(args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = write_spec(
+        dir.path(),
+        "stage \"app\" from=\"alpine:3\" {\n    cmd \"true\"\n}\nimage \"app\" tag=\"stagec-test/silent:1\"\n",
+    );
+    let socket = dir.path().join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind a unix socket");
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stagec"))
+        .args(args)
+        .arg(&spec)
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts stagec");
+    // Keep the connection open and silent until stagec ends.
+    let (_connection, _) = listener.accept().expect("stagec connects");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let started = std::time::Instant::now();
+    let pid = i32::try_from(child.id()).expect("a pid fits in i32");
+    // SAFETY: kill only sends a signal to the child process started above.
+    let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(sent, 0, "sending SIGINT to stagec");
+    let output = child.wait_with_output().expect("stagec ends");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stagec ended {:?} after SIGINT",
+        started.elapsed()
+    );
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn build_ctrl_c_while_connecting() {
+    let (code, stderr) = interrupt_while_connecting(&["build", "--network", "none", "--progress", "plain"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("stagec: build canceled"), "{stderr}");
+}
+
+#[test]
+fn lock_ctrl_c_while_connecting() {
+    let (code, stderr) = interrupt_while_connecting(&["lock"]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("stagec: lock canceled"), "{stderr}");
+}
+
+#[test]
+fn log_lines_without_colour_in_pipe() {
+    let output = stagec()
+        .args(["-v", "check", GO_WEB])
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("runs stagec");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("INFO"), "the spec load is logged: {stderr:?}");
+    assert!(!stderr.contains('\x1b'), "no escape codes on a pipe: {stderr:?}");
+}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::args::{BuildArgs, ProgressArg};
 use super::llb::{lock_and_lower, lock_file_path, prepare, read_lock, source_info};
@@ -16,18 +17,32 @@ use crate::engine::{
     TtyProgress,
 };
 use crate::llb::lower::{CONTEXT_NAME, LlbBuild};
-use crate::lock::{EngineSocket, base_images, check_lock, spec_images_digest};
+use crate::llb::tags::{check_substituted_tags, command_line_tag_error};
+use crate::lock::{EngineSocket, base_images, changed_images, check_lock, spec_images_digest};
 
 /// Exit code after Ctrl-C, as shells report a process ended by SIGINT.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let secrets = parse_secrets(&args.secrets)?;
+    if let Some(message) = args.tags.iter().find_map(|tag| command_line_tag_error(tag)) {
+        return Err(Failure::usage(message));
+    }
     let mut prepared = prepare(&args.spec, &args.select)?;
     let Some(build) = prepared.build.take() else {
         report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
         return Err(Failure::reported());
     };
+    // `-t` replaces the spec's tags, so only the spec's own tags need the check.
+    if args.tags.is_empty() {
+        let invalid_tags = check_substituted_tags(&build.tags);
+        if invalid_tags.has_errors() {
+            prepared.diagnostics.extend(invalid_tags);
+            prepared.diagnostics.sort();
+            report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+            return Err(Failure::reported());
+        }
+    }
     // Warnings come before the build's output; `--deny-warnings` stops here.
     if !prepared.diagnostics.is_empty() {
         if report(&prepared.diagnostics, &prepared.spec, &args.spec, color) {
@@ -39,7 +54,8 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let existing = read_lock(lock_file.as_deref())?;
 
     let runtime = runtime()?;
-    let outcome = runtime.block_on(async {
+    let solving = AtomicBool::new(false);
+    let engine_phase = async {
         let client = EngineClient::connect(None).await.map_err(engine_failure)?;
         let platforms = engine_platforms(&client, &args.select)?;
         // Lowering avoids or reports the features that the engine's BuildKit lacks.
@@ -54,6 +70,23 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         if !check_lock(lock.as_ref(), &spec_images_digest(model), &needed, &names).is_empty() {
             eprintln!("stagec: the lock file is missing or stale; reading the base images from the engine");
             lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
+        } else if let Some(current) = &lock {
+            // A tag that now names another image would build from the locked
+            // configuration but the engine's new filesystem, so re-lock first.
+            let changed = match EngineSocket::new(None) {
+                Ok(socket) => changed_images(current, &needed, &socket).await,
+                Err(_) => Vec::new(),
+            };
+            for image in &changed {
+                eprintln!(
+                    "stagec: base image {} ({}) changed in the engine: locked {}, engine has {}",
+                    image.reference, image.platform, image.locked_id, image.engine_id
+                );
+            }
+            if !changed.is_empty() {
+                eprintln!("stagec: updating the lock file from the engine");
+                lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
+            }
         }
 
         let lowered = lock_and_lower(
@@ -74,9 +107,11 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         } else {
             args.tags.clone()
         };
+        solving.store(true, Ordering::SeqCst);
         let result = solve_all(&client, &llb, &prepared.spec, &tags, &secrets, args).await;
         Ok((llb, tags, result))
-    });
+    };
+    let outcome = runtime.block_on(until_interrupted("build", engine_phase, Some(&solving)));
 
     let (llb, tags, result) = match outcome {
         Ok(parts) => parts,
@@ -97,14 +132,13 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             }
             BuildError::Engine(EngineError::Solve(failure)) => {
                 let logs = failure.last_logs.clone();
-                if let Some(diagnostic) = solve_diagnostic(&llb, &failure) {
+                let diagnostic = unreadable_input_diagnostic(&prepared, &failure).or_else(|| solve_diagnostic(&llb, &failure));
+                if let Some(diagnostic) = diagnostic {
                     prepared.diagnostics.push(diagnostic);
-                    report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
-                    print_logs(&logs);
+                    report_with_logs(&prepared, args, color, &logs);
                     return Err(Failure::reported());
                 }
-                report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
-                print_logs(&logs);
+                report_with_logs(&prepared, args, color, &logs);
                 return Err(Failure {
                     code: EXIT_FAILURE,
                     message: Some(failure.to_string()),
@@ -286,6 +320,82 @@ fn solve_diagnostic(llb: &LlbBuild, failure: &SolveFailure) -> Option<Diagnostic
     )
 }
 
+/// Turns a context file that stagec could not send into a diagnostic at
+/// the `copy` that reads it. Returns `None` when the failure is another
+/// one or no `copy` of the spec reads that file.
+fn unreadable_input_diagnostic(prepared: &super::llb::Prepared, failure: &SolveFailure) -> Option<Diagnostic> {
+    // The FileSync sender reports "opening PATH: CAUSE" or "reading PATH: CAUSE",
+    // and BuildKit prefixes "error from sender: ".
+    let (_, after) = failure.message.split_once("error from sender: ")?;
+    let rest = after.strip_prefix("opening ").or_else(|| after.strip_prefix("reading "))?;
+    let (path, cause) = rest.rsplit_once(": ")?;
+    // The sender names files below the absolute context folder.
+    let context_dir = std::fs::canonicalize(&prepared.spec.context_dir).ok()?;
+    let relative = Path::new(path).strip_prefix(&context_dir).ok()?.to_str()?;
+
+    let spec = prepared.compilation.spec.as_ref()?;
+    let (stage, source) = spec.stages.iter().find_map(|stage| {
+        stage.steps.iter().find_map(|step| {
+            let crate::model::StepKind::Copy(copy) = &step.kind else {
+                return None;
+            };
+            let crate::model::CopySource::Context(sources) = &copy.source else {
+                return None;
+            };
+            let source = sources
+                .iter()
+                .find(|source| crate::engine::source_covers(&source.value, relative))?;
+            Some((stage, source))
+        })
+    })?;
+
+    Some(
+        Diagnostic::new(
+            Code::BuildStepFailed,
+            format!("cannot read context file `{relative}`: {cause}"),
+        )
+        .label(source.span, format!("stage `{}` copies `{relative}` from here", stage.name.value))
+        .help(format!(
+            "make `{path}` readable for the user that runs stagec, or leave it out of the copy with `exclude`"
+        )),
+    )
+}
+
+/// Reports the diagnostics with the failed step's last log lines right
+/// after them, above the closing "aborting due to" line.
+fn report_with_logs(prepared: &super::llb::Prepared, args: &BuildArgs, color: bool, logs: &[String]) {
+    let diagnostics = &prepared.diagnostics;
+    if args.spec.message_format != super::args::MessageFormat::Human {
+        report(diagnostics, &prepared.spec, &args.spec, color);
+        print_logs(logs);
+        return;
+    }
+
+    let options = crate::diag::render::RenderOptions {
+        color,
+        unicode: true,
+        width: super::terminal_width(),
+    };
+    let text = crate::diag::render::render_report(
+        diagnostics,
+        &prepared.spec.display_name,
+        &prepared.spec.source,
+        &options,
+        args.spec.deny_warnings,
+    );
+    let summary = crate::diag::render::summary(diagnostics, args.spec.deny_warnings).map(|line| format!("{line}\n"));
+    let (body, summary) = match summary.as_deref().and_then(|summary| text.strip_suffix(summary)) {
+        Some(body) => (body, summary.unwrap_or_default()),
+        None => (text.as_str(), String::new()),
+    };
+    eprint!("{body}");
+    print_logs(logs);
+    if !logs.is_empty() && !summary.is_empty() {
+        eprintln!();
+    }
+    eprint!("{summary}");
+}
+
 fn print_logs(lines: &[String]) {
     for line in lines {
         eprintln!("  | {line}");
@@ -348,6 +458,39 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// Runs the engine calls of a command until they finish or the user presses
+/// Ctrl-C, which ends the command with exit code 130. Once `solving` is set,
+/// the solve handles Ctrl-C itself, so that the progress view can show the
+/// canceled steps, and this function leaves the signal to it.
+pub(super) async fn until_interrupted<T>(
+    command: &str,
+    engine_calls: impl Future<Output = Result<T, Failure>>,
+    solving: Option<&AtomicBool>,
+) -> Result<T, Failure> {
+    let interrupted_before_solve = async {
+        loop {
+            // Without a handler, a SIGINT that the shell set to be ignored
+            // (a background job of a script) would be lost until the solve.
+            if tokio::signal::ctrl_c().await.is_err() {
+                return std::future::pending::<()>().await;
+            }
+            if !solving.is_some_and(|solving| solving.load(Ordering::SeqCst)) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        outcome = engine_calls => outcome,
+        () = interrupted_before_solve => {
+            eprintln!("stagec: {command} canceled");
+            Err(Failure {
+                code: EXIT_INTERRUPTED,
+                message: None,
+            })
+        }
+    }
+}
+
 /// Builds the tokio runtime for the engine calls of one command.
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
@@ -379,6 +522,40 @@ mod tests {
         for invalid in ["src=/tmp/x", "id=x", "id=x,mode=0400", "id=x,src"] {
             assert!(parse_secrets(&[invalid.to_string()]).is_err(), "{invalid}");
         }
+    }
+
+    #[test]
+    fn unreadable_input_points_at_copy() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = "stage \"app\" from=\"alpine:3\" {\n    copy \"go.mod\" \"src\" to=\"/app/\"\n}\nimage \"app\" tag=\"app:1\"\n";
+        let spec_path = dir.path().join("app.kdl");
+        std::fs::write(&spec_path, source).expect("write spec");
+        let cli = <super::super::args::Cli as clap::Parser>::try_parse_from(["stagec", "build", spec_path.to_str().expect("utf-8 path")])
+            .expect("valid arguments");
+        let super::super::args::Command::Build(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        let prepared = prepare(&args.spec, &args.select).expect("valid spec");
+        let context = std::fs::canonicalize(dir.path()).expect("canonical temp dir");
+        let failure = |file: &str| SolveFailure {
+            vertex: None,
+            message: format!(
+                "error from sender: opening {}: Permission denied (os error 13)",
+                context.join(file).display()
+            ),
+            last_logs: Vec::new(),
+        };
+
+        let diagnostic = unreadable_input_diagnostic(&prepared, &failure("src/lib/a.go")).expect("a copy reads src");
+        assert_eq!(diagnostic.code, Code::BuildStepFailed);
+        assert_eq!(
+            diagnostic.message,
+            "cannot read context file `src/lib/a.go`: Permission denied (os error 13)"
+        );
+        let span = diagnostic.labels[0].span;
+        assert_eq!(&source[span.start..span.end()], "\"src\"", "points at the copy source");
+
+        assert!(unreadable_input_diagnostic(&prepared, &failure("other.txt")).is_none());
     }
 
     #[test]

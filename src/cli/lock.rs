@@ -27,11 +27,12 @@ pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
     let existing = read_lock(Some(&lock_file))?;
 
     let runtime = super::build::runtime()?;
-    let written = runtime.block_on(async {
+    let engine_calls = async {
         let client = EngineClient::connect(None).await.map_err(engine_failure)?;
         let platforms = engine_platforms(&client, &args.select)?;
         refresh_lock(&mut prepared, &platforms, existing.as_ref(), Some(&lock_file)).await
-    });
+    };
+    let written = runtime.block_on(super::build::until_interrupted("lock", engine_calls, None));
 
     if report(&prepared.diagnostics, &prepared.spec, &args.spec, color) {
         return Err(Failure::reported());

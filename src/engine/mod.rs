@@ -42,6 +42,7 @@ pub use error::{EngineError, MIN_API_VERSION, SolveFailure};
 pub use printer::{PlainProgress, QuietProgress, RawJsonProgress};
 pub use progress::{FailedVertex, LOG_TAIL_LINES, LogStream, ProgressEvent, ProgressSink, VertexTracker};
 pub use session::SecretSource;
+pub(crate) use session::source_covers;
 pub use solve::{SolveRequest, SolveResult};
 pub use tty::{TerminalSize, TtyProgress};
 

@@ -23,10 +23,20 @@ impl ProgressSink for QuietProgress {
 /// #3 0.512 go: downloading example.com/x v1.0.0
 /// #3 DONE 2.1s
 /// ```
+///
+/// As in `docker build`, a vertex's `#n name` header comes again when its
+/// lines follow those of another vertex, and a vertex that prints after its
+/// end (such as a late `transferring context` status) repeats its end line.
 pub struct PlainProgress<W: Write + Send> {
     out: W,
     /// Unfinished last line of each vertex's log, by `#n`.
     partial_lines: BTreeMap<usize, (Option<Duration>, Vec<u8>)>,
+    /// Name of each vertex that started, by `#n`.
+    names: BTreeMap<usize, String>,
+    /// End line of each vertex that ended, such as `DONE 2.1s`, by `#n`.
+    end_lines: BTreeMap<usize, String>,
+    /// The vertex whose line was printed last, while its header is in view.
+    current: Option<usize>,
 }
 
 impl<W: Write + Send> PlainProgress<W> {
@@ -34,6 +44,9 @@ impl<W: Write + Send> PlainProgress<W> {
         PlainProgress {
             out,
             partial_lines: BTreeMap::new(),
+            names: BTreeMap::new(),
+            end_lines: BTreeMap::new(),
+            current: None,
         }
     }
 
@@ -44,25 +57,29 @@ impl<W: Write + Send> PlainProgress<W> {
 
     fn print(&mut self, event: &ProgressEvent) -> std::io::Result<()> {
         match event {
-            ProgressEvent::Started { index, name, .. } => writeln!(self.out, "#{index} {name}"),
-            ProgressEvent::Cached { index, .. } => {
-                self.flush_partial(*index)?;
-                writeln!(self.out, "#{index} CACHED\n")
+            ProgressEvent::Started { index, name, .. } => {
+                self.names.insert(*index, name.clone());
+                self.current = Some(*index);
+                writeln!(self.out, "#{index} {name}")
             }
+            ProgressEvent::Cached { index, .. } => self.print_end(*index, "CACHED".to_string()),
             ProgressEvent::Completed { index, duration, .. } => {
-                self.flush_partial(*index)?;
-                match duration {
-                    Some(duration) => writeln!(self.out, "#{index} DONE {:.1}s\n", duration.as_secs_f64()),
-                    None => writeln!(self.out, "#{index} DONE\n"),
-                }
+                let end = match duration {
+                    Some(duration) => format!("DONE {:.1}s", duration.as_secs_f64()),
+                    None => "DONE".to_string(),
+                };
+                self.print_end(*index, end)
             }
-            ProgressEvent::Failed { index, error, .. } => {
-                self.flush_partial(*index)?;
-                writeln!(self.out, "#{index} ERROR: {error}\n")
-            }
+            ProgressEvent::Failed { index, error, .. } => self.print_end(*index, format!("ERROR: {error}")),
             ProgressEvent::Log {
                 index, data, elapsed, ..
-            } => self.print_log(*index, data, *elapsed),
+            } => {
+                let printed = self.print_log(*index, data, *elapsed)?;
+                if printed {
+                    self.repeat_end(*index)?;
+                }
+                Ok(())
+            }
             ProgressEvent::Status {
                 index,
                 name,
@@ -73,17 +90,55 @@ impl<W: Write + Send> PlainProgress<W> {
                 if !completed {
                     return Ok(());
                 }
+                self.switch_to(*index)?;
                 if *current > 0 {
-                    writeln!(self.out, "#{index} {name} {} done", human_bytes(*current))
+                    writeln!(self.out, "#{index} {name} {} done", human_bytes(*current))?;
                 } else {
-                    writeln!(self.out, "#{index} {name} done")
+                    writeln!(self.out, "#{index} {name} done")?;
                 }
+                self.repeat_end(*index)
             }
-            ProgressEvent::Warning { index, message, .. } => writeln!(self.out, "#{index} WARNING: {message}"),
+            ProgressEvent::Warning { index, message, .. } => {
+                self.switch_to(*index)?;
+                writeln!(self.out, "#{index} WARNING: {message}")?;
+                self.repeat_end(*index)
+            }
         }
     }
 
-    fn print_log(&mut self, index: usize, data: &[u8], elapsed: Option<Duration>) -> std::io::Result<()> {
+    /// Prints the header of vertex `index` again when the line before it
+    /// belongs to another vertex.
+    fn switch_to(&mut self, index: usize) -> std::io::Result<()> {
+        if self.current != Some(index) {
+            if let Some(name) = self.names.get(&index) {
+                writeln!(self.out, "#{index} {name}")?;
+            }
+            self.current = Some(index);
+        }
+        Ok(())
+    }
+
+    /// Prints the end line of a vertex, after its unfinished log line.
+    fn print_end(&mut self, index: usize, end: String) -> std::io::Result<()> {
+        self.flush_partial(index)?;
+        self.switch_to(index)?;
+        writeln!(self.out, "#{index} {end}\n")?;
+        self.end_lines.insert(index, end);
+        self.current = None;
+        Ok(())
+    }
+
+    /// Repeats the end line of a vertex that printed a line after it ended.
+    fn repeat_end(&mut self, index: usize) -> std::io::Result<()> {
+        if let Some(end) = self.end_lines.get(&index) {
+            writeln!(self.out, "#{index} {end}\n")?;
+            self.current = None;
+        }
+        Ok(())
+    }
+
+    /// Prints the complete lines of a log chunk and returns whether there were any.
+    fn print_log(&mut self, index: usize, data: &[u8], elapsed: Option<Duration>) -> std::io::Result<bool> {
         let (complete, line_start) = {
             let (line_start, pending) = self.partial_lines.entry(index).or_insert_with(|| (elapsed, Vec::new()));
             if pending.is_empty() {
@@ -91,7 +146,7 @@ impl<W: Write + Send> PlainProgress<W> {
             }
             pending.extend_from_slice(data);
             let Some(last_newline) = pending.iter().rposition(|&byte| byte == b'\n') else {
-                return Ok(());
+                return Ok(false);
             };
             let complete: Vec<u8> = pending.drain(..=last_newline).collect();
             let start = *line_start;
@@ -103,10 +158,11 @@ impl<W: Write + Send> PlainProgress<W> {
         for line in complete[..complete.len() - 1].split(|&byte| byte == b'\n') {
             self.print_line(index, line_start, line)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn print_line(&mut self, index: usize, elapsed: Option<Duration>, line: &[u8]) -> std::io::Result<()> {
+        self.switch_to(index)?;
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
         match elapsed {

@@ -7,11 +7,11 @@
 //! so every event happens once, and numbers the vertices `#1`, `#2`, ... in
 //! the order they first appear.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bollard_buildkit_proto::google::protobuf::Timestamp;
-use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
+use bollard_buildkit_proto::moby::buildkit::v1::{StatusResponse, Vertex};
 
 /// Log lines that the tracker keeps per vertex for error reports.
 pub const LOG_TAIL_LINES: usize = 20;
@@ -82,6 +82,7 @@ impl<F: FnMut(&ProgressEvent) + Send> ProgressSink for F {
 /// State of one vertex, as far as the status messages reported it.
 #[derive(Debug, Default)]
 struct VertexState {
+    /// The `#n` number, or 0 until the vertex has an event.
     index: usize,
     name: String,
     started: Option<Timestamp>,
@@ -150,20 +151,27 @@ impl VertexTracker {
 
     /// Applies one status message and reports its changes to `sink`.
     pub fn apply(&mut self, response: StatusResponse, sink: &mut dyn ProgressSink) {
+        // A vertex's end comes after its statuses and logs of the same
+        // message, so that a printer shows them above its DONE line.
+        let with_output: BTreeSet<String> = (response.statuses.iter().map(|status| &status.vertex))
+            .chain(response.logs.iter().map(|log| &log.vertex))
+            .chain(response.warnings.iter().map(|warning| &warning.vertex))
+            .cloned()
+            .collect();
+        let mut ended_events = Vec::new();
         for vertex in response.vertexes {
-            let state = self.state(&vertex.digest);
+            let state = self.numbered_if(&vertex.digest, vertex.started.is_some() || vertex_ended(&vertex));
             if !vertex.name.is_empty() {
                 state.name = vertex.name.clone();
             }
             if vertex.started.is_some() {
                 state.started = vertex.started;
             }
-            let ended = vertex.cached || vertex.completed.is_some() || !vertex.error.is_empty();
-            let mut events = Vec::new();
+            let ended = vertex_ended(&vertex);
 
             if (vertex.started.is_some() || ended) && !state.started_reported {
                 state.started_reported = true;
-                events.push(ProgressEvent::Started {
+                sink.event(&ProgressEvent::Started {
                     index: state.index,
                     digest: vertex.digest.clone(),
                     name: state.name.clone(),
@@ -173,7 +181,7 @@ impl VertexTracker {
                 state.ended_reported = true;
                 let index = state.index;
                 let digest = vertex.digest.clone();
-                events.push(if !vertex.error.is_empty() {
+                let event = if !vertex.error.is_empty() {
                     state.error = Some(vertex.error.clone());
                     ProgressEvent::Failed {
                         index,
@@ -189,15 +197,17 @@ impl VertexTracker {
                         digest,
                         duration,
                     }
-                });
-            }
-            for event in &events {
-                sink.event(event);
+                };
+                if with_output.contains(&vertex.digest) {
+                    ended_events.push(event);
+                } else {
+                    sink.event(&event);
+                }
             }
         }
 
         for status in response.statuses {
-            let state = self.state(&status.vertex);
+            let state = self.numbered(&status.vertex);
             sink.event(&ProgressEvent::Status {
                 index: state.index,
                 digest: status.vertex.clone(),
@@ -213,7 +223,7 @@ impl VertexTracker {
         }
 
         for log in response.logs {
-            let state = self.state(&log.vertex);
+            let state = self.numbered(&log.vertex);
             state.log_tail.push(&log.msg);
             let elapsed = duration_between(state.started.as_ref(), log.timestamp.as_ref());
             let stream = match log.stream {
@@ -231,13 +241,17 @@ impl VertexTracker {
         }
 
         for warning in response.warnings {
-            let state = self.state(&warning.vertex);
+            let state = self.numbered(&warning.vertex);
             let message = String::from_utf8_lossy(&warning.short).into_owned();
             sink.event(&ProgressEvent::Warning {
                 index: state.index,
                 digest: warning.vertex.clone(),
                 message,
             });
+        }
+
+        for event in &ended_events {
+            sink.event(event);
         }
     }
 
@@ -253,16 +267,25 @@ impl VertexTracker {
         })
     }
 
-    fn state(&mut self, digest: &str) -> &mut VertexState {
-        let next_index = &mut self.next_index;
-        self.vertices.entry(digest.to_string()).or_insert_with(|| {
-            *next_index += 1;
-            VertexState {
-                index: *next_index,
-                ..VertexState::default()
-            }
-        })
+    fn numbered(&mut self, digest: &str) -> &mut VertexState {
+        self.numbered_if(digest, true)
     }
+
+    /// Returns the state of a vertex, and numbers it on its first event
+    /// (`reported`), as `docker build` does: the engine lists every vertex
+    /// of the build in its first message, long before most of them start.
+    fn numbered_if(&mut self, digest: &str, reported: bool) -> &mut VertexState {
+        let state = self.vertices.entry(digest.to_string()).or_default();
+        if reported && state.index == 0 {
+            self.next_index += 1;
+            state.index = self.next_index;
+        }
+        state
+    }
+}
+
+fn vertex_ended(vertex: &Vertex) -> bool {
+    vertex.cached || vertex.completed.is_some() || !vertex.error.is_empty()
 }
 
 fn is_cancellation(error: &str) -> bool {
@@ -280,7 +303,7 @@ fn duration_between(start: Option<&Timestamp>, end: Option<&Timestamp>) -> Optio
 mod tests {
     use super::*;
     use crate::engine::printer::PlainProgress;
-    use bollard_buildkit_proto::moby::buildkit::v1::{Vertex, VertexLog, VertexStatus};
+    use bollard_buildkit_proto::moby::buildkit::v1::{VertexLog, VertexStatus};
 
     fn time(seconds: i64, millis: i32) -> Option<Timestamp> {
         Some(Timestamp {
@@ -425,6 +448,95 @@ mod tests {
             output,
             "#1 [internal] load build context\n#1 transferring context 2.35kB done\n"
         );
+    }
+
+    #[test]
+    fn plain_progress_numbers_by_first_event() {
+        // The engine lists every vertex in its first message, before any starts.
+        let listed = StatusResponse {
+            vertexes: vec![vertex("last", "[app 2/2] RUN b"), vertex("first", "[app 1/2] FROM alpine")],
+            ..StatusResponse::default()
+        };
+        let started = |digest: &str, name: &str| StatusResponse {
+            vertexes: vec![Vertex {
+                started: time(1, 0),
+                completed: time(2, 0),
+                ..vertex(digest, name)
+            }],
+            ..StatusResponse::default()
+        };
+        let responses = vec![
+            listed,
+            started("first", "[app 1/2] FROM alpine"),
+            started("last", "[app 2/2] RUN b"),
+        ];
+        let (output, _) = print(responses);
+        assert_eq!(
+            output,
+            "#1 [app 1/2] FROM alpine\n#1 DONE 1.0s\n\n#2 [app 2/2] RUN b\n#2 DONE 1.0s\n\n"
+        );
+    }
+
+    #[test]
+    fn plain_progress_late_status_repeats_header() {
+        let context = Vertex {
+            started: time(1, 0),
+            completed: time(1, 0),
+            ..vertex("ctx", "[internal] load build context")
+        };
+        let workdir = Vertex {
+            started: time(1, 0),
+            ..vertex("wd", "[app 2/3] WORKDIR /app")
+        };
+        let transferred = VertexStatus {
+            id: "t".to_string(),
+            vertex: "ctx".to_string(),
+            name: "transferring context".to_string(),
+            current: 54,
+            completed: time(2, 0),
+            ..VertexStatus::default()
+        };
+        let responses = vec![
+            StatusResponse {
+                vertexes: vec![context, workdir.clone()],
+                ..StatusResponse::default()
+            },
+            StatusResponse {
+                statuses: vec![transferred],
+                ..StatusResponse::default()
+            },
+            StatusResponse {
+                vertexes: vec![Vertex {
+                    completed: time(3, 0),
+                    ..workdir
+                }],
+                ..StatusResponse::default()
+            },
+        ];
+        let (output, _) = print(responses);
+        assert_eq!(
+            output,
+            "#1 [internal] load build context\n#1 DONE 0.0s\n\n\
+             #2 [app 2/3] WORKDIR /app\n\
+             #1 [internal] load build context\n#1 transferring context 54B done\n#1 DONE 0.0s\n\n\
+             #2 [app 2/3] WORKDIR /app\n#2 DONE 2.0s\n\n"
+        );
+    }
+
+    #[test]
+    fn plain_progress_logs_before_done_same_message() {
+        let run = Vertex {
+            started: time(1, 0),
+            completed: time(2, 0),
+            ..vertex("run", "[app 2/2] RUN echo hi")
+        };
+        let responses = vec![StatusResponse {
+            vertexes: vec![run],
+            logs: vec![log("run", 1, "hi\n")],
+            ..StatusResponse::default()
+        }];
+        let (output, _) = print(responses);
+        assert_eq!(output, "#1 [app 2/2] RUN echo hi\n#1 0.000 hi\n#1 DONE 1.0s\n\n");
     }
 
     #[test]

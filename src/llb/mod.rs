@@ -19,6 +19,7 @@ pub mod lower;
 mod marshal;
 mod ops;
 mod source_map;
+pub mod tags;
 
 pub use bollard_buildkit_proto::pb;
 pub use caps::EngineCaps;

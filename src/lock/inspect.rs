@@ -14,6 +14,7 @@ use tokio::net::UnixStream;
 use super::config::ImageConfig;
 use super::file::LockedImage;
 use super::images::BaseImage;
+use crate::model::Platform;
 
 /// How long one inspect request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +41,17 @@ pub enum InspectError {
         host: String,
         reference: String,
         platform: String,
+    },
+
+    #[error(
+        "image {reference} in the image store of Docker Engine at {host} is for platform {found}, not {platform}; \
+         pull it with `docker pull --platform {platform} {reference}` and run the command again"
+    )]
+    WrongPlatform {
+        host: String,
+        reference: String,
+        platform: String,
+        found: String,
     },
 
     #[error("Docker Engine at {host} answered {request} with {detail}")]
@@ -135,6 +147,16 @@ impl EngineSocket {
             image_platform.push('/');
             image_platform.push_str(&variant);
         }
+        // The engine's classic image store keeps one platform per tag, and
+        // locking the wrong one would give a build of the wrong architecture.
+        if !platform_matches(&base.platform, &answer.os, &answer.architecture, &image_platform) {
+            return Err(InspectError::WrongPlatform {
+                host: self.host.clone(),
+                reference,
+                platform: base.platform.to_string(),
+                found: image_platform,
+            });
+        }
         Ok(LockedImage {
             reference,
             platform: base.platform.to_string(),
@@ -207,6 +229,20 @@ impl EngineSocket {
     }
 }
 
+/// Returns whether an image for `os`/`architecture` (`image_platform` with
+/// its variant) serves `requested`. A variant counts only when both name one,
+/// because images often leave it out (`linux/arm64` for `linux/arm64/v8`).
+fn platform_matches(requested: &Platform, os: &str, architecture: &str, image_platform: &str) -> bool {
+    if requested.os != os || requested.architecture != architecture {
+        return false;
+    }
+    let image_variant = image_platform.splitn(3, '/').nth(2);
+    match (requested.variant.as_deref(), image_variant) {
+        (Some(wanted), Some(found)) => wanted == found,
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +267,18 @@ mod tests {
             Some(2)
         );
         assert_eq!(answer.config.expect("a config").env_list(), ["PATH=/bin"]);
+    }
+
+    #[test]
+    fn lock_wrong_platform_is_rejected() {
+        let arm64 = Platform::parse("linux/arm64").expect("valid platform");
+        assert!(!platform_matches(&arm64, "linux", "amd64", "linux/amd64"));
+        assert!(platform_matches(&arm64, "linux", "arm64", "linux/arm64/v8"));
+
+        let arm_v7 = Platform::parse("linux/arm/v7").expect("valid platform");
+        assert!(!platform_matches(&arm_v7, "linux", "arm", "linux/arm/v6"));
+        assert!(platform_matches(&arm_v7, "linux", "arm", "linux/arm"));
+        assert!(!platform_matches(&arm_v7, "windows", "arm", "windows/arm/v7"));
     }
 
     #[test]

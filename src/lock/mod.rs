@@ -82,6 +82,40 @@ pub async fn resolve_images(images: &[BaseImage], socket: &EngineSocket) -> Resu
     Ok(locked)
 }
 
+/// A locked base image whose tag now names another image in the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedImage {
+    pub reference: String,
+    pub platform: String,
+    pub locked_id: String,
+    pub engine_id: String,
+}
+
+/// Inspects every image of `needed` that `lock` records and returns those
+/// whose image ID in the engine differs from the locked one. An image that
+/// the engine cannot inspect is left to the build, which reports it.
+pub async fn changed_images(lock: &LockFile, needed: &[BaseImage], socket: &EngineSocket) -> Vec<ChangedImage> {
+    let mut changed = Vec::new();
+    for base in needed {
+        let Some(locked) = lock.find(&base.reference, &base.platform) else {
+            continue;
+        };
+        match socket.lock_entry(base).await {
+            Ok(current) if current.image_id != locked.image_id => changed.push(ChangedImage {
+                reference: locked.reference.clone(),
+                platform: locked.platform.clone(),
+                locked_id: locked.image_id.clone(),
+                engine_id: current.image_id,
+            }),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(reference = %locked.reference, %error, "failed to compare the locked base image with the engine's image")
+            }
+        }
+    }
+    changed
+}
+
 /// Returns the lock to write after resolving `resolved`. While the spec's
 /// base images are unchanged, entries of `existing` for other images or
 /// platforms are kept, so that locking for one set of build args does not

@@ -30,6 +30,7 @@ mod unix_path;
 pub mod workdir;
 
 pub use check_build_args::check_build_arg_overrides;
+pub use check_references::reference_error;
 pub use context_inputs::check_context_inputs;
 
 use crate::diag::Diagnostics;

@@ -11,6 +11,8 @@ mod patterns;
 mod secrets;
 mod walk;
 
+pub(crate) use patterns::source_covers;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;

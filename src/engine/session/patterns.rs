@@ -151,6 +151,13 @@ impl Pattern {
     }
 }
 
+/// Returns whether the copy source `source`, a context path or glob,
+/// covers the context path `path` (relative, with `/` separators): `path`
+/// matches it or lies in a folder that matches it.
+pub(crate) fn source_covers(source: &str, path: &str) -> bool {
+    PatternSet::new(&[source]).is_ok_and(|set| set.matches(path, None).0)
+}
+
 /// Returns whether a path that starts with `dir/` could match `pattern`:
 /// the literal text before the first wildcard must agree with `dir/` on
 /// their common length.
@@ -168,7 +175,7 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Translates a cleaned pattern into its matcher.
-fn compile(pattern: &str) -> Result<Matcher, regex::Error> {
+fn compile(pattern: &str) -> Result<Matcher, String> {
     #[derive(PartialEq)]
     enum Kind {
         Exact,
@@ -242,9 +249,91 @@ fn compile(pattern: &str) -> Result<Matcher, regex::Error> {
         Kind::Suffix => Matcher::Suffix(pattern[2..].to_string()),
         Kind::Regex => {
             expression.push('$');
-            Matcher::Regex(Regex::new(&expression)?)
+            let expression = go_classes_to_rust(&expression)?;
+            Matcher::Regex(Regex::new(&expression).map_err(|error| one_line(&error))?)
         }
     })
+}
+
+/// Rewrites the character classes of a Go (RE2) expression into the Rust
+/// `regex` syntax. BuildKit compiles the translated pattern with Go's
+/// `regexp`, where `[` inside a class is a literal (so `[[]` matches `[`),
+/// a `]` right after `[` or `[^` is a literal, and `&&`, `--` and `~~` have
+/// no special meaning. In Rust `[` opens a nested class and those pairs are
+/// set operations, so they are escaped here.
+fn go_classes_to_rust(expression: &str) -> Result<String, String> {
+    let characters: Vec<char> = expression.chars().collect();
+    let mut translated = String::with_capacity(expression.len());
+    let mut in_class = false;
+    let mut position = 0;
+
+    while position < characters.len() {
+        let character = characters[position];
+        position += 1;
+
+        if character == '\\' {
+            translated.push(character);
+            if let Some(&escaped) = characters.get(position) {
+                translated.push(escaped);
+                position += 1;
+            }
+            continue;
+        }
+
+        if !in_class {
+            translated.push(character);
+            if character == '[' {
+                in_class = true;
+                if characters.get(position) == Some(&'^') {
+                    translated.push('^');
+                    position += 1;
+                }
+                if characters.get(position) == Some(&']') {
+                    translated.push_str("\\]");
+                    position += 1;
+                }
+            }
+            continue;
+        }
+
+        match character {
+            ']' => {
+                translated.push(']');
+                in_class = false;
+            }
+            // A POSIX class such as `[:digit:]` means the same in both syntaxes.
+            '[' if characters.get(position) == Some(&':') => {
+                let rest: String = characters[position..].iter().collect();
+                match rest.find(":]") {
+                    Some(end) => {
+                        translated.push('[');
+                        translated.push_str(&rest[..end + 2]);
+                        position += rest[..end + 2].chars().count();
+                    }
+                    None => translated.push_str("\\["),
+                }
+            }
+            '[' | '&' | '~' => {
+                translated.push('\\');
+                translated.push(character);
+            }
+            '-' if translated.ends_with('-') && !translated.ends_with("\\-") => translated.push_str("\\-"),
+            _ => translated.push(character),
+        }
+    }
+
+    if in_class {
+        return Err("unclosed character class: a `[` has no matching `]`".to_string());
+    }
+    Ok(translated)
+}
+
+/// Returns the last line of a `regex` error, which states the problem
+/// without the multi-line excerpt of the expression.
+fn one_line(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let last = text.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or(&text);
+    last.trim().trim_start_matches("error: ").to_string()
 }
 
 /// Cleans a slash-separated path lexically, like Go's `path.Clean`: it
@@ -349,6 +438,43 @@ mod tests {
     fn pattern_unclosed_class_rejected() {
         let error = PatternSet::new(&["[abc"]).expect_err("an unclosed class is invalid");
         assert!(error.contains("[abc"), "{error}");
+    }
+
+    #[test]
+    fn pattern_bracket_classes_like_go() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("a[[]1].txt", "a[1].txt", true),
+            ("a[[]1].txt", "a1].txt", false),
+            ("[]]x", "]x", true),
+            ("[^]]x", "ax", true),
+            ("[^]]x", "]x", false),
+            ("[a&&b]", "&", true),
+            ("[+--]", ",", true),
+            ("[a~~b]", "~", true),
+            ("[[:digit:]].txt", "7.txt", true),
+            ("[[:digit:]].txt", "x.txt", false),
+            ("[a-c]", "b", true),
+            ("[a-c]", "d", false),
+        ];
+        for (pattern, path, expected) in cases {
+            assert_eq!(walk_match(&[pattern], path), *expected, "{pattern} against {path}");
+        }
+    }
+
+    #[test]
+    fn pattern_error_is_one_line() {
+        let error = PatternSet::new(&["a[1.txt"]).expect_err("an unclosed class is invalid");
+        assert!(!error.contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn source_covers_table() {
+        assert!(source_covers("go.mod", "go.mod"));
+        assert!(source_covers("src", "src/main.go"));
+        assert!(source_covers("*.go", "main.go"));
+        assert!(source_covers("./src/", "src/a/b.go"));
+        assert!(!source_covers("src", "srcx/main.go"));
+        assert!(!source_covers("go.mod", "go.sum"));
     }
 
     #[test]

@@ -118,6 +118,7 @@ pub fn lower_for_engine(
         context: None,
         results: Vec::new(),
         args: BTreeMap::new(),
+        platform_args: automatic_platform_args(&options.platforms),
         steps: Vec::new(),
     };
     let platforms = stage_platforms(build, &options.platforms);
@@ -209,6 +210,20 @@ pub fn lower_for_engine(
     })
 }
 
+/// Returns the values that BuildKit's Dockerfile frontend gives the automatic
+/// platform args (`BUILDPLATFORM`, `TARGETARCH`, ...) when a stage declares them.
+fn automatic_platform_args(platforms: &Platforms) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    for (prefix, platform) in [("BUILD", &platforms.build), ("TARGET", &platforms.target)] {
+        let variant = platform.variant.clone().unwrap_or_default();
+        values.insert(format!("{prefix}PLATFORM"), platform.to_string());
+        values.insert(format!("{prefix}OS"), platform.os.clone());
+        values.insert(format!("{prefix}ARCH"), platform.architecture.clone());
+        values.insert(format!("{prefix}VARIANT"), variant);
+    }
+    values
+}
+
 fn global_arg(build: &BuildGraph, name: &str) -> Option<String> {
     build
         .global_args
@@ -230,6 +245,8 @@ pub(super) struct Lowering<'a> {
     results: Vec<Fs>,
     /// Values of the build args visible in the current stage.
     args: BTreeMap<String, String>,
+    /// Values of the automatic platform args, for an `arg` step that names one without a default.
+    platform_args: BTreeMap<String, String>,
     steps: Vec<StepOrigin>,
 }
 
@@ -356,13 +373,14 @@ impl Lowering<'_> {
             BuildStepKind::Arg { name, value } => {
                 // Without a default, the arg takes the global value. Else it
                 // keeps its value from an earlier `arg` step, or its automatic
-                // value in a cross-compiling stage.
+                // value when it is a platform arg such as `TARGETARCH`.
                 // NOTE: Docker 20.10 and 26.1 read `ARG X=a` then `ARG X` as
                 // X=a even when a global X exists; here the global value wins.
                 let value = value
                     .clone()
                     .or_else(|| global_arg(self.build, &name.value))
-                    .or_else(|| self.args.get(&name.value).filter(|value| !value.is_empty()).cloned());
+                    .or_else(|| self.args.get(&name.value).filter(|value| !value.is_empty()).cloned())
+                    .or_else(|| self.platform_args.get(&name.value).cloned());
                 if let Some(value) = &value {
                     state.set_env(&name.value, value);
                 }

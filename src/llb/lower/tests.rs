@@ -493,3 +493,30 @@ image "app" tag="app:1"
     assert_eq!(config["WorkingDir"], "/opt/app/work");
     assert_eq!(config["Labels"]["l"], old_path);
 }
+
+#[test]
+fn declared_platform_args_get_platform_values() {
+    let source = r#"
+stage "b" from="alpine:3" {
+    arg "TARGETARCH"
+    arg "BUILDPLATFORM"
+    arg "TARGETVARIANT"
+    run "echo arch=$TARGETARCH build=$BUILDPLATFORM" network="none"
+}
+image "b" tag="b:1"
+"#;
+    let llb = lower_source(source, None).expect("lowers");
+    let ops = ops_of(&llb, "b");
+    let env = &exec_of(&ops["[b 2/2] RUN echo arch=$TARGETARCH build=$BUILDPLATFORM"])
+        .meta
+        .as_ref()
+        .expect("meta")
+        .env;
+    for expected in ["TARGETARCH=amd64", "BUILDPLATFORM=linux/amd64", "TARGETVARIANT="] {
+        assert!(env.contains(&expected.to_string()), "{expected} in {env:?}");
+    }
+    assert!(
+        !env.iter().any(|entry| entry.starts_with("TARGETOS=")),
+        "an undeclared platform arg stays out of the env: {env:?}"
+    );
+}
