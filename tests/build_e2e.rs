@@ -464,7 +464,9 @@ fn failed_step_logs_before_summary() {
 
     let diagnostic = stderr.find("SC0904").expect("the failed step is SC0904");
     let log = stderr.find("  | last-line").expect("the step's log line is shown");
-    let summary = stderr.find("error: aborting due to 1 previous error").expect("the summary line is shown");
+    let summary = stderr
+        .find("error: aborting due to 1 previous error")
+        .expect("the summary line is shown");
     assert!(diagnostic < log, "the log follows the diagnostic:\n{stderr}");
     assert!(log < summary, "the summary line comes last:\n{stderr}");
 }

@@ -132,7 +132,8 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             }
             BuildError::Engine(EngineError::Solve(failure)) => {
                 let logs = failure.last_logs.clone();
-                let diagnostic = unreadable_input_diagnostic(&prepared, &failure).or_else(|| solve_diagnostic(&llb, &failure));
+                let diagnostic =
+                    unreadable_input_diagnostic(&prepared, &failure).or_else(|| solve_diagnostic(&llb, &failure));
                 if let Some(diagnostic) = diagnostic {
                     prepared.diagnostics.push(diagnostic);
                     report_with_logs(&prepared, args, color, &logs);
@@ -327,7 +328,9 @@ fn unreadable_input_diagnostic(prepared: &super::llb::Prepared, failure: &SolveF
     // The FileSync sender reports "opening PATH: CAUSE" or "reading PATH: CAUSE",
     // and BuildKit prefixes "error from sender: ".
     let (_, after) = failure.message.split_once("error from sender: ")?;
-    let rest = after.strip_prefix("opening ").or_else(|| after.strip_prefix("reading "))?;
+    let rest = after
+        .strip_prefix("opening ")
+        .or_else(|| after.strip_prefix("reading "))?;
     let (path, cause) = rest.rsplit_once(": ")?;
     // The sender names files below the absolute context folder.
     let context_dir = std::fs::canonicalize(&prepared.spec.context_dir).ok()?;
@@ -354,7 +357,10 @@ fn unreadable_input_diagnostic(prepared: &super::llb::Prepared, failure: &SolveF
             Code::BuildStepFailed,
             format!("cannot read context file `{relative}`: {cause}"),
         )
-        .label(source.span, format!("stage `{}` copies `{relative}` from here", stage.name.value))
+        .label(
+            source.span,
+            format!("stage `{}` copies `{relative}` from here", stage.name.value),
+        )
         .help(format!(
             "make `{path}` readable for the user that runs stagec, or leave it out of the copy with `exclude`"
         )),
@@ -530,8 +536,12 @@ mod tests {
         let source = "stage \"app\" from=\"alpine:3\" {\n    copy \"go.mod\" \"src\" to=\"/app/\"\n}\nimage \"app\" tag=\"app:1\"\n";
         let spec_path = dir.path().join("app.kdl");
         std::fs::write(&spec_path, source).expect("write spec");
-        let cli = <super::super::args::Cli as clap::Parser>::try_parse_from(["stagec", "build", spec_path.to_str().expect("utf-8 path")])
-            .expect("valid arguments");
+        let cli = <super::super::args::Cli as clap::Parser>::try_parse_from([
+            "stagec",
+            "build",
+            spec_path.to_str().expect("utf-8 path"),
+        ])
+        .expect("valid arguments");
         let super::super::args::Command::Build(args) = cli.command else {
             panic!("parsed as another command");
         };

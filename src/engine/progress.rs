@@ -454,7 +454,10 @@ mod tests {
     fn plain_progress_numbers_by_first_event() {
         // The engine lists every vertex in its first message, before any starts.
         let listed = StatusResponse {
-            vertexes: vec![vertex("last", "[app 2/2] RUN b"), vertex("first", "[app 1/2] FROM alpine")],
+            vertexes: vec![
+                vertex("last", "[app 2/2] RUN b"),
+                vertex("first", "[app 1/2] FROM alpine"),
+            ],
             ..StatusResponse::default()
         };
         let started = |digest: &str, name: &str| StatusResponse {
