@@ -26,7 +26,7 @@ pub mod images;
 mod names;
 pub mod platform_args;
 mod shell_text;
-mod unix_path;
+pub mod unix_path;
 pub mod workdir;
 
 pub use check_build_args::check_build_arg_overrides;

@@ -175,21 +175,9 @@ pub fn clean_dir(path: &str, current: &str) -> String {
     }
 }
 
-/// Lexically cleans an absolute path: drops empty and `.` components and
-/// applies `..`, never above `/`. A trailing `/` is dropped.
-pub fn clean_path(path: &str) -> String {
-    let mut components: Vec<&str> = Vec::new();
-    for component in path.split('/') {
-        match component {
-            "" | "." => {}
-            ".." => {
-                components.pop();
-            }
-            other => components.push(other),
-        }
-    }
-    format!("/{}", components.join("/"))
-}
+/// Lexically cleans an absolute path, as the checks do: drops empty and `.`
+/// components, applies `..` (never above `/`), and drops a trailing `/`.
+pub use crate::resolve::unix_path::normalize as clean_path;
 
 #[cfg(test)]
 mod tests {
