@@ -101,7 +101,7 @@ pub struct SecretDecl {
     pub span: Span,
 }
 
-/// What a stage starts from.
+/// The base of a stage: an image, another stage, or scratch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base {
     /// An image reference such as `golang:1.19`, possibly with `${ARG}`.
@@ -177,7 +177,7 @@ impl ArtifactKind {
     }
 }
 
-/// How a native artifact is linked.
+/// The C library linkage of a native artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linkage {
     Static,
