@@ -21,8 +21,8 @@ const EXAMPLES: [&str; 5] = [
     "multi-output",
 ];
 
-/// A chain of `stages` stages: each copies one file from the previous stage
-/// and runs one command, and the last one is the image output.
+/// Generates a chain of `stages` stages. Each copies one file from the
+/// previous stage and runs one command, and the last one is the image output.
 pub fn chain_spec(stages: usize) -> String {
     let mut spec = String::with_capacity(stages * 160);
     spec.push_str(

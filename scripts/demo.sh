@@ -5,7 +5,7 @@
 #
 # 1. installs stagec with `cargo install --path .`;
 # 2. uses the Docker Engine at DOCKER_HOST (or the default socket) when one
-#    answers; otherwise installs and starts the same private engine the
+#    responds; otherwise installs and starts the same private engine the
 #    tests use, and makes its offline base images (alpine:3, golang:1.19);
 # 3. checks the spec, builds it with `stagec build` (LLB straight to the
 #    engine's BuildKit), runs the image, and shows the same spec compiled

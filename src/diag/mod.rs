@@ -107,7 +107,7 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// The primary span, used to sort diagnostics in source order.
+    /// Returns the primary span, which orders diagnostics by source position.
     pub fn primary_span(&self) -> Span {
         self.labels.first().map(|label| label.span).unwrap_or_default()
     }

@@ -40,7 +40,8 @@ fn emit_unvalidated(source: &str) -> Result<Emitted, Diagnostics> {
 fn body(source: &str, level: &str) -> Vec<String> {
     let emitted = emit_source(source, level).unwrap_or_else(|diagnostics| panic!("{diagnostics:#?}"));
     for text in [&emitted.dockerfile, &emitted.dockerignore] {
-        assert!(text.ends_with('\n') && !text.ends_with("\n\n"), "{text}");
+        assert!(text.ends_with('\n'), "{text}");
+        assert!(!text.ends_with("\n\n"), "{text}");
         assert!(
             text.lines().all(|line| line.trim_end() == line),
             "trailing whitespace in {text}"

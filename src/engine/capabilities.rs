@@ -1,7 +1,7 @@
 //! The capabilities of the engine's BuildKit, and the check that a
 //! definition declares none that the engine lacks.
 //!
-//! The LLBBridge (gateway) service answers `Ping` with the LLB capabilities
+//! The LLBBridge (gateway) service returns, for `Ping`, the LLB capabilities
 //! (`LLBCaps`) and the frontend API capabilities (`FrontendAPICaps`) of the
 //! engine's BuildKit. It answers only for a running build, which the call
 //! names by its build ID. So the probe starts a Control `Solve` without a

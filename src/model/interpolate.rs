@@ -1,8 +1,8 @@
 //! Explicit interpolation in spec strings. `${NAME}` is replaced by the
 //! value of a build arg, and `${env:NAME}` by the value of the env var NAME
-//! in the stage at that step; `$${` writes a literal `${`. Any other `$` is
+//! in the stage at that step. `$${` writes a literal `${`. Any other `$` is
 //! plain text, so shell text such as `$HOME` is never touched. `run`
-//! commands are never interpolated at all: the shell sees them verbatim.
+//! commands are never interpolated at all, because the shell sees them verbatim.
 
 use crate::diag::Span;
 

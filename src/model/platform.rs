@@ -34,7 +34,7 @@ impl fmt::Display for Platform {
     }
 }
 
-/// Where a stage runs or what an artifact is built for.
+/// The platform a stage runs on, or that an artifact is built for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PlatformSpec {
     /// The platform of the image being built (`$TARGETPLATFORM`), the default.

@@ -38,7 +38,7 @@ pub struct Command {
 pub enum CommandForm {
     /// Arguments passed as they are, with no shell involved.
     Exec(Vec<Spanned<String>>),
-    /// Text handed to the stage's shell (`/bin/sh -c` unless `shell` says otherwise).
+    /// Text handed to the stage's shell (`/bin/sh -c` unless a `shell` step sets another).
     Shell(Spanned<String>),
 }
 

@@ -72,7 +72,7 @@ pub fn interpolated_fields(spec: &Spec) -> Vec<Field<'_>> {
 /// When that encoding has the span's length, the mapping is exact. A raw
 /// string (`#"..."#`) is recognized by its length when the text needs no
 /// escapes. Any other value gets the whole span.
-// NOTE: a raw string whose text holds exactly two characters that need
+// NOTE: a raw string whose text contains exactly two characters that need
 // escaping has the length of the quoted form too; its labels may then be
 // one byte off.
 pub fn inner_span(value: &Spanned<String>, start: usize, len: usize) -> Span {

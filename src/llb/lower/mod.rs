@@ -6,7 +6,7 @@
 //! workaround, such as env for one `RUN` only, the op expresses it directly.
 //!
 //! Base image configurations come from the lock file (see [`crate::lock`]);
-//! the Dockerfile frontend asks the engine for them instead.
+//! the Dockerfile frontend requests them from the engine instead.
 
 mod context;
 mod copy;
