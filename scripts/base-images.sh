@@ -7,6 +7,9 @@
 #   alpine:3     busybox-static: /bin/busybox and a link for every applet.
 #                There is no C library in it, so a binary linked against
 #                glibc does not run in it, as in the real Alpine image.
+#   busybox:1    the same image as alpine:3 under a second name: the real
+#                busybox image is also one static busybox with its applets
+#                (httpd among them), which `stagec init --stack static` uses.
 #   golang:1.19  busybox-static plus Debian 12's Go 1.19 toolchain
 #                (golang-1.19-go and golang-1.19-src, without the Go test
 #                suite) and the glibc files that its binaries load. There is
@@ -183,6 +186,7 @@ main() {
         die "no engine responds at DOCKER_HOST=$DOCKER_HOST; start one with: eval \"\$(scripts/engine-start.sh)\""
 
     make_alpine
+    docker tag alpine:3 busybox:1
     make_golang
     docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' alpine:3 >&2
     docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' golang:1.19 >&2

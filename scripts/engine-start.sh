@@ -149,6 +149,10 @@ start_containerd() {
 
 start_dockerd() {
     local driver="$1"
+    # containerd's image store names snapshotters, not graph drivers.
+    if [ "${STAGEC_ENGINE_CONTAINERD_STORE:-0}" = 1 ] && [ "$driver" = overlay2 ]; then
+        driver=overlayfs
+    fi
     local -a args=(
         # An empty configuration file, so that /etc/docker/daemon.json of a
         # system engine is not read.
@@ -177,7 +181,14 @@ start_dockerd() {
         args+=($STAGEC_DOCKERD_ARGS)
     fi
 
-    printf '{}\n' >"$ENGINE_DIR/daemon.json"
+    # STAGEC_ENGINE_CONTAINERD_STORE=1 keeps images in containerd's image
+    # store, whose BuildKit has the oci, docker and image exporters, cache
+    # export and multi-platform images (see docs/outputs.md).
+    if [ "${STAGEC_ENGINE_CONTAINERD_STORE:-0}" = 1 ]; then
+        printf '{"features": {"containerd-snapshotter": true}}\n' >"$ENGINE_DIR/daemon.json"
+    else
+        printf '{}\n' >"$ENGINE_DIR/daemon.json"
+    fi
     rotate_log "$DOCKERD_LOG"
     log "starting $DOCKERD ($("$DOCKERD" --version)) with storage driver $driver (log: $DOCKERD_LOG)"
     # The engine's own docker-proxy comes first in PATH. containerd, runc

@@ -776,7 +776,7 @@ async fn missing_socket_clear_error() {
         .expect_err("nothing listens there");
     assert_eq!(
         error.to_string(),
-        format!("no Docker Engine at {host}: No such file; start it or set DOCKER_HOST")
+        format!("no Docker Engine at {host}: the socket does not exist; start it or set DOCKER_HOST")
     );
 }
 

@@ -90,6 +90,35 @@ Exit codes: 0 success, 1 the spec has errors or the build failed, 2 invalid comm
 line, 3 a file could not be read or written, 130 interrupted (Ctrl-C).")]
     Build(BuildArgs),
 
+    /// Write a commented starter spec for the project in a directory.
+    #[command(after_help = "\
+Examples:
+  stagec init                       detect the stack from go.mod, Cargo.toml, package.json, ...
+  stagec init path/to/project --stack rust
+  stagec init --print               print the spec instead of writing app.kdl")]
+    Init(InitArgs),
+
+    /// Convert a multi-stage Dockerfile into a spec.
+    #[command(after_help = "\
+Examples:
+  stagec import Dockerfile                  print the spec
+  stagec import Dockerfile -o app.kdl       write app.kdl (--force to replace an existing file)
+  stagec import - < Dockerfile              read standard input
+
+What a spec cannot express is kept as a `// stagec import:` comment and
+reported as a warning with its Dockerfile line. Exit codes: 0 success
+(warnings allowed unless --deny-warnings), 1 a Dockerfile syntax error or
+denied warnings, 2 invalid command line or an existing output file,
+3 a file could not be read or written.")]
+    Import(ImportArgs),
+
+    /// Serve one build as a BuildKit gateway frontend over standard input and output.
+    ///
+    /// BuildKit runs this in the frontend image that a spec's `# syntax=` line
+    /// names; it is not meant to be run by hand (see docs/frontend.md).
+    #[command(hide = true)]
+    Frontend,
+
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  stagec completions bash > /etc/bash_completion.d/stagec")]
     Completions(CompletionsArgs),
@@ -174,6 +203,69 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The Dockerfile, or `-` for standard input.
+    #[arg(value_name = "DOCKERFILE")]
+    pub dockerfile: PathBuf,
+
+    /// Write the spec to PATH atomically instead of printing it.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the -o file when it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Fail, writing nothing, when the conversion has warnings.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project directory [default: the current directory].
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// The template to use, instead of the one the directory's files select.
+    #[arg(long, value_enum)]
+    pub stack: Option<StackArg>,
+
+    /// Where to write the spec [default: DIR/app.kdl].
+    #[arg(short, long, value_name = "PATH", conflicts_with = "print")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the spec to standard output instead of writing a file.
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// The stacks `stagec init` has templates for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackArg {
+    /// Go module (go.mod): static binary on alpine.
+    Go,
+    /// Cargo package (Cargo.toml): static musl binary on alpine.
+    Rust,
+    /// npm package (package.json) on node:20-slim.
+    Node,
+    /// pyproject.toml or requirements.txt: a virtual environment on python:3.12-slim.
+    Python,
+    /// Maven project (pom.xml): a jar on a JRE image.
+    Java,
+    /// .NET project (*.csproj) on the ASP.NET Core runtime image.
+    Dotnet,
+    /// C program built by a Makefile, linked statically.
+    Make,
+    /// Static site (index.html) served by busybox httpd.
+    Static,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to generate completions for.
     pub shell: clap_complete::Shell,
@@ -237,6 +329,32 @@ pub struct LlbArgs {
     pub force: bool,
 }
 
+/// Flags that choose the BuildKit to build on, as buildctl names them.
+#[derive(Debug, Args)]
+pub struct BuildkitArgs {
+    /// BuildKit daemon to build on: unix:///PATH, tcp://HOST:PORT,
+    /// docker-container://NAME or kube-pod://POD?namespace=NS [default: the
+    /// BuildKit of Docker Engine at DOCKER_HOST]. See docs/remote-builders.md.
+    #[arg(long, value_name = "ADDRESS", env = "BUILDKIT_HOST")]
+    pub addr: Option<String>,
+
+    /// PEM file of the CA that signed the server certificate of a tcp:// address.
+    #[arg(long, value_name = "PATH")]
+    pub tlscacert: Option<PathBuf>,
+
+    /// PEM file of the client certificate, for mutual TLS.
+    #[arg(long, value_name = "PATH")]
+    pub tlscert: Option<PathBuf>,
+
+    /// PEM file of the client certificate's private key.
+    #[arg(long, value_name = "PATH")]
+    pub tlskey: Option<PathBuf>,
+
+    /// Server name to check the server certificate against [default: the host of --addr].
+    #[arg(long, value_name = "NAME")]
+    pub tlsservername: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct LockArgs {
     #[command(flatten)]
@@ -244,6 +362,9 @@ pub struct LockArgs {
 
     #[command(flatten)]
     pub select: BuildSelectArgs,
+
+    #[command(flatten)]
+    pub buildkit: BuildkitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +374,9 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub select: BuildSelectArgs,
+
+    #[command(flatten)]
+    pub buildkit: BuildkitArgs,
 
     /// Name and tag of the image, as name:tag. Repeatable; replaces the
     /// spec's tags.
@@ -280,6 +404,41 @@ pub struct BuildArgs {
     /// the bytes sent for the build context.
     #[arg(long, value_name = "PATH")]
     pub metadata_file: Option<PathBuf>,
+
+    /// Where the result goes, as in `docker buildx build`: type=image,
+    /// registry, docker, oci, local, tar or cacheonly with key=value options;
+    /// DIR for type=local,dest=DIR; `-` for a tarball on standard output.
+    /// Repeatable [default: the engine's image store]. See docs/outputs.md.
+    #[arg(short, long = "output", value_name = "type=TYPE,...|DIR|-")]
+    pub outputs: Vec<String>,
+
+    /// Push the image to its registry: short for --output type=registry.
+    #[arg(long)]
+    pub push: bool,
+
+    /// Store the image in the engine's image store: short for --output type=docker.
+    #[arg(long)]
+    pub load: bool,
+
+    /// Export the build cache, as type=registry,ref=NAME[,mode=max],
+    /// type=local,dest=DIR or type=inline. Repeatable. See docs/cache.md.
+    #[arg(long = "cache-to", value_name = "type=TYPE,...")]
+    pub cache_to: Vec<String>,
+
+    /// Import build cache, as type=registry,ref=NAME, NAME, or
+    /// type=local,src=DIR. Repeatable.
+    #[arg(long = "cache-from", value_name = "type=TYPE,...")]
+    pub cache_from: Vec<String>,
+
+    /// Timestamp in seconds since the Unix epoch for the image's creation
+    /// time and its files' modification times. See docs/reproducible-builds.md.
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    pub source_date_epoch: Option<u64>,
+
+    /// Attach an attestation to the image, as type=provenance[,mode=min|max]
+    /// or type=sbom. Repeatable; needs an engine with the containerd image store.
+    #[arg(long = "attest", value_name = "type=TYPE,...")]
+    pub attestations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

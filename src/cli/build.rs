@@ -25,6 +25,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let secrets = parse_secrets(&args.secrets)?;
+    let connect = super::lock::connect_options(&args.buildkit)?;
+    let build_outputs = super::build_outputs::parse_build_outputs(args)?;
     if let Some(message) = args.tags.iter().find_map(|tag| command_line_tag_error(tag)) {
         return Err(Failure::usage(message));
     }
@@ -56,7 +58,7 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let runtime = runtime()?;
     let solving = AtomicBool::new(false);
     let engine_phase = async {
-        let client = EngineClient::connect(None).await.map_err(engine_failure)?;
+        let client = EngineClient::connect_with(&connect).await.map_err(engine_failure)?;
         let platforms = engine_platforms(&client, &args.select)?;
         // Lowering avoids or reports the features that the engine's BuildKit lacks.
         let capabilities = client.capabilities().await.map_err(engine_failure)?;
@@ -73,9 +75,11 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         } else if let Some(current) = &lock {
             // A tag that now names another image would build from the locked
             // configuration but the engine's new filesystem, so re-lock first.
+            // TODO: check the base images of a standalone buildkitd too; only
+            // Docker Engine's image store can be read here.
             let changed = match EngineSocket::new(None) {
-                Ok(socket) => changed_images(current, &needed, &socket).await,
-                Err(_) => Vec::new(),
+                Ok(socket) if client.is_docker_engine() => changed_images(current, &needed, &socket).await,
+                _ => Vec::new(),
             };
             for image in &changed {
                 eprintln!(
@@ -108,7 +112,7 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             args.tags.clone()
         };
         solving.store(true, Ordering::SeqCst);
-        let result = solve_all(&client, &llb, &prepared.spec, &tags, &secrets, args).await;
+        let result = solve_all(&client, &llb, &prepared.spec, &tags, &secrets, &build_outputs, args).await;
         Ok((llb, tags, result))
     };
     let outcome = runtime.block_on(until_interrupted("build", engine_phase, Some(&solving)));
@@ -164,13 +168,24 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let output = &llb.stages[llb.output];
     match solved.image_id {
         Some(image_id) => {
-            let size = runtime.block_on(image_size(&image_id));
+            // Only Docker Engine's image store has an API to read the size from.
+            let size = match connect.addr {
+                None => runtime.block_on(image_size(&image_id)),
+                Some(_) => None,
+            };
             let size = size.map(|bytes| format!(", {}", human_size(bytes))).unwrap_or_default();
             eprintln!("built stage `{}` as image {image_id}{size}", output.name);
             for tag in &tags {
                 eprintln!("  tagged {tag}");
             }
             println!("{image_id}");
+        }
+        None if !build_outputs.outputs.is_empty() => {
+            let kinds: Vec<&str> = build_outputs.outputs.iter().map(|output| output.kind.name()).collect();
+            eprintln!("built stage `{}` and exported it ({})", output.name, kinds.join(", "));
+            if let Some(digest) = solved.exporter_response.get("containerimage.digest") {
+                eprintln!("  image digest {digest}");
+            }
         }
         None => eprintln!(
             "built stage `{}`; it has no tag, so no image was stored (name one with -t)",
@@ -204,6 +219,7 @@ async fn solve_all(
     spec: &super::LoadedSpec,
     tags: &[String],
     secrets: &BTreeMap<String, SecretSource>,
+    build_outputs: &super::build_outputs::BuildOutputs,
     args: &BuildArgs,
 ) -> Result<Solved, BuildError> {
     let source = source_info(spec);
@@ -229,7 +245,7 @@ async fn solve_all(
             },
             tags: if is_output { tags.to_vec() } else { Vec::new() },
             no_cache: args.no_cache,
-            frontend_attrs: BTreeMap::new(),
+            ..output_request(build_outputs, is_output)
         };
         if !is_output {
             eprintln!("stagec: building check stage `{}`", stage.name);
@@ -246,6 +262,20 @@ async fn solve_all(
         }
     }
     Ok(outcome)
+}
+
+/// Returns the output part of a solve request: the build's outputs for the
+/// output stage, and for a `check` stage only the cache imports.
+fn output_request(build_outputs: &super::build_outputs::BuildOutputs, is_output: bool) -> SolveRequest {
+    let mut request = SolveRequest::new(Default::default());
+    request.cache_imports = build_outputs.cache_imports.clone();
+    if is_output {
+        request.outputs = build_outputs.outputs.clone();
+        request.cache_exports = build_outputs.cache_exports.clone();
+        request.exporter_attrs = build_outputs.exporter_attrs.clone();
+        request.frontend_attrs = build_outputs.frontend_attrs.clone();
+    }
+    request
 }
 
 /// Returns the `--metadata-file` JSON: the exporter's response, with the

@@ -3,17 +3,18 @@
 
 use std::path::Path;
 
-use super::args::{BuildSelectArgs, LockArgs};
+use super::args::{BuildSelectArgs, BuildkitArgs, LockArgs};
 use super::files::write_atomic;
 use super::llb::{Prepared, lock_file_path, parse_platform, prepare, read_lock};
 use super::{EXIT_FAILURE, Failure, report};
-use crate::engine::EngineClient;
+use crate::engine::{ConnectOptions, EngineClient, TlsOptions, parse_address};
 use crate::lock::{
     EngineSocket, LockFile, Platforms, images_to_lock, resolve_images, spec_images_digest, updated_lock,
 };
 use crate::model::Platform;
 
 pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
+    let connect = connect_options(&args.buildkit)?;
     let mut prepared = prepare(&args.spec, &args.select)?;
     if prepared.build.is_none() {
         report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
@@ -28,7 +29,7 @@ pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
 
     let runtime = super::build::runtime()?;
     let engine_calls = async {
-        let client = EngineClient::connect(None).await.map_err(engine_failure)?;
+        let client = EngineClient::connect_with(&connect).await.map_err(engine_failure)?;
         let platforms = engine_platforms(&client, &args.select)?;
         refresh_lock(&mut prepared, &platforms, existing.as_ref(), Some(&lock_file)).await
     };
@@ -114,4 +115,25 @@ pub(super) fn engine_failure(error: crate::engine::EngineError) -> Failure {
         code: EXIT_FAILURE,
         message: Some(error.to_string()),
     }
+}
+
+/// Returns the BuildKit that `--addr` (or `BUILDKIT_HOST`) and the TLS
+/// flags select. An address that does not parse is a usage error.
+pub(super) fn connect_options(args: &BuildkitArgs) -> Result<ConnectOptions, Failure> {
+    let addr = args.addr.clone().filter(|addr| !addr.is_empty());
+    if let Some(addr) = &addr {
+        parse_address(addr).map_err(|error| Failure::usage(error.to_string()))?;
+    }
+    let tls = TlsOptions {
+        ca_cert: args.tlscacert.clone(),
+        cert: args.tlscert.clone(),
+        key: args.tlskey.clone(),
+        server_name: args.tlsservername.clone(),
+    };
+    if addr.is_none() && tls.is_set() {
+        return Err(Failure::usage(
+            "the TLS flags apply to a tcp:// BuildKit address; set --addr tcp://HOST:PORT".to_string(),
+        ));
+    }
+    Ok(ConnectOptions { addr, tls })
 }

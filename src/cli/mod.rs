@@ -3,11 +3,15 @@
 
 pub mod args;
 mod build;
+mod build_outputs;
 mod check;
 mod dockerfile;
 mod explain;
 mod files;
+mod frontend;
 mod generated;
+mod import;
+mod init;
 mod llb;
 mod lock;
 
@@ -69,8 +73,11 @@ pub fn main() -> ExitCode {
         Command::Llb(args) => llb::run(args, color),
         Command::Lock(args) => lock::run(args, color),
         Command::Build(args) => build::run(args, color),
+        Command::Init(args) => init::run(args),
+        Command::Import(args) => import::run(args),
         Command::Completions(args) => generated::completions(args.shell),
         Command::Man => generated::man_page(),
+        Command::Frontend => frontend::run(),
     };
 
     match result {

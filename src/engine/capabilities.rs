@@ -15,7 +15,8 @@ use bollard_buildkit_proto::pb::Definition;
 use futures::future::join;
 use tonic::transport::Channel;
 
-use super::connect::{EngineInfo, RESPONSE_TIMEOUT, UnixHost};
+use super::connect::{EngineInfo, RESPONSE_TIMEOUT};
+use super::transport::Endpoint;
 use super::definition::op_digest;
 use super::error::EngineError;
 use super::gateway::ping_and_return;
@@ -42,8 +43,12 @@ impl EngineCapabilities {
 }
 
 /// Returns the engine as messages name it: `Docker Engine 20.10.24+dfsg1`,
-/// with the BuildKit version when the engine reports it.
+/// with the BuildKit version when the engine reports it, or `BuildKit
+/// v0.13.2` for a standalone buildkitd.
 pub(crate) fn engine_name(info: &EngineInfo) -> String {
+    if info.engine_version.is_empty() {
+        return format!("BuildKit {}", info.buildkit_version.as_deref().unwrap_or("(unknown version)"));
+    }
     match &info.buildkit_version {
         Some(buildkit) => format!("Docker Engine {} (BuildKit {buildkit})", info.engine_version),
         None => format!("Docker Engine {}", info.engine_version),
@@ -51,7 +56,7 @@ pub(crate) fn engine_name(info: &EngineInfo) -> String {
 }
 
 /// Runs the probe build and returns the capabilities that the engine's `Ping` listed.
-pub(crate) async fn probe(host: &UnixHost, channel: &Channel) -> Result<EngineCapabilities, EngineError> {
+pub(crate) async fn probe(host: &Endpoint, channel: &Channel) -> Result<EngineCapabilities, EngineError> {
     let build_ref = random_id();
     let request = ControlSolveRequest {
         r#ref: build_ref.clone(),
@@ -152,6 +157,7 @@ mod tests {
             arch: "amd64".to_string(),
             builder_version: None,
             buildkit_version: None,
+            image_exporter: "moby".to_string(),
         }
     }
 

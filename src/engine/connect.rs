@@ -41,9 +41,11 @@ pub(crate) struct UnixHost {
 /// Engine facts that stagec checked when it connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineInfo {
-    /// The `DOCKER_HOST` value used, such as `unix:///var/run/docker.sock`.
+    /// The `DOCKER_HOST` value used, such as `unix:///var/run/docker.sock`,
+    /// or the BuildKit address, such as `tcp://10.0.0.5:1234`.
     pub host: String,
-    /// Docker Engine version, such as `26.1.5+dfsg1`.
+    /// Docker Engine version, such as `26.1.5+dfsg1`, and empty for a
+    /// standalone buildkitd.
     pub engine_version: String,
     /// Highest API version the engine supports, such as `1.45`.
     pub api_version: String,
@@ -58,6 +60,9 @@ pub struct EngineInfo {
     /// the Control service's Info call. It is `None` when the engine lacks
     /// that call. Debian's build of Docker Engine 26.1 reports `v0.0.0+unknown`.
     pub buildkit_version: Option<String>,
+    /// Exporter that stores the image in the engine's image store: `moby`
+    /// on Docker Engine, `image` on a standalone buildkitd.
+    pub image_exporter: String,
 }
 
 /// Picks the Docker Engine endpoint: `explicit` when given and not empty,
@@ -252,6 +257,7 @@ pub(crate) async fn probe_engine(host: &UnixHost) -> Result<EngineInfo, EngineEr
         arch: version_response.arch,
         builder_version,
         buildkit_version: None,
+        image_exporter: "moby".to_string(),
     })
 }
 

@@ -93,6 +93,55 @@ pub enum EngineError {
 
     #[error("{0}")]
     Solve(SolveFailure),
+
+    #[error("invalid BuildKit address `{address}`: {reason}")]
+    InvalidAddress { address: String, reason: String },
+
+    #[error("invalid TLS options for BuildKit at {address}: {detail}")]
+    TlsOptions { address: String, detail: String },
+
+    #[error("cannot use {option} `{}`: {detail}", path.display())]
+    TlsFile {
+        option: String,
+        path: PathBuf,
+        detail: String,
+    },
+
+    #[error("TLS connection to BuildKit at {address} failed: {detail}")]
+    Tls { address: String, detail: String },
+
+    #[error("cannot connect to BuildKit at {address}: {cause}; check that buildkitd runs and listens there")]
+    BuildkitUnreachable { address: String, cause: String },
+
+    #[error("`{command}` for BuildKit at {address} failed: {detail}")]
+    DialStdio {
+        address: String,
+        command: String,
+        detail: String,
+    },
+
+    #[error(
+        "timed out after {seconds} s waiting for BuildKit at {address} to respond to {request}; \
+         check that buildkitd is running and not overloaded"
+    )]
+    BuildkitTimeout {
+        address: String,
+        request: String,
+        seconds: u64,
+    },
+
+    #[error(
+        "lost the connection to BuildKit at {address}: {detail}; \
+         check that buildkitd still runs (its log shows why it stopped) and run the build again"
+    )]
+    BuildkitConnectionLost { address: String, detail: String },
+
+    #[error("unexpected response from BuildKit at {address} to {request}: {detail}")]
+    BuildkitProtocol {
+        address: String,
+        request: String,
+        detail: String,
+    },
 }
 
 /// A build that BuildKit ran and that failed, with the step that failed.
@@ -115,15 +164,50 @@ impl std::fmt::Display for SolveFailure {
             Some(vertex) => write!(f, "build step {vertex} failed: {}", self.message)?,
             None => write!(f, "build failed: {}", self.message)?,
         }
-        if self.last_logs.is_empty() {
-            write!(f, "; fix the step and build again")
+        write!(f, "; {}", self.fix())?;
+        if !self.last_logs.is_empty() {
+            write!(f, " (its last log lines follow)")?;
+        }
+        Ok(())
+    }
+}
+
+impl SolveFailure {
+    /// Returns what to do next. A full disk is the engine's problem, not the
+    /// step's, so it gets its own advice.
+    fn fix(&self) -> &'static str {
+        // The engine reports ENOSPC with Go's text for it, in any step.
+        if self.message.contains("no space left on device") {
+            "the engine's data root is full; free space in it (for example with `docker builder prune`) \
+             and build again"
         } else {
-            write!(f, "; fix the step and build again (its last log lines follow)")
+            "fix the step and build again"
         }
     }
 }
 
 impl EngineError {
+    /// Rewords an error that the shared gRPC code raised in Docker Engine's
+    /// terms for a standalone BuildKit daemon at `address`.
+    pub(crate) fn for_buildkitd(self, address: &str) -> EngineError {
+        let address = address.to_string();
+        match self {
+            EngineError::Timeout { request, seconds, .. } => EngineError::BuildkitTimeout {
+                address,
+                request,
+                seconds,
+            },
+            EngineError::ConnectionLost { detail, .. } => EngineError::BuildkitConnectionLost { address, detail },
+            EngineError::Protocol { request, detail, .. } => EngineError::BuildkitProtocol {
+                address,
+                request,
+                detail,
+            },
+            EngineError::Unreachable { cause, .. } => EngineError::BuildkitUnreachable { address, cause },
+            other => other,
+        }
+    }
+
     /// Returns the lines to print below the one-line message: the last log
     /// lines of a failed build step, and nothing for other errors.
     pub fn detail_lines(&self) -> &[String] {
@@ -140,7 +224,7 @@ pub(crate) fn from_socket_error(host: &str, error: &std::io::Error) -> EngineErr
     match error.kind() {
         std::io::ErrorKind::NotFound => EngineError::Unreachable {
             host: host.to_string(),
-            cause: "No such file".to_string(),
+            cause: "the socket does not exist".to_string(),
         },
         std::io::ErrorKind::PermissionDenied => EngineError::PermissionDenied { host: host.to_string() },
         std::io::ErrorKind::ConnectionRefused => EngineError::Unreachable {
@@ -164,7 +248,7 @@ mod tests {
         let message = from_socket_error("unix:///tmp/none.sock", &error).to_string();
         assert_eq!(
             message,
-            "no Docker Engine at unix:///tmp/none.sock: No such file; start it or set DOCKER_HOST"
+            "no Docker Engine at unix:///tmp/none.sock: the socket does not exist; start it or set DOCKER_HOST"
         );
     }
 
@@ -203,6 +287,22 @@ mod tests {
              fix the step and build again (its last log lines follow)"
         );
         assert_eq!(error.detail_lines(), ["main.go:3: undefined: x"]);
+    }
+
+    #[test]
+    fn full_disk_failure_advises_freeing_space() {
+        let failure = SolveFailure {
+            vertex: Some("exporting to image".to_string()),
+            message: "write /var/lib/docker/image/overlay2/layerdb/tmp/size: no space left on device".to_string(),
+            last_logs: Vec::new(),
+        };
+        let message = EngineError::Solve(failure).to_string();
+        assert!(
+            message.starts_with("build step exporting to image failed: write "),
+            "{message}"
+        );
+        assert!(message.contains("the engine's data root is full"), "{message}");
+        assert!(!message.contains("fix the step"), "{message}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use bollard_buildkit_proto::google::rpc::Status as RpcStatus;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::llb_bridge_client::LlbBridgeClient;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
-    PingRequest, PongResponse, Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest,
+    CacheOptionsEntry, PingRequest, PongResponse, Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest,
     SolveResponse as BridgeSolveResponse, result,
 };
 use bollard_buildkit_proto::pb::Definition;
@@ -41,12 +41,15 @@ const REGISTRATION_ATTEMPTS: usize = 5;
 
 /// Solves `definition` as the frontend of the build `build_ref` and hands
 /// the result with `metadata` to BuildKit. A failure is handed to BuildKit
-/// too, so that the Control `Solve` ends with it.
+/// too, so that the Control `Solve` ends with it. BuildKit applies the
+/// Control request's cache imports only to a definition it solves itself,
+/// so a frontend passes `cache_imports` with its own solve.
 pub(crate) async fn run_frontend(
     channel: &Channel,
     build_ref: &str,
     definition: Definition,
     metadata: HashMap<String, Vec<u8>>,
+    cache_imports: Vec<CacheOptionsEntry>,
 ) -> Result<(), tonic::Status> {
     let mut bridge = LlbBridgeClient::new(channel.clone()).max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
@@ -54,6 +57,7 @@ pub(crate) async fn run_frontend(
         definition: Some(definition),
         allow_result_return: true,
         allow_result_array_ref: true,
+        cache_imports,
         ..BridgeSolveRequest::default()
     };
     let solved = solve_when_registered(&mut bridge, build_ref, solve_request).await;

@@ -17,25 +17,31 @@
 //!
 //! See docs/engine-client.md for the protocol details.
 
+pub mod cache;
+mod address;
 mod capabilities;
 mod connect;
 mod definition;
+mod dial_stdio;
 mod error;
+pub mod exporter;
 mod gateway;
 mod printer;
 mod progress;
 mod session;
 mod solve;
+mod tls;
 mod transport;
 mod tty;
 
 use std::sync::Arc;
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-use bollard_buildkit_proto::moby::buildkit::v1::{InfoRequest, ListWorkersRequest};
+use bollard_buildkit_proto::moby::buildkit::v1::{InfoRequest, ListWorkersRequest, ListWorkersResponse};
 use tokio::sync::OnceCell;
 use tonic::transport::Channel;
 
+pub use address::{BUILDKIT_HOST_ENV, BuildkitAddress, parse_address};
 pub use capabilities::EngineCapabilities;
 pub use connect::{DEFAULT_DOCKER_HOST, EngineInfo};
 pub use error::{EngineError, MIN_API_VERSION, SolveFailure};
@@ -43,21 +49,34 @@ pub use printer::{PlainProgress, QuietProgress, RawJsonProgress};
 pub use progress::{FailedVertex, LOG_TAIL_LINES, LogStream, ProgressEvent, ProgressSink, VertexTracker};
 pub use session::SecretSource;
 pub(crate) use session::source_covers;
+pub(crate) use definition::prepare_definition;
 pub use solve::{SolveRequest, SolveResult};
+pub use tls::TlsOptions;
 pub use tty::{TerminalSize, TtyProgress};
 
-use connect::{RESPONSE_TIMEOUT, UnixHost, probe_engine, resolve_docker_host};
-use transport::control_channel;
+use address::{Target, resolve_target};
+use connect::{RESPONSE_TIMEOUT, probe_engine, resolve_docker_host};
+use transport::{Endpoint, control_channel};
 
 /// Largest gRPC message stagec accepts from BuildKit. Status messages with
 /// many log lines can pass the 4 MiB default of tonic, so stagec allows
 /// 16 MiB as BuildKit's own client does.
 pub(crate) const MAX_GRPC_MESSAGE_BYTES: usize = 16 << 20;
 
-/// A connection to one Docker Engine and its BuildKit.
+/// Where `stagec build` runs: the BuildKit address (`--addr`, else
+/// `BUILDKIT_HOST`) with its TLS options, or, with neither, Docker Engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// BuildKit address, such as `tcp://10.0.0.5:1234`.
+    pub addr: Option<String>,
+    pub tls: TlsOptions,
+}
+
+/// A connection to one BuildKit: the one in Docker Engine or a standalone
+/// buildkitd.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
-    host: UnixHost,
+    host: Endpoint,
     channel: Channel,
     info: EngineInfo,
     /// Read on first use and shared by the clones of the client.
@@ -70,9 +89,39 @@ impl EngineClient {
     /// engine responds, is Docker Engine 20.10 or newer, and accepts a
     /// BuildKit connection.
     pub async fn connect(docker_host: Option<&str>) -> Result<EngineClient, EngineError> {
-        let host = resolve_docker_host(docker_host)?;
-        let mut info = probe_engine(&host).await?;
+        let target = Target::DockerEngine(resolve_docker_host(docker_host)?);
+        Self::connect_to(Endpoint::new(target, &TlsOptions::default())?).await
+    }
+
+    /// Connects to the BuildKit that `options` selects, as buildctl does:
+    /// `options.addr`, else `BUILDKIT_HOST`, else Docker Engine at
+    /// `DOCKER_HOST` or the default socket. Fails unless BuildKit responds.
+    pub async fn connect_with(options: &ConnectOptions) -> Result<EngineClient, EngineError> {
+        let target = resolve_target(options.addr.as_deref())?;
+        Self::connect_to(Endpoint::new(target, &options.tls)?).await
+    }
+
+    async fn connect_to(host: Endpoint) -> Result<EngineClient, EngineError> {
         let channel = control_channel(&host);
+        let Some(docker_host) = host.docker_host() else {
+            let info = buildkitd_info(&host, &channel)
+                .await
+                .map_err(|error| error.for_buildkitd(&host.uri))?;
+            tracing::debug!(
+                address = %host.uri,
+                buildkit = ?info.buildkit_version,
+                platform = %format!("{}/{}", info.os, info.arch),
+                exporter = %info.image_exporter,
+                "connected to BuildKit"
+            );
+            return Ok(EngineClient {
+                host,
+                channel,
+                info,
+                capabilities: Arc::new(OnceCell::new()),
+            });
+        };
+        let mut info = probe_engine(docker_host).await?;
         info.buildkit_version = buildkit_version(&host, &channel).await?;
         tracing::debug!(
             host = %host.uri,
@@ -91,7 +140,12 @@ impl EngineClient {
 
     /// Requests the versions from the engine again, as `connect` does.
     pub async fn info(&self) -> Result<EngineInfo, EngineError> {
-        let mut info = probe_engine(&self.host).await?;
+        let Some(docker_host) = self.host.docker_host() else {
+            return buildkitd_info(&self.host, &self.channel)
+                .await
+                .map_err(|error| error.for_buildkitd(&self.host.uri));
+        };
+        let mut info = probe_engine(docker_host).await?;
         info.buildkit_version = buildkit_version(&self.host, &self.channel).await?;
         Ok(info)
     }
@@ -101,6 +155,12 @@ impl EngineClient {
         &self.info
     }
 
+    /// Returns whether the BuildKit is Docker Engine's, whose image store
+    /// the engine API at `DOCKER_HOST` reads.
+    pub fn is_docker_engine(&self) -> bool {
+        self.host.docker_host().is_some()
+    }
+
     /// Returns the capabilities of the engine's BuildKit. The first call
     /// runs an empty build to read them from the gateway's `Ping` (three
     /// gRPC calls); later calls return a copy.
@@ -108,7 +168,8 @@ impl EngineClient {
         let capabilities = self
             .capabilities
             .get_or_try_init(|| capabilities::probe(&self.host, &self.channel))
-            .await?;
+            .await
+            .map_err(|error| self.reworded(error))?;
         Ok(capabilities.clone())
     }
 
@@ -118,7 +179,17 @@ impl EngineClient {
     /// cancels the build.
     pub async fn solve(&self, request: SolveRequest, progress: impl ProgressSink) -> Result<SolveResult, EngineError> {
         let capabilities = self.capabilities().await?;
-        solve::solve(&self.host, &self.channel, &self.info, &capabilities, request, progress).await
+        solve::solve(&self.host, &self.channel, &self.info, &capabilities, request, progress)
+            .await
+            .map_err(|error| self.reworded(error))
+    }
+
+    /// Names a standalone buildkitd, not Docker Engine, in the errors of one.
+    fn reworded(&self, error: EngineError) -> EngineError {
+        match self.host.docker_host() {
+            Some(_) => error,
+            None => error.for_buildkitd(&self.host.uri),
+        }
     }
 }
 
@@ -130,7 +201,7 @@ pub(crate) fn control_client(channel: &Channel) -> ControlClient<Channel> {
 /// the channel also proves that `POST /grpc` works. An engine whose
 /// BuildKit returns Unimplemented for Info, as Docker Engine 20.10 does,
 /// gets `None` after a ListWorkers call checks the connection instead.
-async fn buildkit_version(host: &UnixHost, channel: &Channel) -> Result<Option<String>, EngineError> {
+async fn buildkit_version(host: &Endpoint, channel: &Channel) -> Result<Option<String>, EngineError> {
     let mut control = control_client(channel);
     let info = tokio::time::timeout(RESPONSE_TIMEOUT, control.info(InfoRequest {}))
         .await
@@ -148,7 +219,7 @@ async fn buildkit_version(host: &UnixHost, channel: &Channel) -> Result<Option<S
     }
 }
 
-fn timeout(host: &UnixHost, request: &str) -> EngineError {
+fn timeout(host: &Endpoint, request: &str) -> EngineError {
     EngineError::Timeout {
         host: host.uri.clone(),
         request: request.to_string(),
@@ -159,7 +230,7 @@ fn timeout(host: &UnixHost, request: &str) -> EngineError {
 /// Maps a failed gRPC call to the engine error it stands for: the
 /// [`EngineError`] of a failed connection attempt when there is one, a lost
 /// connection for transport failures, and a protocol error otherwise.
-pub(crate) fn error_from_status(host: &UnixHost, request: &str, status: &tonic::Status) -> EngineError {
+pub(crate) fn error_from_status(host: &Endpoint, request: &str, status: &tonic::Status) -> EngineError {
     transport_error(host, status).unwrap_or_else(|| EngineError::Protocol {
         host: host.uri.clone(),
         request: request.to_string(),
@@ -169,11 +240,20 @@ pub(crate) fn error_from_status(host: &UnixHost, request: &str, status: &tonic::
 
 /// Returns the engine error behind `status` when the call failed because
 /// of the connection rather than an error that BuildKit returned.
-pub(crate) fn transport_error(host: &UnixHost, status: &tonic::Status) -> Option<EngineError> {
+pub(crate) fn transport_error(host: &Endpoint, status: &tonic::Status) -> Option<EngineError> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     let mut transport_failure = false;
     while let Some(error) = source {
         if let Some(engine_error) = error.downcast_ref::<EngineError>() {
+            return Some(engine_error.clone());
+        }
+        // A connection's read error that names its cause, such as a TLS
+        // alert, comes as an `io::Error` around an `EngineError`.
+        let wrapped = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io_error| io_error.get_ref())
+            .and_then(|inner| inner.downcast_ref::<EngineError>());
+        if let Some(engine_error) = wrapped {
             return Some(engine_error.clone());
         }
         if error.is::<hyper::Error>() || error.is::<std::io::Error>() || error.is::<tonic::transport::Error>() {
@@ -188,4 +268,48 @@ pub(crate) fn transport_error(host: &UnixHost, status: &tonic::Status) -> Option
         });
     }
     None
+}
+
+/// Reads the version and the worker of a standalone buildkitd. Its image
+/// store exporter is `image`, unless the worker is Docker Engine's (as
+/// behind a relay of the engine's `/grpc` endpoint), which has only `moby`.
+async fn buildkitd_info(host: &Endpoint, channel: &Channel) -> Result<EngineInfo, EngineError> {
+    let mut control = control_client(channel);
+    let buildkit_version = buildkit_version(host, channel).await?;
+    let workers = tokio::time::timeout(RESPONSE_TIMEOUT, control.list_workers(ListWorkersRequest::default()))
+        .await
+        .map_err(|_| timeout(host, "Control.ListWorkers"))?
+        .map_err(|status| error_from_status(host, "Control.ListWorkers", &status))?
+        .into_inner();
+    let platform = workers
+        .record
+        .iter()
+        .flat_map(|worker| worker.platforms.first())
+        .next()
+        .cloned()
+        .unwrap_or_default();
+    Ok(EngineInfo {
+        host: host.uri.clone(),
+        engine_version: String::new(),
+        api_version: String::new(),
+        min_api_version: String::new(),
+        os: platform.os,
+        arch: platform.architecture,
+        builder_version: None,
+        buildkit_version,
+        image_exporter: image_exporter(&workers).to_string(),
+    })
+}
+
+/// Label that only Docker Engine's BuildKit worker sets (Docker 20.10 and
+/// newer): the IP address of `host-gateway`.
+const MOBY_WORKER_LABEL: &str = "org.mobyproject.buildkit.worker.moby.host-gateway-ip";
+
+/// Returns the exporter that stores images on the workers of `workers`.
+fn image_exporter(workers: &ListWorkersResponse) -> &'static str {
+    let moby = workers
+        .record
+        .iter()
+        .any(|worker| worker.labels.contains_key(MOBY_WORKER_LABEL));
+    if moby { exporter::MOBY_EXPORTER } else { "image" }
 }

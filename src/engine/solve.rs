@@ -8,25 +8,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard_buildkit_proto::moby::buildkit::v1::{
-    CacheOptions, Exporter, SolveRequest as ControlSolveRequest, SolveResponse, StatusRequest,
+    CacheOptions, CacheOptionsEntry, Exporter, SolveRequest as ControlSolveRequest, SolveResponse, StatusRequest,
 };
+use bollard_buildkit_proto::moby::buildkit::v1::frontend::CacheOptionsEntry as FrontendCacheEntry;
 use bollard_buildkit_proto::pb::Definition;
 use futures::future::{Either, select};
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
+use super::cache::CacheEntry;
 use super::capabilities::{EngineCapabilities, check_definition};
-use super::connect::{EngineInfo, UnixHost};
+use super::connect::EngineInfo;
 use super::definition::{PreparedDefinition, prepare_definition};
 use super::error::{EngineError, SolveFailure};
+use super::exporter::{Destination, MOBY_EXPORTER, Output};
 use super::gateway::{IMAGE_CONFIG_KEY, run_frontend};
 use super::progress::{ProgressSink, VertexTracker};
 use super::session::{SecretSource, Session, SessionConfig};
+use super::transport::Endpoint;
 use super::{control_client, transport_error};
-
-/// Exporter of Docker Engine's embedded BuildKit that stores the result in
-/// the engine's image store, like `docker build` does.
-const MOBY_EXPORTER: &str = "moby";
 
 /// Session name that the engine shows in its logs.
 const SESSION_NAME: &str = "stagec";
@@ -60,6 +60,15 @@ pub struct SolveRequest {
     pub no_cache: bool,
     /// Options for the frontend, passed through as the Solve's `FrontendAttrs`.
     pub frontend_attrs: BTreeMap<String, String>,
+    /// Where the result goes. When empty, a request with tags is stored in
+    /// the engine's image store under them, and one without is not exported.
+    pub outputs: Vec<Output>,
+    /// Build cache to export after the build (`--cache-to`).
+    pub cache_exports: Vec<CacheEntry>,
+    /// Build cache to import before the build (`--cache-from`).
+    pub cache_imports: Vec<CacheEntry>,
+    /// Attributes added to every exporter, such as `source-date-epoch`.
+    pub exporter_attrs: BTreeMap<String, String>,
 }
 
 impl SolveRequest {
@@ -73,6 +82,20 @@ impl SolveRequest {
             tags: Vec::new(),
             no_cache: false,
             frontend_attrs: BTreeMap::new(),
+            outputs: Vec::new(),
+            cache_exports: Vec::new(),
+            cache_imports: Vec::new(),
+            exporter_attrs: BTreeMap::new(),
+        }
+    }
+
+    /// Returns the outputs of the build: the written ones, or the image
+    /// store when there are tags.
+    fn effective_outputs(&self) -> Vec<Output> {
+        if self.outputs.is_empty() && !self.tags.is_empty() {
+            vec![Output::image_store()]
+        } else {
+            self.outputs.clone()
         }
     }
 }
@@ -94,7 +117,7 @@ pub struct SolveResult {
 /// Runs one build. `capabilities` are the engine's, which every op's
 /// declared capabilities must be among.
 pub(crate) async fn solve(
-    host: &UnixHost,
+    endpoint: &Endpoint,
     channel: &Channel,
     info: &EngineInfo,
     capabilities: &EngineCapabilities,
@@ -102,6 +125,12 @@ pub(crate) async fn solve(
     mut progress: impl ProgressSink,
 ) -> Result<SolveResult, EngineError> {
     let local_dirs = check_local_dirs(&request.local_dirs)?;
+    let outputs = request.effective_outputs();
+    let output_destinations: BTreeMap<usize, Destination> = outputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, output)| output.destination.clone().map(|destination| (index, destination)))
+        .collect();
     for (id, source) in &request.secrets {
         source.read(id)?;
     }
@@ -115,30 +144,36 @@ pub(crate) async fn solve(
     check_definition(&definition, capabilities, info)?;
 
     let session = Session::start(
-        host,
+        endpoint,
+        channel,
         SessionConfig {
             id: session_id.clone(),
             name: SESSION_NAME.to_string(),
             shared_key: shared_key(&local_dirs),
             local_dirs,
             secrets: request.secrets,
+            output_destinations,
         },
     )
     .await?;
 
-    let control_request = control_request(
-        &build_ref,
-        &session_id,
-        &request.tags,
-        request.frontend_attrs,
-        entitlements,
-    );
+    let mut exporters = exporters(&outputs, &request.tags, &request.exporter_attrs);
+    // A standalone buildkitd has no moby exporter, and its `image` exporter
+    // stores the image in its own image store.
+    for exporter in &mut exporters {
+        if exporter.r#type == MOBY_EXPORTER {
+            exporter.r#type.clone_from(&info.image_exporter);
+        }
+    }
+    let mut control_request = control_request(&build_ref, &session_id, exporters, request.frontend_attrs, entitlements);
+    control_request.cache = Some(cache_options(&request.cache_exports, &request.cache_imports));
     tracing::debug!(build = %build_ref, session = %session_id, tags = ?request.tags, "starting build");
 
     let mut tracker = VertexTracker::new();
     let status_seen = AtomicBool::new(false);
     let (solved, status) = {
-        let build = run_build(channel, control_request, &build_ref, definition, metadata);
+        let cache_imports = frontend_cache_imports(&request.cache_imports);
+        let build = run_build(channel, control_request, &build_ref, definition, metadata, cache_imports);
         let status = follow_status(channel, &build_ref, &mut tracker, &mut progress, &status_seen);
         tokio::pin!(build, status);
         match select(build, status).await {
@@ -160,13 +195,14 @@ pub(crate) async fn solve(
     if let Err(status) = &status {
         tracing::debug!(build = %build_ref, error = %status, "status stream ended with an error");
     }
-    let response = solved.map_err(|status| solve_error(host, &status, &tracker))?;
+    let response = solved.map_err(|status| solve_error(endpoint, &status, &tracker))?;
 
     let exporter_response: BTreeMap<String, String> = response.exporter_response.into_iter().collect();
-    let image_digest = if request.tags.is_empty() {
-        None
-    } else {
+    let stores_image = outputs.iter().any(|output| output.exporter_type() == MOBY_EXPORTER);
+    let image_digest = if stores_image {
         exporter_response.get("containerimage.digest").cloned()
+    } else {
+        None
     };
     tracing::debug!(build = %build_ref, image = ?image_digest, bytes_sent_by_filesync, "build finished");
     Ok(SolveResult {
@@ -183,10 +219,11 @@ async fn run_build(
     build_ref: &str,
     definition: Definition,
     metadata: HashMap<String, Vec<u8>>,
+    cache_imports: Vec<FrontendCacheEntry>,
 ) -> Result<SolveResponse, tonic::Status> {
     let mut control = control_client(channel);
     let control_solve = control.solve(control_request);
-    let frontend = run_frontend(channel, build_ref, definition, metadata);
+    let frontend = run_frontend(channel, build_ref, definition, metadata, cache_imports);
     tokio::pin!(control_solve, frontend);
 
     // When the Control Solve fails before it needs the frontend, such as for
@@ -236,10 +273,51 @@ async fn follow_status(
     Ok(())
 }
 
+/// Returns the Control exporters for `outputs`, in order, because the
+/// session's FileSend service finds an output by its exporter's index.
+fn exporters(outputs: &[Output], tags: &[String], common_attrs: &BTreeMap<String, String>) -> Vec<Exporter> {
+    outputs
+        .iter()
+        .map(|output| {
+            let mut attrs = common_attrs.clone();
+            attrs.extend(output.exporter_attrs(tags));
+            Exporter {
+                r#type: output.exporter_type().to_string(),
+                attrs: attrs.into_iter().collect(),
+            }
+        })
+        .collect()
+}
+
+/// Returns the Control cache options. A `type=local` folder goes into the
+/// attributes as written; BuildKit reads it through the session.
+fn cache_options(exports: &[CacheEntry], imports: &[CacheEntry]) -> CacheOptions {
+    let entry = |cache: &CacheEntry| CacheOptionsEntry {
+        r#type: cache.kind.name().to_string(),
+        attrs: cache.attrs.clone().into_iter().collect(),
+    };
+    CacheOptions {
+        exports: exports.iter().map(entry).collect(),
+        imports: imports.iter().map(entry).collect(),
+        ..CacheOptions::default()
+    }
+}
+
+/// Returns the cache imports in the form the frontend's solve takes them.
+fn frontend_cache_imports(imports: &[CacheEntry]) -> Vec<FrontendCacheEntry> {
+    imports
+        .iter()
+        .map(|cache| FrontendCacheEntry {
+            r#type: cache.kind.name().to_string(),
+            attrs: cache.attrs.clone().into_iter().collect(),
+        })
+        .collect()
+}
+
 fn control_request(
     build_ref: &str,
     session_id: &str,
-    tags: &[String],
+    exporters: Vec<Exporter>,
     frontend_attrs: BTreeMap<String, String>,
     entitlements: Vec<String>,
 ) -> ControlSolveRequest {
@@ -251,24 +329,20 @@ fn control_request(
         entitlements,
         ..ControlSolveRequest::default()
     };
-    if !tags.is_empty() {
-        let attrs = HashMap::from([("name".to_string(), tags.join(","))]);
-        request.exporters = vec![Exporter {
-            r#type: MOBY_EXPORTER.to_string(),
-            attrs: attrs.clone(),
-        }];
-        // BuildKit before 0.13 (Docker Engine before 26) reads only the
-        // single exporter fields, and 0.13 ignores them when `Exporters` is set.
-        request.exporter_deprecated = MOBY_EXPORTER.to_string();
-        request.exporter_attrs_deprecated = attrs;
+    // BuildKit before 0.13 (Docker Engine before 26) reads only the single
+    // exporter fields, and 0.13 ignores them when `Exporters` is set.
+    if let [exporter] = exporters.as_slice() {
+        request.exporter_deprecated = exporter.r#type.clone();
+        request.exporter_attrs_deprecated = exporter.attrs.clone();
     }
+    request.exporters = exporters;
     request
 }
 
 /// Turns a failed Control `Solve` into the error for the user: a lost
 /// connection, or the failed step with its last log lines.
-fn solve_error(host: &UnixHost, status: &tonic::Status, tracker: &VertexTracker) -> EngineError {
-    if let Some(error) = transport_error(host, status) {
+fn solve_error(endpoint: &Endpoint, status: &tonic::Status, tracker: &VertexTracker) -> EngineError {
+    if let Some(error) = transport_error(endpoint, status) {
         return error;
     }
     let failed = tracker.failed_vertex();
@@ -357,7 +431,8 @@ mod tests {
     #[test]
     fn tags_select_moby_exporter() {
         let tags = vec!["a:1".to_string(), "b:2".to_string()];
-        let request = control_request("build", "session", &tags, BTreeMap::new(), vec![]);
+        let exporters = exporters(&[Output::image_store()], &tags, &BTreeMap::new());
+        let request = control_request("build", "session", exporters, BTreeMap::new(), vec![]);
         assert_eq!(request.exporters.len(), 1);
         assert_eq!(request.exporters[0].r#type, "moby");
         assert_eq!(request.exporters[0].attrs["name"], "a:1,b:2");
@@ -368,7 +443,7 @@ mod tests {
 
     #[test]
     fn no_tags_no_exporter() {
-        let request = control_request("build", "session", &[], BTreeMap::new(), vec![]);
+        let request = control_request("build", "session", Vec::new(), BTreeMap::new(), vec![]);
         assert!(request.exporters.is_empty());
         assert!(request.exporter_deprecated.is_empty());
     }

@@ -1,16 +1,99 @@
-//! HTTP/2 over Docker Engine's API socket. `POST /grpc` and `POST /session`
-//! with `Upgrade: h2c` switch the HTTP/1.1 connection to raw HTTP/2: for
-//! `/grpc` stagec is the gRPC client of BuildKit's Control service, and for
-//! `/session` the engine is the client of the services stagec serves.
+//! The connections to BuildKit's Control service. On Docker Engine's API
+//! socket, `POST /grpc` and `POST /session` with `Upgrade: h2c` switch the
+//! HTTP/1.1 connection to raw HTTP/2: for `/grpc` stagec is the gRPC client
+//! of BuildKit's Control service, and for `/session` the engine is the
+//! client of the services stagec serves. A standalone buildkitd speaks gRPC
+//! on its socket directly: over a unix socket, TCP (with TLS when set), or
+//! the stdin and stdout of `buildctl dial-stdio`.
+
+use std::pin::Pin;
 
 use bytes::Bytes;
 use http::{StatusCode, Uri, header};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::upgrade::Upgraded;
-use tonic::transport::{Channel, Endpoint};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+use tonic::transport::Channel;
 
+use super::address::{BuildkitAddress, Target};
 use super::connect::{RESPONSE_TIMEOUT, UnixHost, api_request, open_http};
+use super::dial_stdio;
 use super::error::EngineError;
+use super::tls::{TlsClient, TlsOptions};
+
+/// Where the Control service is, ready to dial: the address as the user
+/// wrote it and how to open a connection to it.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// `unix:///var/run/docker.sock` for Docker Engine, or the BuildKit
+    /// address, such as `tcp://10.0.0.5:1234`.
+    pub uri: String,
+    pub kind: EndpointKind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum EndpointKind {
+    DockerEngine(UnixHost),
+    Buildkitd {
+        address: BuildkitAddress,
+        tls: Option<TlsClient>,
+    },
+}
+
+impl Endpoint {
+    /// Checks the TLS options against `target` and reads their files.
+    pub(crate) fn new(target: Target, tls: &TlsOptions) -> Result<Endpoint, EngineError> {
+        match target {
+            Target::DockerEngine(host) => {
+                if tls.is_set() {
+                    return Err(EngineError::TlsOptions {
+                        address: host.uri.clone(),
+                        detail: "the TLS options apply to tcp:// BuildKit addresses only; set --addr".to_string(),
+                    });
+                }
+                Ok(Endpoint {
+                    uri: host.uri.clone(),
+                    kind: EndpointKind::DockerEngine(host),
+                })
+            }
+            Target::Buildkitd { uri, address } => {
+                let tls = match &address {
+                    BuildkitAddress::Tcp { host, .. } if tls.is_set() => Some(TlsClient::new(tls, &uri, host)?),
+                    _ if tls.is_set() => {
+                        return Err(EngineError::TlsOptions {
+                            address: uri.clone(),
+                            detail: "the TLS options apply to tcp:// addresses only; remove them or use tcp://"
+                                .to_string(),
+                        });
+                    }
+                    _ => None,
+                };
+                Ok(Endpoint {
+                    uri,
+                    kind: EndpointKind::Buildkitd { address, tls },
+                })
+            }
+        }
+    }
+
+    /// Returns Docker Engine's API socket, or `None` for a standalone buildkitd.
+    pub(crate) fn docker_host(&self) -> Option<&UnixHost> {
+        match &self.kind {
+            EndpointKind::DockerEngine(host) => Some(host),
+            EndpointKind::Buildkitd { .. } => None,
+        }
+    }
+}
+
+/// A byte stream that carries HTTP/2 to BuildKit.
+pub(crate) trait Connection: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Connection for T {}
+
+/// A connection of any kind, in the form that tonic's connector takes.
+pub(crate) type BoxedConnection = TokioIo<Pin<Box<dyn Connection>>>;
 
 /// Largest error body read from a refused upgrade.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
@@ -117,16 +200,65 @@ fn engine_message(body: &[u8]) -> String {
 }
 
 /// Returns a gRPC channel to BuildKit's Control service. It connects on
-/// first use, and every new connection does its own `POST /grpc` upgrade.
-pub(crate) fn control_channel(host: &UnixHost) -> Channel {
-    let host = host.clone();
+/// first use. On Docker Engine every new connection does its own
+/// `POST /grpc` upgrade.
+pub(crate) fn control_channel(endpoint: &Endpoint) -> Channel {
+    let endpoint = endpoint.clone();
     let connector = tower::service_fn(move |_: Uri| {
-        let host = host.clone();
-        async move { upgrade_h2c(&host, "/grpc", &[]).await }
+        let endpoint = endpoint.clone();
+        async move { dial(&endpoint).await }
     });
     // The URI only fills the `:authority` of requests because the connector
-    // ignores it and always dials the unix socket.
-    Endpoint::from_static("http://localhost").connect_with_connector_lazy(connector)
+    // ignores it and dials the endpoint itself.
+    tonic::transport::Endpoint::from_static("http://localhost").connect_with_connector_lazy(connector)
+}
+
+/// Opens one connection that speaks HTTP/2 to the Control service.
+async fn dial(endpoint: &Endpoint) -> Result<BoxedConnection, EngineError> {
+    let connection: Pin<Box<dyn Connection>> = match &endpoint.kind {
+        EndpointKind::DockerEngine(host) => Box::pin(TokioIo::new(upgrade_h2c(host, "/grpc", &[]).await?)),
+        EndpointKind::Buildkitd { address, tls } => {
+            let dialed = tokio::time::timeout(RESPONSE_TIMEOUT, dial_buildkitd(&endpoint.uri, address, tls.as_ref()));
+            dialed.await.map_err(|_| EngineError::BuildkitTimeout {
+                address: endpoint.uri.clone(),
+                request: "the connection".to_string(),
+                seconds: RESPONSE_TIMEOUT.as_secs(),
+            })??
+        }
+    };
+    Ok(TokioIo::new(connection))
+}
+
+async fn dial_buildkitd(
+    uri: &str,
+    address: &BuildkitAddress,
+    tls: Option<&TlsClient>,
+) -> Result<Pin<Box<dyn Connection>>, EngineError> {
+    let unreachable = |error: std::io::Error| EngineError::BuildkitUnreachable {
+        address: uri.to_string(),
+        cause: match error.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused (nothing listens there)".to_string(),
+            std::io::ErrorKind::NotFound => "no such socket".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied on the socket".to_string(),
+            _ => error.to_string(),
+        },
+    };
+    match address {
+        BuildkitAddress::Unix { path } => Ok(Box::pin(UnixStream::connect(path).await.map_err(unreachable)?)),
+        BuildkitAddress::Tcp { host, port } => {
+            let stream = TcpStream::connect((host.as_str(), *port)).await.map_err(unreachable)?;
+            // gRPC sends many small frames, which Nagle's algorithm would delay.
+            let _ = stream.set_nodelay(true);
+            match tls {
+                Some(tls) => Ok(Box::pin(tls.handshake(stream, uri).await?)),
+                None => Ok(Box::pin(stream)),
+            }
+        }
+        BuildkitAddress::DockerContainer { .. } | BuildkitAddress::KubePod { .. } => {
+            let command = dial_stdio::helper_command(address).unwrap_or_default();
+            Ok(Box::pin(dial_stdio::spawn(&command, uri)?))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,36 +1,14 @@
-//! Secret checks: a secret used as a value (SC0602), build args and env
-//! vars whose names look like credentials (SC0604), and secret mounts of
-//! undeclared secrets (SC0606). Build args and env values are stored in
-//! the image config and build history, where anyone with the image can
-//! read them. A secret mount is stored nowhere.
+//! Secret checks: a secret used as a value (SC0602) and secret mounts of
+//! undeclared secrets (SC0606). Build args, env vars and labels are stored
+//! in the image config and build history, where anyone with the image can
+//! read them. A secret mount is stored nowhere. Names that only look like
+//! credentials are reported by `check_secret_names` (SC0604).
 
 use super::chain::Stages;
 use super::fields::{interpolated_fields, interpolation_span};
-use crate::diag::{Code, Diagnostic, Diagnostics, Severity, suggest::did_you_mean};
+use crate::diag::{Code, Diagnostic, Diagnostics, suggest::did_you_mean};
 use crate::model::interpolate::{self, Part};
 use crate::model::{MountKind, SecretDecl, Spanned, StepKind};
-
-/// Name components that mark a credential. Compared per component, so
-/// `AUTHOR` or `TOKENIZER_MODEL` do not match.
-const CREDENTIAL_WORDS: &[&str] = &[
-    "TOKEN",
-    "TOKENS",
-    "PASSWORD",
-    "PASSWORDS",
-    "PASSWD",
-    "SECRET",
-    "SECRETS",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "AUTH",
-    "APIKEY",
-];
-
-/// Adjacent components that mark a credential.
-const CREDENTIAL_PAIRS: &[(&str, &str)] = &[("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("SECRET", "KEY")];
-
-/// A last component that marks the value as a location, not the secret.
-const LOCATION_WORDS: &[&str] = &["FILE", "PATH", "DIR", "URL", "ID"];
 
 pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
     let spec = stages.spec;
@@ -74,27 +52,6 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                 .label(secret.name.span, "declared as a secret here")
                 .help(format!("remove the {what}; {}", mount_help(&secret.name.value))),
             );
-        } else if what != "label" && looks_like_credential(&name.value) {
-            let id = name.value.to_ascii_lowercase();
-            diagnostics.push(
-                Diagnostic::new(
-                    Code::SecretLikeArg,
-                    format!("{what} `{}` looks like a credential", name.value),
-                )
-                .severity(Severity::Warning)
-                .label(
-                    name.span,
-                    format!(
-                        "{} value is stored in the image and its build history",
-                        with_article(what)
-                    ),
-                )
-                .help(format!(
-                    "declare `secret \"{id}\"` at the top level and mount it in the run step that needs it: \
-                         `run \"...\" {{ secret \"{id}\" env=\"{}\" }}`",
-                    name.value
-                )),
-            );
         }
     }
 
@@ -102,7 +59,7 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 }
 
 /// Names of build args, env vars and labels, each with what it is.
-fn named_values<'a>(stages: &Stages<'a>) -> Vec<(&'a Spanned<String>, &'static str)> {
+pub(super) fn named_values<'a>(stages: &Stages<'a>) -> Vec<(&'a Spanned<String>, &'static str)> {
     let spec = stages.spec;
     let mut names: Vec<(&Spanned<String>, &str)> = spec.args.iter().map(|arg| (&arg.name, "build arg")).collect();
     for stage in &spec.stages {
@@ -119,7 +76,7 @@ fn named_values<'a>(stages: &Stages<'a>) -> Vec<(&'a Spanned<String>, &'static s
     names
 }
 
-fn with_article(what: &str) -> String {
+pub(super) fn with_article(what: &str) -> String {
     let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
     } else {
@@ -134,18 +91,6 @@ fn mount_help(id: &str) -> String {
         "a secret reaches a build only as a mount on a run step: `run \"...\" {{ secret \"{id}\" env=\"{env}\" }}` or \
          `secret \"{id}\" target=\"/run/secrets/{id}\"`"
     )
-}
-
-pub fn looks_like_credential(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    let parts: Vec<&str> = upper.split(['_', '-', '.']).filter(|part| !part.is_empty()).collect();
-    if parts.last().is_some_and(|last| LOCATION_WORDS.contains(last)) {
-        return false;
-    }
-    parts.iter().any(|part| CREDENTIAL_WORDS.contains(part))
-        || parts
-            .windows(2)
-            .any(|pair| CREDENTIAL_PAIRS.contains(&(pair[0], pair[1])))
 }
 
 fn check_secret_mounts(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
@@ -191,40 +136,10 @@ fn check_secret_mounts(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_credential;
     use crate::diag::Code::{self, SecretAsValue, SecretLikeArg, UndefinedSecret};
     use crate::resolve::test_support::{codes_among, first_among};
 
     const CODES: &[Code] = &[SecretAsValue, SecretLikeArg, UndefinedSecret];
-
-    #[test]
-    fn credential_names_table() {
-        let credentials = [
-            "GITHUB_TOKEN",
-            "DB_PASSWORD",
-            "npm-auth-token",
-            "API_KEY",
-            "AWS_SECRET_ACCESS_KEY",
-            "PRIVATE_KEY",
-            "MY_APIKEY",
-            "Passwd",
-        ];
-        for name in credentials {
-            assert!(looks_like_credential(name), "{name}");
-        }
-        let plain = [
-            "AUTHOR",
-            "VERSION",
-            "TOKENIZER",
-            "PASSWORD_FILE",
-            "SECRET_PATH",
-            "KEY",
-            "CLIENT_ID",
-        ];
-        for name in plain {
-            assert!(!looks_like_credential(name), "{name}");
-        }
-    }
 
     #[test]
     fn secret_checks_table() {

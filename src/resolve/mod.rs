@@ -16,6 +16,7 @@ mod check_patterns;
 mod check_platform;
 mod check_references;
 mod check_run_env;
+mod check_secret_names;
 mod check_secrets;
 mod check_shell;
 mod context_inputs;
@@ -66,6 +67,7 @@ pub fn validate(spec: &Spec, graph: &graph::StageGraph, diagnostics: &mut Diagno
     check_args::check(&stages, diagnostics);
     check_build_args::check(&stages, diagnostics);
     check_secrets::check(&stages, diagnostics);
+    check_secret_names::check(&stages, diagnostics);
     check_run_env::check(&stages, diagnostics);
     check_outputs::check(&stages, graph, diagnostics);
     check_references::check(&stages, diagnostics);

@@ -1,11 +1,15 @@
 //! Parsing: KDL source to a small syntax tree that keeps a byte span for
 //! every node, name and value. Later passes never see the `kdl` crate.
 
+mod cursor;
 mod depth;
+mod numbers;
 mod parse;
+mod parser;
+mod strings;
 
 pub use depth::MAX_NESTING;
-pub use parse::{SYNTAX_LINE_PREFIX, parse};
+pub use parse::{SYNTAX_LINE_PREFIX, parse, parse_with_kdl_crate, parse_without_fallback};
 
 use crate::diag::Span;
 

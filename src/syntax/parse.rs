@@ -1,6 +1,6 @@
 use kdl::{KdlDocument, KdlError, KdlNode, KdlValue};
 
-use super::{Document, Node, Property, Value, ValueKind, depth};
+use super::{Document, Node, Property, Value, ValueKind, depth, parser};
 use crate::diag::{Code, Diagnostic, Span};
 
 /// The first-line directive BuildKit reads to pick a frontend. KDL has no
@@ -13,8 +13,40 @@ pub const SYNTAX_LINE_PREFIX: &str = "# syntax=";
 const PARSER_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Parses spec source. On a KDL syntax error, returns every error the `kdl`
-/// crate reported, each as an SC0001 diagnostic.
+/// crate reports, each as an SC0001 diagnostic.
+///
+/// The hand-written parser reads the document. Only when it rejects the
+/// text does the `kdl` crate parse it again, for its diagnostics, because
+/// errors are rare and that crate's messages and spans are what users see.
 pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
+    let (text, syntax) = strip_syntax_line(source);
+    if let Some(diagnostic) = depth::check_nesting(&text) {
+        return Err(vec![diagnostic]);
+    }
+
+    match parser::parse_document(&text) {
+        Ok(nodes) => Ok(Document { nodes, syntax }),
+        Err(offset) => {
+            tracing::debug!(offset, "the KDL parser rejected the spec; asking the kdl crate for diagnostics");
+            parse_with_kdl_crate(source)
+        }
+    }
+}
+
+/// Parses spec source with the hand-written parser alone, returning the
+/// byte offset where it rejected the text. For the conformance tests.
+#[doc(hidden)]
+pub fn parse_without_fallback(source: &str) -> Result<Document, usize> {
+    let (text, syntax) = strip_syntax_line(source);
+    let nodes = parser::parse_document(&text)?;
+    Ok(Document { nodes, syntax })
+}
+
+/// Parses spec source with the `kdl` crate, as `parse` does when the
+/// hand-written parser rejects it. The conformance tests use it as the
+/// reference.
+#[doc(hidden)]
+pub fn parse_with_kdl_crate(source: &str) -> Result<Document, Vec<Diagnostic>> {
     let (text, syntax) = strip_syntax_line(source);
     if let Some(diagnostic) = depth::check_nesting(&text) {
         return Err(vec![diagnostic]);

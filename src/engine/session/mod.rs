@@ -1,10 +1,14 @@
-//! The client session of a build. `POST /session` upgrades a connection to
-//! HTTP/2 on which the engine is the gRPC client and stagec the server of
-//! FileSync (local folders), Secrets, Auth (registry credentials) and
-//! Health. The headers of the upgrade request name the session and list
-//! the methods served, and the Solve request refers to the session by its ID.
+//! The client session of a build: an HTTP/2 connection on which BuildKit
+//! is the gRPC client and stagec the server of FileSync (local folders),
+//! Secrets, Auth (registry credentials) and Health. On Docker Engine,
+//! `POST /session` upgrades a connection to it; on a standalone buildkitd,
+//! the Control `Session` stream carries it. The headers of either name the
+//! session and list the methods served, and the Solve request refers to the
+//! session by its ID.
 
 mod auth;
+mod control_stream;
+mod filesend;
 mod filesync;
 mod health;
 mod patterns;
@@ -25,10 +29,10 @@ use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer
 use hyper_util::rt::TokioExecutor;
 use hyper_util::service::TowerToHyperService;
 use tokio::task::JoinHandle;
+use tonic::transport::Channel;
 
-use super::connect::UnixHost;
 use super::error::EngineError;
-use super::transport::upgrade_h2c;
+use super::transport::{Connection, Endpoint, EndpointKind, upgrade_h2c};
 
 pub use secrets::SecretSource;
 
@@ -37,6 +41,7 @@ pub use secrets::SecretSource;
 /// out because stagec serves DiffCopy only.
 const SERVED_METHODS: &[&str] = &[
     "/moby.filesync.v1.FileSync/DiffCopy",
+    "/moby.filesync.v1.FileSend/DiffCopy",
     "/moby.buildkit.secrets.v1.Secrets/GetSecret",
     "/moby.filesync.v1.Auth/Credentials",
     "/moby.filesync.v1.Auth/FetchToken",
@@ -58,6 +63,9 @@ pub(crate) struct SessionConfig {
     /// Local folders by the name that LLB local sources use.
     pub local_dirs: BTreeMap<String, PathBuf>,
     pub secrets: BTreeMap<String, SecretSource>,
+    /// Where the outputs that BuildKit streams to the client go, by the
+    /// exporter's index in the Solve request.
+    pub output_destinations: BTreeMap<usize, crate::engine::exporter::Destination>,
 }
 
 /// A running session. Dropping it closes the connection, which ends the
@@ -68,8 +76,13 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Opens the session connection and starts serving it.
-    pub(crate) async fn start(host: &UnixHost, config: SessionConfig) -> Result<Session, EngineError> {
+    /// Opens the session connection and starts serving it. `channel` is
+    /// the Control channel of `endpoint`.
+    pub(crate) async fn start(
+        endpoint: &Endpoint,
+        channel: &Channel,
+        config: SessionConfig,
+    ) -> Result<Session, EngineError> {
         let mut headers = vec![
             ("X-Docker-Expose-Session-Uuid", config.id.clone()),
             ("X-Docker-Expose-Session-Name", config.name.clone()),
@@ -78,7 +91,13 @@ impl Session {
         for method in SERVED_METHODS {
             headers.push(("X-Docker-Expose-Session-Grpc-Method", (*method).to_string()));
         }
-        let connection = upgrade_h2c(host, "/session", &headers).await?;
+        let connection: std::pin::Pin<Box<dyn Connection>> = match &endpoint.kind {
+            EndpointKind::DockerEngine(host) => {
+                Box::pin(hyper_util::rt::TokioIo::new(upgrade_h2c(host, "/session", &headers).await?))
+            }
+            EndpointKind::Buildkitd { .. } => Box::pin(control_stream::open(channel, &headers, &config.id)),
+        };
+        let connection = hyper_util::rt::TokioIo::new(connection);
 
         let bytes_sent = Arc::new(AtomicU64::new(0));
         let routes = tonic::service::Routes::new(HealthServer::new(health::HealthService))
@@ -87,7 +106,8 @@ impl Session {
                 bytes_sent.clone(),
             )))
             .add_service(SecretsServer::new(secrets::SecretsService::new(config.secrets)))
-            .add_service(AuthServer::new(auth::AuthService));
+            .add_service(AuthServer::new(auth::AuthService))
+            .add_service(filesend::FileSendService::new(config.output_destinations));
 
         let session_id = config.id;
         let task = tokio::spawn(async move {

@@ -1,0 +1,14 @@
+//! `stagec frontend`: the entry point of the frontend image. BuildKit
+//! starts it with the LLBBridge connection on standard input and output,
+//! so nothing may write to standard output; logs go to standard error,
+//! which Docker Engine 26.1 copies to the daemon's log.
+
+use super::{EXIT_FAILURE, Failure};
+
+pub fn run() -> Result<(), Failure> {
+    let runtime = super::build::runtime()?;
+    runtime.block_on(crate::frontend::serve_stdio()).map_err(|error| Failure {
+        code: EXIT_FAILURE,
+        message: Some(error.to_string()),
+    })
+}

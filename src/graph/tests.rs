@@ -1,0 +1,107 @@
+use super::*;
+
+fn graph_of(source: &str, options: &GraphOptions) -> Graph {
+    let compilation = crate::compile::check(source);
+    assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+    let spec = compilation.spec.expect("a spec");
+    build(&spec, &compilation.graph, options)
+}
+
+const SPEC: &str = r#"
+arg "GO" default="1.19"
+stage "builder" from="golang:${GO}" {
+    copy "go.mod" "main.go" to="/src/"
+    run "go build -o /out/app ." {
+        bind "/cfg" from="config" source="/etc/app"
+    }
+    artifact "app" path="/out/app" kind="executable" linkage="static"
+    artifact "doc" path="/out/README"
+}
+stage "config" from="alpine:3" {
+    run "mkdir -p /etc/app"
+}
+stage "runtime" from="alpine:3" {
+    copy artifact="app" from="builder" to="/app"
+    copy artifact="doc" from="builder" to="/README"
+    cmd "/app"
+}
+stage "debug" from="builder" {
+    cmd "sh"
+}
+image "runtime" tag="app:1.0"
+"#;
+
+fn node<'a>(graph: &'a Graph, label: &str) -> &'a Node {
+    graph.nodes.iter().find(|node| node.lines[0] == label).unwrap_or_else(|| panic!("no node {label}: {graph:?}"))
+}
+
+#[test]
+fn build_arg_default_fills_base_image() {
+    let graph = graph_of(SPEC, &GraphOptions::default());
+    assert_eq!(node(&graph, "golang:1.19").kind, NodeKind::Image);
+}
+
+#[test]
+fn build_arg_override_fills_base_image() {
+    let options = GraphOptions {
+        build_args: [("GO".to_string(), "1.20".to_string())].into(),
+        ..GraphOptions::default()
+    };
+    let graph = graph_of(SPEC, &options);
+    assert_eq!(node(&graph, "golang:1.20").kind, NodeKind::Image);
+}
+
+#[test]
+fn parallel_artifacts_share_one_edge() {
+    let graph = graph_of(SPEC, &GraphOptions::default());
+    let builder = graph.nodes.iter().position(|node| node.lines[0] == "builder").expect("builder");
+    let runtime = graph.nodes.iter().position(|node| node.lines[0] == "runtime").expect("runtime");
+    let edges: Vec<&Edge> = graph.edges.iter().filter(|edge| edge.from == builder && edge.to == runtime).collect();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0].lines, ["app /out/app", "doc /out/README"]);
+}
+
+#[test]
+fn unneeded_stage_is_unreachable() {
+    let graph = graph_of(SPEC, &GraphOptions::default());
+    assert!(node(&graph, "debug").unreachable);
+    assert!(!node(&graph, "config").unreachable);
+    assert!(node(&graph, "runtime").marked);
+}
+
+#[test]
+fn target_changes_reachability() {
+    let options = GraphOptions {
+        target: Some("debug".to_string()),
+        ..GraphOptions::default()
+    };
+    let graph = graph_of(SPEC, &options);
+    assert!(!node(&graph, "debug").unreachable);
+    assert!(node(&graph, "runtime").unreachable);
+}
+
+#[test]
+fn context_inputs_grouped_per_stage() {
+    let graph = graph_of(SPEC, &GraphOptions::default());
+    let context: Vec<&Node> = graph.nodes.iter().filter(|node| node.kind == NodeKind::Context).collect();
+    assert_eq!(context.len(), 1);
+    assert_eq!(context[0].lines, ["go.mod", "main.go"]);
+}
+
+#[test]
+fn svg_contains_every_stage() {
+    let graph = graph_of(SPEC, &GraphOptions::default());
+    let svg = svg::write(&graph).expect("svg");
+    for name in ["builder", "config", "runtime", "debug", "golang:1.19", "app:1.0"] {
+        assert!(svg.contains(&format!(">{name}<")), "{name} missing");
+    }
+}
+
+#[test]
+fn labels_escaped() {
+    let source = "stage \"a\\\"<b>\" from=\"alpine:3\" {\n    cmd \"x\"\n}\nimage \"a\\\"<b>\" tag=\"x:1\"\n";
+    let graph = graph_of(source, &GraphOptions::default());
+    assert!(dot::write(&graph).contains("label=\"a\\\"<b>\""));
+    assert!(mermaid::write(&graph).contains("[\"a#quot;#lt;b#gt;\"]"));
+    assert!(svg::write(&graph).expect("svg").contains(">a&quot;&lt;b&gt;<"));
+}

@@ -1,0 +1,89 @@
+//! Writing KDL v2 strings, property keys and comments.
+
+/// Quotes `text` as a KDL string: a raw string `#"..."#` when that avoids
+/// escapes, else a quoted string with escapes.
+pub fn string(text: &str) -> String {
+    let needs_escape = text.chars().any(|c| c == '"' || c == '\\');
+    let raw_ok = needs_escape && !text.chars().any(|c| c == '\n' || c == '\r' || is_disallowed(c) || c.is_control());
+    if raw_ok {
+        let mut hashes = 1;
+        while text.contains(&format!("\"{}", "#".repeat(hashes))) {
+            hashes += 1;
+        }
+        let fence = "#".repeat(hashes);
+        return format!("{fence}\"{text}\"{fence}");
+    }
+
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            c if c.is_control() || is_disallowed(c) => quoted.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// A property key: bare when it is a plain identifier, else quoted.
+pub fn key(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        && !matches!(name, "true" | "false" | "null" | "inf" | "nan");
+    if plain { name.to_string() } else { string(name) }
+}
+
+/// Code points that KDL v2 forbids anywhere in a document, even escaped
+/// into a comment: direction controls and the byte order mark.
+fn is_disallowed(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Turns `text` into `//` comment lines at `indent`, one per source line.
+pub fn comment_lines(text: &str, indent: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let clean: String = line
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else if c.is_control() || is_disallowed(c) { '?' } else { c })
+                .collect();
+            format!("{indent}// {}", clean.trim_end())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_uses_raw_form_for_quotes() {
+        assert_eq!(string(r#"echo "hi""#), r##"#"echo "hi""#"##);
+        assert_eq!(string("plain"), "\"plain\"");
+    }
+
+    #[test]
+    fn string_raw_form_grows_fence() {
+        assert_eq!(string(r##"a"#b"##), r###"##"a"#b"##"###);
+    }
+
+    #[test]
+    fn string_escapes_newlines() {
+        assert_eq!(string("a\n\"b\""), r#""a\n\"b\"""#);
+    }
+
+    #[test]
+    fn key_quotes_dotted_and_keywords() {
+        assert_eq!(key("CGO_ENABLED"), "CGO_ENABLED");
+        assert_eq!(key("org.opencontainers.image.title"), "\"org.opencontainers.image.title\"");
+        assert_eq!(key("true"), "\"true\"");
+        assert_eq!(key("a b"), "\"a b\"");
+        assert_eq!(key("1x"), "\"1x\"");
+    }
+}

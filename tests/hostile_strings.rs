@@ -1,0 +1,213 @@
+//! Hostile strings in every field that reaches a Dockerfile, an LLB
+//! definition or an image. Each value of the table in hostile/table.rs is
+//! placed in each field, alone, and compiled. It must either be rejected
+//! with a diagnostic that points into the spec, or compile with both
+//! backends. Then the accepted values of all fields are built on the real
+//! engine with `stagec build` and with `docker build` of `stagec
+//! dockerfile`, and each must land in both images byte for byte (file
+//! content, env, label, argv, path), with no instruction or op injected.
+//!
+//! The builds are batched: one image holds every field that takes many
+//! values, and one small image per value holds the fields that take one
+//! (workdir, user, shell-form commands, stop signal, tag).
+
+mod support;
+
+#[path = "../fuzz/fuzz_targets/pipeline.rs"]
+mod pipeline;
+
+#[path = "hostile/fields.rs"]
+mod fields;
+#[path = "hostile/image.rs"]
+mod image;
+#[path = "hostile/table.rs"]
+mod table;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use fields::{Accepted, Field};
+use stagec::dockerfile::{DockerfileOptions, SyntaxLevel};
+use stagec::lower::LowerOptions;
+use support::engine::{Engine, engine_or_skip};
+use table::Hostile;
+
+/// What stagec made of one value in one field.
+#[derive(Debug)]
+enum Outcome {
+    /// Errors, as `CODE message`.
+    Rejected(Vec<String>),
+    Accepted,
+}
+
+/// Compiles `source` with both backends, without an engine.
+fn classify(source: &str) -> Outcome {
+    let compilation = stagec::compile::check(source);
+    let mut errors: Vec<&stagec::diag::Diagnostic> = compilation.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let mut later = stagec::diag::Diagnostics::default();
+    if errors.is_empty() {
+        let spec = compilation.spec.as_ref().expect("a spec without errors");
+        match stagec::lower::lower(spec, &compilation.graph, &LowerOptions::default()) {
+            Err(found) => later.extend(found),
+            Ok(graph) => {
+                let options = DockerfileOptions {
+                    syntax: SyntaxLevel::DEFAULT,
+                    spec_path: "app.kdl".to_string(),
+                };
+                if let Err(found) = stagec::dockerfile::emit(&graph, &options) {
+                    later.extend(found);
+                }
+                let platforms = pipeline::amd64_platforms();
+                let lock = pipeline::fake_lock(stagec::lock::spec_images_digest(spec), &graph, &platforms)
+                    .expect("base images of an accepted spec resolve");
+                let llb_options = stagec::llb::lower::LlbOptions {
+                    platforms,
+                    default_network: stagec::llb::NetworkMode::None,
+                };
+                if let Err(found) = stagec::llb::lower::lower(&graph, &lock, &llb_options) {
+                    later.extend(found);
+                }
+            }
+        }
+        errors = later.iter().filter(|d| d.is_error()).collect();
+    }
+    if errors.is_empty() {
+        return Outcome::Accepted;
+    }
+
+    for error in &errors {
+        let span = error.primary_span();
+        assert!(
+            !error.labels.is_empty() && span.end() <= source.len(),
+            "{:?} `{}` has no label inside the spec",
+            error.code,
+            error.message
+        );
+    }
+    Outcome::Rejected(errors.iter().map(|d| format!("{:?} {}", d.code, d.message)).collect())
+}
+
+/// Places every value in every field alone, and returns the accepted ones.
+fn classify_all(values: &[Hostile]) -> Accepted {
+    let mut accepted = Accepted::default();
+    let mut report = String::new();
+    for field in Field::ALL {
+        let mut rejected = Vec::new();
+        for (index, hostile) in values.iter().enumerate() {
+            let source = fields::single_value_spec(field, index, &hostile.value);
+            match classify(&source) {
+                Outcome::Accepted => accepted.add(field, index),
+                Outcome::Rejected(errors) => rejected.push(format!("{} ({})", hostile.name, errors.join("; "))),
+            }
+        }
+        report.push_str(&format!("{field:?}: {} of {} rejected\n", rejected.len(), values.len()));
+        for line in rejected {
+            report.push_str(&format!("    {line}\n"));
+        }
+    }
+    eprintln!("{report}");
+    accepted
+}
+
+#[test]
+fn the_table_has_at_least_forty_values() {
+    let values = table::table();
+    assert!(values.len() >= 40, "{} values", values.len());
+    let mut names: Vec<&str> = values.iter().map(|hostile| hostile.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), values.len(), "value names are unique");
+}
+
+/// The part that needs no engine: every value in every field is rejected
+/// with a located diagnostic or compiles with both backends.
+#[test]
+fn every_value_is_rejected_with_a_diagnostic_or_compiles() {
+    let values = table::table();
+    let accepted = classify_all(&values);
+    // Each free-text field takes some of the values, or the test would
+    // only prove that stagec rejects everything. Ports and signals have a
+    // grammar that no hostile value meets.
+    for field in Field::ALL.into_iter().filter(|field| !matches!(field, Field::Expose | Field::StopSignal)) {
+        assert!(
+            !accepted.indexes(field).is_empty(),
+            "{field:?} accepts none of the values"
+        );
+    }
+}
+
+fn stagec() -> Command {
+    Command::cargo_bin("stagec").expect("the stagec binary")
+}
+
+/// Builds `stage` of the spec at `spec` with `stagec build`.
+fn build_with_llb(spec: &Path, stage: &str, tag: &str) {
+    let output = stagec()
+        .args(["build", "--network", "none", "--progress", "plain", "--target", stage, "-t", tag])
+        .arg(spec)
+        .output()
+        .expect("runs stagec");
+    assert!(
+        output.status.success(),
+        "stagec build of {stage} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Builds `stage` of the spec at `spec` with `docker build` of `stagec dockerfile`.
+fn build_with_dockerfile(engine: &Engine, spec: &Path, stage: &str, tag: &str) {
+    let out = tempfile::tempdir().expect("temp dir");
+    let dockerfile = out.path().join("Dockerfile");
+    stagec()
+        .args(["dockerfile", "--target", stage, "-o"])
+        .arg(&dockerfile)
+        .arg(spec)
+        .assert()
+        .success();
+    engine.build(&dockerfile, spec.parent().expect("a directory"), tag, Some(stage));
+}
+
+#[test]
+fn accepted_values_land_in_both_images_byte_for_byte() {
+    let Some(engine) = engine_or_skip("accepted_values_land_in_both_images_byte_for_byte") else {
+        return;
+    };
+    let values = table::table();
+    let accepted = classify_all(&values);
+
+    let context = tempfile::tempdir().expect("temp dir");
+    let spec = context.path().join("app.kdl");
+    let batch = fields::batch_spec(&accepted, &values);
+    fs::write(&spec, &batch.source).expect("writes the spec");
+    for (name, content) in &batch.context_files {
+        fs::write(context.path().join(name), content).expect("writes a context file");
+    }
+
+    let mut failures: Vec<String> = Vec::new();
+    for stage in &batch.stages {
+        let mut images: BTreeMap<&str, String> = BTreeMap::new();
+        let llb_tag = format!("stagec-hostile/{stage}:llb");
+        let dockerfile_tag = format!("stagec-hostile/{stage}:dockerfile");
+        build_with_llb(&spec, stage, &llb_tag);
+        build_with_dockerfile(&engine, &spec, stage, &dockerfile_tag);
+        images.insert("stagec build", llb_tag);
+        images.insert("docker build", dockerfile_tag);
+
+        for (backend, tag) in &images {
+            let config = image::config(&engine, tag);
+            let files = image::files(&engine, tag);
+            for problem in fields::verify(&accepted, &values, stage, &config, &files) {
+                failures.push(format!("{backend}, stage {stage}: {problem}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} values did not land as written:\n{}\nspec:\n{}",
+        failures.len(),
+        failures.join("\n"),
+        batch.source
+    );
+}
