@@ -10,12 +10,15 @@
 # file go to a temporary folder, which is removed at the end. Needs no
 # engine: the lock file is written here for the linux/amd64 platform.
 #
-# Prints one line per size and command: the maximum resident set size that
-# `/usr/bin/time -v` reports, in KiB, and the wall time. One process per
-# measurement, so the numbers include the program's start (about 1 ms).
+# Prints one line per size and command: the largest maximum resident set
+# size that `/usr/bin/time -v` reports over RUNS processes, in KiB, and the
+# median wall time in milliseconds, from hyperfine (at least 10 runs) when it
+# is installed. The times include the program's start. A last block
+# measures the go-web example the same way.
 #
 # STAGEC_BIN selects the stagec binary [default: target/release/stagec,
-# built with `cargo build --release` first].
+# built with `cargo build --release` first]. RUNS sets how many processes
+# each measurement starts [default: 5].
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -101,24 +104,50 @@ write_lock() {
 EOF
 }
 
-# Run stagec with ARGS under /usr/bin/time -v; print "MAX_RSS_KIB SECONDS".
+runs="${RUNS:-5}"
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
+
+# Run stagec with ARGS under /usr/bin/time -v, RUNS times; print
+# "MAX_RSS_KIB MEDIAN_MILLISECONDS".
 measure() {
-    local report="$work/time.txt"
-    if ! /usr/bin/time -v -o "$report" "$stagec" "$@" >/dev/null 2>"$work/stderr.txt"; then
-        cat "$work/stderr.txt" >&2
-        die "stagec $* failed"
+    local report="$work/time.txt" samples="$work/samples.txt"
+    : >"$samples"
+    for _ in $(seq "$runs"); do
+        if ! /usr/bin/time -v -o "$report" "$stagec" "$@" >/dev/null 2>"$work/stderr.txt"; then
+            cat "$work/stderr.txt" >&2
+            die "stagec $* failed"
+        fi
+        awk -F': ' '
+            /Maximum resident set size/ { rss = $2 }
+            /Elapsed \(wall clock\) time/ {
+                count = split($2, parts, ":")
+                seconds = 0
+                for (i = 1; i <= count; i++) { seconds = seconds * 60 + parts[i] }
+            }
+            END { printf "%s %.3f\n", rss, seconds * 1000 }' "$report" >>"$samples"
+    done
+    local median
+    median="$(sort -k2,2n "$samples" | awk '
+        { ms[NR] = $2 }
+        END {
+            middle = int((NR + 1) / 2)
+            printf "%.0f", (NR % 2) ? ms[middle] : (ms[middle] + ms[middle + 1]) / 2
+        }')"
+    # /usr/bin/time counts wall time in steps of 10 ms, so take the median
+    # from hyperfine when it is installed.
+    if command -v hyperfine >/dev/null; then
+        hyperfine -N --warmup 2 --runs "$((runs < 10 ? 10 : runs))" --export-json "$work/hyperfine.json" \
+            "$(printf '%q ' "$stagec" "$@")" >/dev/null 2>&1 || die "hyperfine failed on stagec $*"
+        median="$(awk -F': ' '/"median"/ { gsub(/,/, "", $2); printf "%.2f", $2 * 1000; exit }' "$work/hyperfine.json")"
     fi
-    awk -F': ' '
-        /Maximum resident set size/ { rss = $2 }
-        /Elapsed \(wall clock\) time/ {
-            count = split($2, parts, ":")
-            seconds = 0
-            for (i = 1; i <= count; i++) { seconds = seconds * 60 + parts[i] }
-        }
-        END { printf "%s %.2f\n", rss, seconds }' "$report"
+    printf '%s %s\n' "$(sort -n "$samples" | tail -1 | cut -d' ' -f1)" "$median"
 }
 
-printf '%-7s %10s %-10s %13s %9s\n' stages spec_bytes command max_rss_kib seconds
+print_row() {
+    printf '%-9s %10s %-10s %13s %11s\n' "$@"
+}
+
+print_row stages spec_bytes command max_rss_kib median_ms
 for size in "${sizes[@]}"; do
     spec="$work/chain-$size.kdl"
     write_chain "$size" "$spec"
@@ -129,8 +158,19 @@ for size in "${sizes[@]}"; do
             llb) args=(llb --platform linux/amd64 "$spec") ;;
             *) args=("$command" "$spec") ;;
         esac
-        result="$(measure "${args[@]}")"
-        read -r rss seconds <<<"$result"
-        printf '%-7s %10s %-10s %13s %9s\n' "$size" "$spec_bytes" "$command" "$rss" "$seconds"
+        read -r rss ms <<<"$(measure "${args[@]}")"
+        print_row "$size" "$spec_bytes" "$command" "$rss" "$ms"
     done
+done
+
+# The go-web example with its committed lock file.
+example="$repo/specs/examples/go-web/app.kdl"
+example_bytes="$(wc -c <"$example")"
+for command in check dockerfile llb; do
+    case "$command" in
+        llb) args=(llb --platform linux/amd64 "$example") ;;
+        *) args=("$command" "$example") ;;
+    esac
+    read -r rss ms <<<"$(measure "${args[@]}")"
+    print_row go-web "$example_bytes" "$command" "$rss" "$ms"
 done

@@ -31,6 +31,9 @@ bookworm_packages=(
     fuse-overlayfs
     python3-venv
     debian-archive-keyring
+    docker-registry apache2-utils
+    qemu-user-static binfmt-support
+    zstd
 )
 trixie_packages=(docker.io docker-cli docker-buildx)
 # Upstream versions that the tests are written against. A newer Debian

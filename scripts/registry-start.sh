@@ -39,7 +39,7 @@ print_exports() {
     printf 'export STAGEC_REGISTRY_DOCKER_CONFIG=%q\n' "$registry_dir/docker-config"
 }
 
-# The registry answers /v2/ with 401 when it runs with authentication.
+# The registry returns 401 for /v2/ when it runs with authentication.
 registry_responds() {
     local code
     code="$(curl -s -o /dev/null -w '%{http_code}' "http://$address/v2/" 2>/dev/null || true)"

@@ -31,7 +31,14 @@ if [ -x "$STAGEC_DOCKER" ] && "$STAGEC_DOCKER" version >/dev/null 2>&1; then
     started_engine=0
 fi
 
+# The output and cache tests also use a second engine with the containerd
+# image store and a private registry, which this script always starts and stops.
+containerd_engine_dir="${STAGEC_CONTAINERD_ENGINE_DIR:-/tmp/stagec-containerd-engine}"
+
 stop_engine() {
+    "$script_dir/registry-stop.sh" || log "warning: registry-stop.sh failed"
+    STAGEC_ENGINE_DIR="$containerd_engine_dir" "$script_dir/engine-stop.sh" ||
+        log "warning: engine-stop.sh failed for $containerd_engine_dir"
     if [ "$started_engine" = 1 ]; then
         log "stopping the engine"
         "$script_dir/engine-stop.sh" || log "warning: engine-stop.sh failed"
@@ -45,6 +52,24 @@ eval "$exports"
 
 log "making the base images"
 "$script_dir/base-images.sh"
+
+log "starting the engine with the containerd image store in $containerd_engine_dir"
+containerd_exports="$(STAGEC_ENGINE_DIR="$containerd_engine_dir" STAGEC_ENGINE_CONTAINERD_STORE=1 \
+    DOCKER_HOST="unix://$containerd_engine_dir/docker.sock" "$script_dir/engine-start.sh")"
+containerd_host="$(printf '%s\n' "$containerd_exports" | sed -n 's/^export DOCKER_HOST=//p')"
+DOCKER_HOST="$containerd_host" "$script_dir/base-images.sh"
+STAGEC_ENGINE_DIR="$containerd_engine_dir" "$script_dir/containerd-store-names.sh"
+export STAGEC_CONTAINERD_DOCKER_HOST="$containerd_host"
+
+log "starting the test registry"
+registry_exports="$("$script_dir/registry-start.sh")"
+eval "$registry_exports"
+
+# Multi-platform builds run foreign RUN steps with QEMU; registering the
+# handlers needs root and binfmt_misc, and the tests skip without them.
+if command -v update-binfmts >/dev/null; then
+    update-binfmts --enable qemu-aarch64 2>/dev/null || log "warning: cannot register the QEMU aarch64 handler"
+fi
 
 export STAGEC_E2E=1
 log "running cargo test (DOCKER_HOST=$DOCKER_HOST)"

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod import;
 pub mod fmt;
 pub mod frontend;
+pub mod graph;
 pub mod init;
 pub mod llb;
 pub mod lock;

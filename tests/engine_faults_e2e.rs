@@ -1,7 +1,7 @@
-//! End to end: engine faults. Each case breaks the engine or the way to it
-//! (missing socket, a socket the user may not open, dockerd killed during a
-//! build, the session connection dropped, a base image the engine lacks, a
-//! full data root) and checks that stagec exits non-zero with one message
+//! End to end: engine faults. Each case breaks the engine or the way to it:
+//! a missing socket, a socket the user may not open, dockerd killed during a
+//! build, the session connection dropped, a base image the engine lacks, or
+//! a full disk. Then it checks that stagec exits non-zero with one message
 //! that names the cause, and leaves no output file behind.
 //!
 //! The cases that break an engine start their own with
@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,7 @@ fn assert_fails_with(case: &str, output: &Output, expected: &[&str]) {
     assert!(!stderr.contains("panicked"), "{case}: stagec panicked:\n{stderr}");
 }
 
-/// Asserts that the folder holds only `expected` (sorted file names), so a
+/// Asserts that the folder contains only `expected` (sorted file names), so a
 /// failed command left no output file or temporary file.
 fn assert_files(case: &str, dir: &Path, expected: &[&str]) {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -373,7 +373,14 @@ image "app" tag="stagec-faults/session:1"
     proxy.drop_sessions();
 
     let output = wait_build(child, logs.path());
-    assert_fails_with("build", &output, &["session"]);
+    assert_fails_with(
+        "build",
+        &output,
+        &[
+            "error: build step [app 3/3] RUN wc -c /run/secrets/token > /token-size failed: no active session",
+            "the build's session with the engine closed",
+        ],
+    );
     assert_files("session dropped", dir.path(), &["app.kdl", "app.kdl.lock", "token.txt"]);
 }
 
@@ -422,8 +429,8 @@ fn proxy_connection(mut client: UnixStream, upstream: &Path, sessions: &Mutex<Ve
     let Ok(mut server) = UnixStream::connect(upstream) else {
         return;
     };
-    // The request line arrives in the first read: the client writes the
-    // whole request head at once.
+    // The request line arrives in the first read, because the client writes
+    // the whole request head at once.
     let mut first = vec![0; 64 * 1024];
     let Ok(read) = client.read(&mut first) else { return };
     let head = String::from_utf8_lossy(&first[..read]);
@@ -533,4 +540,87 @@ image "big" tag="stagec-faults/big:1"
         &["exporting to image", "no space left on device", "free space"],
     );
     assert_files("disk full", dir.path(), &["app.kdl", "app.kdl.lock"]);
+}
+
+/// A tmpfs mounted for one test and unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        assert!(output.status.success(), "mount tmpfs: {}", text(&output.stderr));
+        SmallDisk { dir }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn full_output_disk_leaves_no_partial_file() {
+    let Some(_engine) = engine_or_skip("full_output_disk_leaves_no_partial_file") else {
+        return;
+    };
+    if !is_root() {
+        eprintln!("full_output_disk_leaves_no_partial_file: skipped, mounting a tmpfs needs root");
+        return;
+    }
+    let host = std::env::var("DOCKER_HOST").expect("engine_or_skip checked DOCKER_HOST");
+    let disk = SmallDisk::mount("1m");
+    // Random bytes, so the 3 MB file stays larger than the disk in any tar.
+    let dir = spec_dir(
+        r#"
+stage "big" from="alpine:3" {
+    run "head -c 3000000 /dev/urandom > /big"
+}
+image "big" tag="stagec-faults/tar:1"
+"#,
+    );
+    let destination = disk.dir.path().join("image.tar");
+    let output = stagec(&host)
+        .current_dir(dir.path())
+        .args(["build", "app.kdl", "--network", "none", "--progress", "plain"])
+        .arg("--output")
+        .arg(format!("type=tar,dest={}", destination.display()))
+        .output()
+        .expect("run stagec build");
+    assert_fails_with(
+        "tar output",
+        &output,
+        &["No space left on device", "the disk that holds the output is full"],
+    );
+    assert_files("tar output", disk.dir.path(), &[]);
+
+    // A generated Dockerfile that does not fit leaves no temporary file.
+    let filled = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}", disk.dir.path().join("fill").display()))
+        .arg("bs=4k")
+        .output()
+        .expect("run dd");
+    assert!(!filled.status.success(), "dd stops when the disk is full");
+    let output = stagec(&host)
+        .current_dir(dir.path())
+        .args(["dockerfile", "app.kdl", "-o"])
+        .arg(disk.dir.path().join("Dockerfile"))
+        .output()
+        .expect("run stagec dockerfile");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "stagec dockerfile exit status\n{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(
+        !stderr.contains(".stagec-"),
+        "the message names the temporary file: {stderr}"
+    );
+    assert_files("Dockerfile output", disk.dir.path(), &["fill"]);
 }

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use kdl::KdlDocument;
 
-/// Every `.kdl` file under specs/ and tests/, sorted.
+/// Lists every `.kdl` file under specs/ and tests/, sorted.
 fn all_specs() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut specs = Vec::new();
     let mut pending = vec![root.join("specs"), root.join("tests")];
     while let Some(directory) = pending.pop() {
-        let entries = fs::read_dir(&directory).unwrap_or_else(|error| panic!("reading {}: {error}", directory.display()));
+        let entries =
+            fs::read_dir(&directory).unwrap_or_else(|error| panic!("reading {}: {error}", directory.display()));
         for entry in entries {
             let path = entry.expect("a directory entry").path();
             if path.is_dir() {
@@ -33,7 +34,7 @@ fn stagec() -> Command {
     Command::cargo_bin("stagec").expect("the stagec binary")
 }
 
-/// The same spec with another layout: two-space indents, properties in
+/// Returns the same spec with another layout: two-space indents, properties in
 /// reverse order, and strings that can be bare written bare. Returns `None`
 /// when the spec is not valid KDL.
 fn scramble(source: &str) -> Option<String> {
@@ -64,7 +65,11 @@ fn scramble_nodes(document: &mut KdlDocument) {
         entries.extend(arguments);
         entries.extend(properties);
         for entry in node.entries_mut() {
-            let bare = entry.value().as_string().filter(|text| can_be_bare(text)).map(str::to_string);
+            let bare = entry
+                .value()
+                .as_string()
+                .filter(|text| can_be_bare(text))
+                .map(str::to_string);
             if let (Some(bare), Some(format)) = (bare, entry.format_mut()) {
                 if format.value_repr.starts_with('"') && !format.value_repr.starts_with("\"\"\"") {
                     format.value_repr = bare;
@@ -77,7 +82,7 @@ fn scramble_nodes(document: &mut KdlDocument) {
     }
 }
 
-/// Whether KDL v2 reads `text` as the same string without quotes, by a
+/// Returns whether KDL v2 reads `text` as the same string without quotes, by a
 /// rule stricter than KDL's own.
 fn can_be_bare(text: &str) -> bool {
     let starts_with_letter = text.chars().next().is_some_and(|first| first.is_ascii_alphabetic());
@@ -85,9 +90,9 @@ fn can_be_bare(text: &str) -> bool {
     starts_with_letter && !keyword && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@+".contains(c))
 }
 
-/// What a spec compiles to: the exit code and standard output of `stagec
+/// Compiles a spec and returns the exit code and standard output of `stagec
 /// dockerfile`, `stagec llb --format json`, and the ops and metadata of
-/// `stagec llb` (its source map holds the spec text, so it differs).
+/// `stagec llb` (its source map contains the spec text, so it differs).
 fn compiled(spec: &Path, source: &str) -> Vec<(Option<i32>, Vec<u8>)> {
     let directory = spec.parent().expect("a spec directory");
     let lock = PathBuf::from(format!("{}.lock", spec.display()));
@@ -126,7 +131,11 @@ fn every_spec_formats_idempotently() {
     for spec in all_specs() {
         let source = fs::read_to_string(&spec).expect("read spec");
         let Ok(formatted) = format_text(&source) else {
-            assert!(KdlDocument::parse_v2(&source).is_err(), "{} parses but does not format", spec.display());
+            assert!(
+                KdlDocument::parse_v2(&source).is_err(),
+                "{} parses but does not format",
+                spec.display()
+            );
             continue;
         };
         formatted_count += 1;
@@ -137,11 +146,17 @@ fn every_spec_formats_idempotently() {
 }
 
 #[test]
-fn committed_specs_are_formatted() {
-    for spec in all_specs() {
+fn examples_are_formatted() {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs");
+    for spec in all_specs().into_iter().filter(|spec| spec.starts_with(&examples)) {
         let source = fs::read_to_string(&spec).expect("read spec");
         if let Ok(formatted) = format_text(&source) {
-            assert_eq!(formatted, source, "{} is not in the canonical layout; run stagec fmt", spec.display());
+            assert_eq!(
+                formatted,
+                source,
+                "{} is not in the canonical layout; run stagec fmt",
+                spec.display()
+            );
         }
     }
 }
@@ -149,23 +164,42 @@ fn committed_specs_are_formatted() {
 #[test]
 fn scrambled_specs_format_back_and_compile_alike() {
     let mut compared = 0;
+    let mut built = 0;
     for spec in all_specs() {
         let source = fs::read_to_string(&spec).expect("read spec");
         let Some(scrambled) = scramble(&source) else {
             continue;
         };
-        let formatted = format_text(&scrambled)
-            .unwrap_or_else(|error| panic!("{}: scrambled spec does not format: {error:?}\n{scrambled}", spec.display()));
-        assert_eq!(format_text(&formatted).expect("formats again"), formatted, "{}", spec.display());
+        let formatted = format_text(&scrambled).unwrap_or_else(|error| {
+            panic!(
+                "{}: scrambled spec does not format: {error:?}\n{scrambled}",
+                spec.display()
+            )
+        });
         assert_eq!(
-            compiled(&spec, &scrambled),
+            format_text(&formatted).expect("formats again"),
+            formatted,
+            "{}",
+            spec.display()
+        );
+        let before = compiled(&spec, &scrambled);
+        assert_eq!(
+            before,
             compiled(&spec, &formatted),
             "{}: the formatted spec compiles differently",
             spec.display()
         );
         compared += 1;
+        if before.iter().all(|(code, _)| *code == Some(0)) {
+            built += 1;
+        }
     }
     assert!(compared > 10, "only {compared} specs compared");
+    // Specs that fail alike prove little; the examples must build.
+    assert!(
+        built >= 5,
+        "only {built} scrambled specs compiled to a Dockerfile and LLB"
+    );
 }
 
 const MESSY: &str = r#"# syntax=example/stagec:1
@@ -243,8 +277,12 @@ fn messy_spec_compiles_alike() {
 
 #[test]
 fn property_order_canonical() {
-    let formatted = format_text("stage \"a\" libc=\"musl\" from=\"alpine:3\" {\n    env B=\"1\" A=\"2\"\n}\n").expect("formats");
-    assert_eq!(formatted, "stage \"a\" from=\"alpine:3\" libc=\"musl\" {\n    env B=\"1\" A=\"2\"\n}\n");
+    let formatted =
+        format_text("stage \"a\" libc=\"musl\" from=\"alpine:3\" {\n    env B=\"1\" A=\"2\"\n}\n").expect("formats");
+    assert_eq!(
+        formatted,
+        "stage \"a\" from=\"alpine:3\" libc=\"musl\" {\n    env B=\"1\" A=\"2\"\n}\n"
+    );
 }
 
 #[test]
@@ -263,7 +301,10 @@ fn blank_line_runs_collapse() {
 fn empty_spec_stays_empty() {
     assert_eq!(format_text("").expect("formats"), "");
     assert_eq!(format_text("\n\n").expect("formats"), "");
-    assert_eq!(format_text("// only a comment\n").expect("formats"), "// only a comment\n");
+    assert_eq!(
+        format_text("// only a comment\n").expect("formats"),
+        "// only a comment\n"
+    );
 }
 
 #[test]
@@ -281,12 +322,22 @@ fn cli_rewrites_only_changed_files() {
     let clean = directory.path().join("clean.kdl");
     fs::write(&messy, "arg  A default=x\n").expect("write");
     fs::write(&clean, "arg \"A\"\n").expect("write");
-    let clean_modified = fs::metadata(&clean).and_then(|metadata| metadata.modified()).expect("mtime");
+    let clean_modified = fs::metadata(&clean)
+        .and_then(|metadata| metadata.modified())
+        .expect("mtime");
     std::thread::sleep(std::time::Duration::from_millis(20));
 
-    stagec().arg("fmt").arg(&messy).arg(&clean).assert().success().stdout("");
+    stagec()
+        .arg("fmt")
+        .arg(&messy)
+        .arg(&clean)
+        .assert()
+        .success()
+        .stdout("");
     assert_eq!(fs::read_to_string(&messy).expect("read"), "arg \"A\" default=\"x\"\n");
-    let clean_after = fs::metadata(&clean).and_then(|metadata| metadata.modified()).expect("mtime");
+    let clean_after = fs::metadata(&clean)
+        .and_then(|metadata| metadata.modified())
+        .expect("mtime");
     assert_eq!(clean_after, clean_modified, "an unchanged file was written");
 }
 
@@ -304,7 +355,12 @@ fn cli_check_prints_diff_and_writes_nothing() {
     assert_eq!(fs::read_to_string(&spec).expect("read"), "arg  A\n");
 
     fs::write(&spec, "arg \"A\"\n").expect("write");
-    stagec().args(["fmt", "--check"]).arg(&spec).assert().success().stdout("");
+    stagec()
+        .args(["fmt", "--check"])
+        .arg(&spec)
+        .assert()
+        .success()
+        .stdout("");
 }
 
 #[test]
@@ -320,7 +376,12 @@ fn cli_diff_exits_zero() {
 
 #[test]
 fn cli_stdin_to_stdout() {
-    stagec().args(["fmt", "-"]).write_stdin("arg  A\n").assert().success().stdout("arg \"A\"\n");
+    stagec()
+        .args(["fmt", "-"])
+        .write_stdin("arg  A\n")
+        .assert()
+        .success()
+        .stdout("arg \"A\"\n");
 }
 
 #[test]
@@ -328,7 +389,11 @@ fn cli_syntax_error_leaves_file() {
     let directory = tempfile::tempdir().expect("temp dir");
     let spec = directory.path().join("app.kdl");
     fs::write(&spec, "stage \"a\" {\n  run true\n").expect("write");
-    let output = stagec().args(["fmt", "--color", "never"]).arg(&spec).output().expect("run");
+    let output = stagec()
+        .args(["fmt", "--color", "never"])
+        .arg(&spec)
+        .output()
+        .expect("run");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("SC0001"));
     assert_eq!(fs::read_to_string(&spec).expect("read"), "stage \"a\" {\n  run true\n");
@@ -339,4 +404,20 @@ fn cli_missing_file_is_io_error() {
     let output = stagec().args(["fmt", "/nonexistent/app.kdl"]).output().expect("run");
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read spec"));
+}
+
+#[test]
+fn cli_symlink_target_rewritten() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let spec = directory.path().join("app.kdl");
+    let link = directory.path().join("link.kdl");
+    fs::write(&spec, "arg  A\n").expect("write");
+    std::os::unix::fs::symlink(&spec, &link).expect("symlink");
+
+    stagec().arg("fmt").arg(&link).assert().success();
+    assert!(
+        fs::symlink_metadata(&link).expect("stat link").file_type().is_symlink(),
+        "the link was replaced"
+    );
+    assert_eq!(fs::read_to_string(&spec).expect("read"), "arg \"A\"\n");
 }

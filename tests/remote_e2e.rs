@@ -5,9 +5,9 @@
 //! are the engine's own, so the image lands in the engine's image store.
 //! Skipped without an engine, unless STAGEC_E2E=1.
 
-mod support;
 #[path = "support/relay.rs"]
 mod relay;
+mod support;
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -50,7 +50,10 @@ fn stderr(output: &Output) -> String {
 fn assert_built(engine: &Engine, output: &Output, tag: &str) {
     assert!(output.status.success(), "stagec build failed:\n{}", stderr(output));
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(printed.trim().starts_with("sha256:"), "prints the image ID, not {printed:?}");
+    assert!(
+        printed.trim().starts_with("sha256:"),
+        "prints the image ID, not {printed:?}"
+    );
     let inspected = engine.run(["image", "inspect", "--format", "{{.Id}}", tag]);
     assert_eq!(String::from_utf8_lossy(&inspected.stdout).trim(), printed.trim());
     engine.run(["image", "rm", tag]);
@@ -128,7 +131,10 @@ fn wrong_ca_names_cert_problem() {
     let output = build_go_web("stagec-e2e-remote/go-web:wrong-ca", &flags);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    assert!(message.contains(&format!("TLS connection to BuildKit at {addr} failed")), "{message}");
+    assert!(
+        message.contains(&format!("TLS connection to BuildKit at {addr} failed")),
+        "{message}"
+    );
     assert!(message.contains("unknown CA"), "{message}");
     assert!(message.contains("other-ca.pem"), "{message}");
 }
@@ -150,7 +156,10 @@ fn server_name_mismatch_named() {
     let output = build_go_web("stagec-e2e-remote/go-web:name", &flags);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    assert!(message.contains("not valid for the name `builder.example.com`"), "{message}");
+    assert!(
+        message.contains("not valid for the name `builder.example.com`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -160,11 +169,29 @@ fn missing_client_cert_named() {
     };
     let addr = format!("tcp://{}", relay.tls_addr);
     let ca = pki.ca_cert.display().to_string();
-    let output = build_go_web("stagec-e2e-remote/go-web:no-cert", &["--addr", &addr, "--tlscacert", &ca]);
+    let output = build_go_web(
+        "stagec-e2e-remote/go-web:no-cert",
+        &["--addr", &addr, "--tlscacert", &ca],
+    );
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
     assert!(message.contains("requires a client certificate"), "{message}");
     assert!(message.contains("--tlscert and --tlskey"), "{message}");
+}
+
+#[test]
+fn tls_to_plain_port_named() {
+    let Some((_engine, pki, relay)) = setup("tls_to_plain_port_named") else {
+        return;
+    };
+    let addr = format!("tcp://{}", relay.plain_addr);
+    let mut flags = vec!["--addr".to_string(), addr];
+    flags.extend(tls_flags(&pki.ca_cert, &pki));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let output = build_go_web("stagec-e2e-remote/go-web:plain", &flags);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("the server did not answer with TLS"), "{message}");
 }
 
 #[test]
@@ -189,7 +216,10 @@ fn unknown_scheme_is_usage_error() {
     let output = build_go_web("stagec-e2e-remote/go-web:scheme", &["--addr", "gopher://builder:1234"]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(message.contains("invalid BuildKit address `gopher://builder:1234`"), "{message}");
+    assert!(
+        message.contains("invalid BuildKit address `gopher://builder:1234`"),
+        "{message}"
+    );
     assert!(message.contains("unknown scheme `gopher`"), "{message}");
 }
 
@@ -209,7 +239,10 @@ fn unreadable_ca_file_named() {
     );
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    assert!(message.contains("--tlscacert `/nonexistent/ca.pem`: unreadable"), "{message}");
+    assert!(
+        message.contains("--tlscacert `/nonexistent/ca.pem`: unreadable"),
+        "{message}"
+    );
 }
 
 /// `docker-container://` runs `docker exec -i NAME buildctl dial-stdio`. The
@@ -230,7 +263,18 @@ fn docker_container_address_builds_go_web() {
     let name = format!("stagec-e2e-dial-stdio-{}", std::process::id());
     let mount = format!("{}:/usr/local/bin:ro", bin.path().display());
     engine.run([
-        "run", "-d", "--rm", "--name", &name, "--network", "host", "-v", &mount, "alpine:3", "sleep", "600",
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "-v",
+        &mount,
+        "alpine:3",
+        "sleep",
+        "600",
     ]);
 
     let tag = "stagec-e2e-remote/go-web:container";
@@ -249,6 +293,9 @@ fn missing_container_names_helper_error() {
     let output = build_go_web("stagec-e2e-remote/go-web:missing", &["--addr", addr]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
-    assert!(message.contains("docker exec -i stagec-no-such-container buildctl dial-stdio"), "{message}");
+    assert!(
+        message.contains("docker exec -i stagec-no-such-container buildctl dial-stdio"),
+        "{message}"
+    );
     assert!(message.contains("No such container"), "{message}");
 }

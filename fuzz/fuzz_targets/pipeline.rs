@@ -142,3 +142,20 @@ pub fn llb(source: &str) -> Option<LlbBuild> {
     }
     Some(build)
 }
+
+/// Converts Dockerfile text into a spec; a spec that comes out must be
+/// KDL that stagec parses, whatever the checks then say about it.
+pub fn import(dockerfile: &str) {
+    let output = stagec::import::convert(dockerfile);
+    if output.error.is_some() {
+        assert!(output.spec.is_empty(), "a failed import returned a spec");
+        return;
+    }
+    let compilation = check(&output.spec);
+    assert!(
+        compilation.spec.is_some(),
+        "the imported spec is not valid KDL: {:?}\n{}",
+        compilation.diagnostics,
+        output.spec
+    );
+}

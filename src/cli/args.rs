@@ -112,6 +112,28 @@ denied warnings, 2 invalid command line or an existing output file,
 3 a file could not be read or written.")]
     Import(ImportArgs),
 
+    /// Rewrite specs in the canonical layout, keeping comments and meaning.
+    #[command(after_help = "\
+Examples:
+  stagec fmt app.kdl                        rewrite app.kdl when it is not formatted
+  stagec fmt --check specs/*.kdl            exit 1 with a diff when a spec is not formatted
+  stagec fmt --diff app.kdl                 print the changes without writing
+  stagec fmt - < app.kdl                    format standard input to standard output
+
+Exit codes: 0 success, 1 a spec is not valid KDL or --check found an unformatted
+spec, 2 invalid command line, 3 a file could not be read or written.")]
+    Fmt(FmtArgs),
+
+    /// Draw a spec's stages, context inputs, artifacts and images as a graph.
+    #[command(after_help = "\
+Examples:
+  stagec graph app.kdl                      Graphviz DOT on standard output
+  stagec graph app.kdl --format mermaid     a Mermaid flowchart, for Markdown
+  stagec graph app.kdl --format svg -o app.svg
+                                            an SVG laid out by stagec, no Graphviz needed
+  stagec graph app.kdl --target debug       grey out what the debug stage does not need")]
+    Graph(GraphArgs),
+
     /// Serve one build as a BuildKit gateway frontend over standard input and output.
     ///
     /// BuildKit runs this in the frontend image that a spec's `# syntax=` line
@@ -194,6 +216,58 @@ pub struct DockerfileArgs {
     /// Override a build arg's default, as NAME=VALUE. Repeatable.
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     pub build_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The spec files to format, or `-` to format standard input to standard output.
+    #[arg(value_name = "SPEC", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Write nothing; exit 1 with a unified diff when a spec is not formatted.
+    #[arg(long, conflicts_with = "diff")]
+    pub check: bool,
+
+    /// Write nothing; print a unified diff of the changes and exit 0.
+    #[arg(long)]
+    pub diff: bool,
+
+    /// How to print diagnostics for specs that are not valid KDL.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+
+    /// Write the graph to PATH instead of standard output.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// The stage whose dependencies count as needed [default: every image
+    /// output]. Check stages always count; other stages are greyed.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+
+    /// Override a build arg's default, as NAME=VALUE. Repeatable.
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT, for `dot -Tsvg` or other DOT tools.
+    Dot,
+    /// A Mermaid flowchart, which GitHub renders in Markdown.
+    Mermaid,
+    /// SVG laid out by stagec itself.
+    Svg,
 }
 
 #[derive(Debug, Args)]
@@ -420,18 +494,18 @@ pub struct BuildArgs {
     #[arg(long)]
     pub load: bool,
 
-    /// Export the build cache, as type=registry,ref=NAME[,mode=max],
-    /// type=local,dest=DIR or type=inline. Repeatable. See docs/cache.md.
+    /// Export the build cache, as type=registry,ref=NAME[,mode=max] or
+    /// type=inline (type=local is not supported yet). Repeatable. See docs/cache.md.
     #[arg(long = "cache-to", value_name = "type=TYPE,...")]
     pub cache_to: Vec<String>,
 
-    /// Import build cache, as type=registry,ref=NAME, NAME, or
-    /// type=local,src=DIR. Repeatable.
+    /// Import build cache, as type=registry,ref=NAME or NAME. Repeatable.
     #[arg(long = "cache-from", value_name = "type=TYPE,...")]
     pub cache_from: Vec<String>,
 
     /// Timestamp in seconds since the Unix epoch for the image's creation
-    /// time and its files' modification times. See docs/reproducible-builds.md.
+    /// time and its files' modification times; the classic image store
+    /// ignores it. See docs/reproducible-builds.md.
     #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
     pub source_date_epoch: Option<u64>,
 

@@ -70,7 +70,15 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         let needed = base_images(&build, &platforms).unwrap_or_default();
         let names = super::llb::lock_names(&prepared.spec, lock_file.as_deref(), &args.select);
         if !check_lock(lock.as_ref(), &spec_images_digest(model), &needed, &names).is_empty() {
-            eprintln!("stagec: the lock file is missing or stale; reading the base images from the engine");
+            if client.is_docker_engine() {
+                eprintln!("stagec: the lock file is missing or stale; reading the base images from the engine");
+            } else {
+                // TODO: resolve base images through the gateway's ResolveImageConfig on buildkitd.
+                eprintln!(
+                    "stagec: the lock file is missing or stale; reading the base images from Docker Engine at \
+                     DOCKER_HOST, because stagec cannot read them from a standalone BuildKit"
+                );
+            }
             lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
         } else if let Some(current) = &lock {
             // A tag that now names another image would build from the locked
@@ -134,10 +142,25 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
                     message: None,
                 });
             }
+            BuildError::Engine(EngineError::Solve(failure))
+                if failure.vertex.is_none()
+                    && super::build_outputs::missing_backend_message(&failure.message).is_some() =>
+            {
+                report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
+                return Err(Failure {
+                    code: EXIT_FAILURE,
+                    message: super::build_outputs::missing_backend_message(&failure.message),
+                });
+            }
             BuildError::Engine(EngineError::Solve(failure)) => {
                 let logs = failure.last_logs.clone();
-                let diagnostic =
-                    unreadable_input_diagnostic(&prepared, &failure).or_else(|| solve_diagnostic(&llb, &failure));
+                // A fault of the engine or the session is not the step's fault,
+                // so it is reported with its own fix rather than at the step.
+                let diagnostic = if failure.is_engine_fault() {
+                    None
+                } else {
+                    unreadable_input_diagnostic(&prepared, &failure).or_else(|| solve_diagnostic(&llb, &failure))
+                };
                 if let Some(diagnostic) = diagnostic {
                     prepared.diagnostics.push(diagnostic);
                     report_with_logs(&prepared, args, color, &logs);
@@ -402,8 +425,12 @@ fn unreadable_input_diagnostic(prepared: &super::llb::Prepared, failure: &SolveF
 fn report_with_logs(prepared: &super::llb::Prepared, args: &BuildArgs, color: bool, logs: &[String]) {
     let diagnostics = &prepared.diagnostics;
     if args.spec.message_format != super::args::MessageFormat::Human {
-        report(diagnostics, &prepared.spec, &args.spec, color);
-        print_logs(logs);
+        // The log lines go into the JSON objects, so stderr stays one object per line.
+        let spec = &prepared.spec;
+        eprint!(
+            "{}",
+            crate::diag::json::render_lines_with_log(diagnostics, &spec.display_name, &spec.source, logs)
+        );
         return;
     }
 

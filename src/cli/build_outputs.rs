@@ -48,13 +48,26 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
         return Err(Failure::usage(format!(
             "type=local cache ({}) is not supported yet: stagec does not serve the content store that BuildKit \
              writes it through; use type=registry,ref=NAME with a local registry instead",
-            local.local_dir.as_deref().map(|dir| dir.display().to_string()).unwrap_or_default()
+            local
+                .local_dir
+                .as_deref()
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default()
         )));
     }
 
     let mut exporter_attrs = BTreeMap::new();
     if let Some(epoch) = args.source_date_epoch {
         exporter_attrs.insert("source-date-epoch".to_string(), epoch.to_string());
+        // BuildKit 0.13 clamps file times in the image layers to the epoch
+        // only with rewrite-timestamp; without it a layer contains the times
+        // of the build, so two builds differ.
+        for output in outputs.iter_mut().filter(|output| output.takes_names()) {
+            output
+                .attrs
+                .entry("rewrite-timestamp".to_string())
+                .or_insert_with(|| "true".to_string());
+        }
     }
 
     let frontend_attrs = attestation_attrs(&args.attestations)?;
@@ -66,7 +79,8 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
         if !archive {
             return Err(Failure::usage(
                 "--attest needs an output that keeps attestations: type=image, type=registry, type=oci or \
-                 type=docker,dest=FILE; the engine's image store (the default output) drops them"
+                 type=docker,dest=FILE; the engine's image store (the default output), type=local and type=tar \
+                 drop them"
                     .to_string(),
             ));
         }
@@ -79,6 +93,32 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
         exporter_attrs,
         frontend_attrs,
     })
+}
+
+/// Returns the message for a build that the engine rejected because its
+/// BuildKit lacks an exporter or cache backend, or `None` for other failures.
+/// Docker Engine 26.1 with the classic image store registers only the
+/// `moby`, `local` and `tar` exporters and the `inline` cache exporter.
+pub(super) fn missing_backend_message(engine_message: &str) -> Option<String> {
+    const CONTAINERD_STORE: &str = "run dockerd with the containerd image store (\"features\": \
+        {\"containerd-snapshotter\": true} in daemon.json), which has them; see docs/outputs.md";
+    if let Some(rest) = engine_message.split_once("exporter \"").map(|(_, rest)| rest)
+        && engine_message.contains("could not be found")
+    {
+        let name = rest.split('"').next().unwrap_or_default();
+        return Some(format!(
+            "the engine's BuildKit has no `{name}` exporter: Docker Engine with the classic image store \
+             exports only to its image store (type=docker), type=local and type=tar; {CONTAINERD_STORE}"
+        ));
+    }
+    if let Some((_, name)) = engine_message.split_once("unknown cache exporter: ") {
+        return Some(format!(
+            "the engine's BuildKit cannot export a {} cache: Docker Engine with the classic image store \
+             exports only type=inline; {CONTAINERD_STORE}",
+            name.trim_matches('"')
+        ));
+    }
+    None
 }
 
 /// Returns the frontend attributes `attest:provenance` and `attest:sbom`,
@@ -103,7 +143,9 @@ fn attestation_attrs(values: &[String]) -> Result<BTreeMap<String, String>, Fail
         match kind.as_deref() {
             Some("provenance") => {
                 if let Some((key, _)) = options.iter().find(|(key, _)| key != "mode" && key != "disabled") {
-                    return Err(invalid(format!("unknown option `{key}`; type=provenance takes mode, disabled")));
+                    return Err(invalid(format!(
+                        "unknown option `{key}`; type=provenance takes mode, disabled"
+                    )));
                 }
                 if let Some((_, mode)) = options.iter().find(|(key, _)| key == "mode")
                     && mode != "min"
@@ -115,7 +157,9 @@ fn attestation_attrs(values: &[String]) -> Result<BTreeMap<String, String>, Fail
             }
             Some("sbom") => {
                 if let Some((key, _)) = options.iter().find(|(key, _)| key != "generator" && key != "disabled") {
-                    return Err(invalid(format!("unknown option `{key}`; type=sbom takes generator, disabled")));
+                    return Err(invalid(format!(
+                        "unknown option `{key}`; type=sbom takes generator, disabled"
+                    )));
                 }
                 if !options.iter().any(|(key, _)| key == "generator") {
                     options.push(("generator".to_string(), DEFAULT_SBOM_GENERATOR.to_string()));
@@ -123,7 +167,11 @@ fn attestation_attrs(values: &[String]) -> Result<BTreeMap<String, String>, Fail
                 attrs.insert("attest:sbom".to_string(), join_options(&options));
             }
             Some(other) => return Err(invalid(format!("unknown type `{other}`; use provenance or sbom"))),
-            None => return Err(invalid("the type is missing; write type=provenance or type=sbom".to_string())),
+            None => {
+                return Err(invalid(
+                    "the type is missing; write type=provenance or type=sbom".to_string(),
+                ));
+            }
         }
     }
     Ok(attrs)
@@ -147,8 +195,25 @@ mod tests {
     }
 
     #[test]
+    fn missing_exporter_names_the_store() {
+        let message = missing_backend_message("exporter \"oci\" could not be found").expect("an exporter error");
+        assert!(message.contains("no `oci` exporter"), "{message}");
+        assert!(message.contains("containerd-snapshotter"), "{message}");
+
+        let message = missing_backend_message("unknown cache exporter: \"registry\"").expect("a cache error");
+        assert!(message.contains("cannot export a registry cache"), "{message}");
+
+        assert!(missing_backend_message("process did not complete successfully").is_none());
+    }
+
+    #[test]
     fn attest_invalid_values() {
-        for invalid in ["type=vex", "mode=max", "type=provenance,mode=all", "type=sbom,scanner=x"] {
+        for invalid in [
+            "type=vex",
+            "mode=max",
+            "type=provenance,mode=all",
+            "type=sbom,scanner=x",
+        ] {
             assert!(attestation_attrs(&[invalid.to_string()]).is_err(), "{invalid}");
         }
     }

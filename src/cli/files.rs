@@ -75,7 +75,9 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Failure> {
     if let Some(mode) = existing_mode {
         temp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(fail)?;
     }
-    temp.write_all(contents.as_bytes()).map_err(fail)?;
+    // Through the plain file, because the temporary file's own writer adds
+    // its path, which the user never sees, to every error.
+    temp.as_file_mut().write_all(contents.as_bytes()).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|error| fail(error.error))?;
     tracing::info!(path = %path.display(), bytes = contents.len(), "wrote file");

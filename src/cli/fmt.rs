@@ -30,14 +30,24 @@ pub fn run(args: &FmtArgs, color: bool) -> Result<(), Failure> {
 
     match worst {
         Outcome::Unchanged | Outcome::Changed => Ok(()),
-        Outcome::Failed => Err(Failure { code: EXIT_FAILURE, message: None }),
-        Outcome::Io => Err(Failure { code: EXIT_IO, message: None }),
+        Outcome::Failed => Err(Failure {
+            code: EXIT_FAILURE,
+            message: None,
+        }),
+        Outcome::Io => Err(Failure {
+            code: EXIT_IO,
+            message: None,
+        }),
     }
 }
 
 fn format_file(path: &Path, args: &FmtArgs, color: bool) -> Outcome {
     let from_stdin = path == Path::new("-");
-    let name = if from_stdin { "<stdin>".to_string() } else { path.display().to_string() };
+    let name = if from_stdin {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
     let source = match read_source(path, from_stdin) {
         Ok(source) => source,
         Err(message) => {
@@ -93,7 +103,19 @@ fn format_file(path: &Path, args: &FmtArgs, color: bool) -> Outcome {
         tracing::info!(path = %name, "already formatted");
         return Outcome::Unchanged;
     }
-    match write_atomic(path, &formatted) {
+    // Renaming over a symbolic link would replace the link with a file, so
+    // the file it points to is written instead.
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(target) => target,
+            Err(error) => {
+                eprintln!("error: cannot resolve the symbolic link `{name}`: {error}");
+                return Outcome::Io;
+            }
+        },
+        _ => path.to_path_buf(),
+    };
+    match write_atomic(&target, &formatted) {
         Ok(()) => Outcome::Changed,
         Err(failure) => {
             eprintln!("error: {}", failure.message.unwrap_or_default());
@@ -121,13 +143,23 @@ fn read_source(path: &Path, from_stdin: bool) -> Result<String, String> {
     })
 }
 
-fn print_diagnostics(errors: Vec<crate::diag::Diagnostic>, name: &str, source: &str, format: MessageFormat, color: bool) {
+fn print_diagnostics(
+    errors: Vec<crate::diag::Diagnostic>,
+    name: &str,
+    source: &str,
+    format: MessageFormat,
+    color: bool,
+) {
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(errors);
     diagnostics.sort();
     let text = match format {
         MessageFormat::Human => {
-            let options = RenderOptions { color, unicode: true, width: terminal_width() };
+            let options = RenderOptions {
+                color,
+                unicode: true,
+                width: terminal_width(),
+            };
             render_report(&diagnostics, name, source, &options, false)
         }
         MessageFormat::Json => crate::diag::json::render_lines(&diagnostics, name, source),

@@ -7,7 +7,12 @@ use super::{EXIT_FAILURE, Failure};
 
 pub fn run() -> Result<(), Failure> {
     let runtime = super::build::runtime()?;
-    runtime.block_on(crate::frontend::serve_stdio()).map_err(|error| Failure {
+    let served = runtime.block_on(crate::frontend::serve_stdio());
+    // The blocking read of standard input never ends, because BuildKit
+    // closes the pipe only after this process exits, and dropping the
+    // runtime would wait for it.
+    runtime.shutdown_background();
+    served.map_err(|error| Failure {
         code: EXIT_FAILURE,
         message: Some(error.to_string()),
     })

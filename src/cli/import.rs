@@ -20,14 +20,19 @@ pub fn run(args: &ImportArgs) -> Result<(), Failure> {
         eprintln!("warning: {name}:{}: {}", warning.line, warning.message);
     }
     if let Some(minor) = output.syntax_level {
-        eprintln!("note: the spec uses features of Dockerfile syntax 1.{minor}; pass `--dockerfile-syntax 1.{minor}` to `stagec check` and `stagec dockerfile`");
+        eprintln!(
+            "note: the spec uses features of Dockerfile syntax 1.{minor}; pass `--dockerfile-syntax 1.{minor}` to `stagec check` and `stagec dockerfile`"
+        );
     }
     if args.deny_warnings && !output.warnings.is_empty() {
         eprintln!(
             "error: {} warning(s) and --deny-warnings; nothing was written",
             output.warnings.len()
         );
-        return Err(Failure { code: EXIT_FAILURE, message: None });
+        return Err(Failure {
+            code: EXIT_FAILURE,
+            message: None,
+        });
     }
 
     match &args.output {
@@ -54,7 +59,8 @@ fn read_dockerfile(path: &Path) -> Result<(String, String), Failure> {
             .map_err(|error| Failure::io(format!("cannot read the Dockerfile from standard input: {error}")))?;
         return Ok(("<stdin>".to_string(), source));
     }
-    let bytes = std::fs::read(path).map_err(|error| Failure::io(format!("cannot read `{}`: {error}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|error| Failure::io(format!("cannot read `{}`: {error}", path.display())))?;
     let source = String::from_utf8(bytes).map_err(|error| {
         Failure::io(format!(
             "`{}` is not valid UTF-8 (invalid byte at offset {})",

@@ -50,8 +50,13 @@ pub fn run(args: &LlbArgs, color: bool) -> Result<(), Failure> {
         return Err(Failure::reported());
     };
 
+    // Free the model and the build graph before marshalling, so that the
+    // encoded definition reuses their memory and the peak stays lower.
+    drop(build);
+    drop(prepared.compilation);
     let source = source_info(&prepared.spec);
     let marshalled = llb.definition(llb.output, Some(&source));
+    drop(llb);
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
         LlbFormat::Json => stdout.write_all(crate::llb::json::dump(&marshalled.definition).as_bytes()),

@@ -1,5 +1,7 @@
 //! `stagec lock`: reads the configuration of the spec's base images from
-//! Docker Engine and writes it to the lock file beside the spec.
+//! Docker Engine and writes it to the lock file beside the spec. With
+//! `--addr`, the platform comes from the BuildKit workers there, and the
+//! image configurations still from Docker Engine at `DOCKER_HOST`.
 
 use std::path::Path;
 

@@ -8,8 +8,10 @@ mod check;
 mod dockerfile;
 mod explain;
 mod files;
+mod fmt;
 mod frontend;
 mod generated;
+mod graph;
 mod import;
 mod init;
 mod llb;
@@ -70,6 +72,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, color),
         Command::Dockerfile(args) => dockerfile::run(args, color),
         Command::Explain(args) => explain::run(args),
+        Command::Fmt(args) => fmt::run(args, color),
+        Command::Graph(args) => graph::run(args, color),
         Command::Llb(args) => llb::run(args, color),
         Command::Lock(args) => lock::run(args, color),
         Command::Build(args) => build::run(args, color),
@@ -180,6 +184,11 @@ pub fn parse_build_args(values: &[String]) -> Result<BTreeMap<String, String>, F
 /// Prints diagnostics in the chosen format to stderr. Returns whether the
 /// run must fail: any error, or any warning under `--deny-warnings`.
 pub fn report(compilation_diagnostics: &crate::diag::Diagnostics, spec: &LoadedSpec, args: &SpecArgs, color: bool) -> bool {
+    // Rendering indexes every line of the spec, which costs more than the
+    // whole compile of a large spec, so skip it when there is nothing to show.
+    if compilation_diagnostics.is_empty() {
+        return false;
+    }
     let text = match args.message_format {
         MessageFormat::Human => {
             let options = RenderOptions { color, unicode: true, width: terminal_width() };

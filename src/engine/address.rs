@@ -129,7 +129,9 @@ fn parse_docker_container(rest: &str) -> Result<BuildkitAddress, String> {
         return Err("the container name is missing; write docker-container://NAME".to_string());
     }
     if container.contains('/') || container.contains('?') {
-        return Err("a docker-container:// address has only a container name; write docker-container://NAME".to_string());
+        return Err(
+            "a docker-container:// address has only a container name; write docker-container://NAME".to_string(),
+        );
     }
     Ok(BuildkitAddress::DockerContainer {
         container: container.to_string(),
@@ -143,7 +145,9 @@ fn parse_kube_pod(rest: &str) -> Result<BuildkitAddress, String> {
         return Err("the pod name is missing; write kube-pod://POD?namespace=NS".to_string());
     }
     if pod.contains('/') {
-        return Err("a kube-pod:// address has only a pod name before the query; write kube-pod://POD?namespace=NS".to_string());
+        return Err(
+            "a kube-pod:// address has only a pod name before the query; write kube-pod://POD?namespace=NS".to_string(),
+        );
     }
 
     let (mut namespace, mut context, mut container) = (None, None, None);

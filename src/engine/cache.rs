@@ -222,7 +222,11 @@ mod tests {
         assert_eq!(entry.local_dir, Some(PathBuf::from("/tmp/cache")));
         let entry = import("type=local,src=/tmp/cache").expect("valid");
         assert_eq!(entry.local_dir, Some(PathBuf::from("/tmp/cache")));
-        assert!(export("type=local,src=/tmp/cache").unwrap_err().contains("unknown option `src`"));
+        assert!(
+            export("type=local,src=/tmp/cache")
+                .unwrap_err()
+                .contains("unknown option `src`")
+        );
         assert!(import("type=local").unwrap_err().contains("needs src=DIR"));
     }
 
@@ -236,11 +240,19 @@ mod tests {
     #[test]
     fn invalid_cache_entries() {
         assert!(export("type=registry").unwrap_err().contains("needs ref=NAME"));
-        assert!(export("type=registry,ref=a,mode=all").unwrap_err().contains("mode=min or mode=max"));
+        assert!(
+            export("type=registry,ref=a,mode=all")
+                .unwrap_err()
+                .contains("mode=min or mode=max")
+        );
         assert!(export("type=gha").unwrap_err().contains("cloud service"));
         assert!(export("type=disk").unwrap_err().contains("unknown type"));
         assert!(export("ref=a").unwrap_err().contains("type is missing"));
         assert!(export("").unwrap_err().contains("empty"));
-        assert!(export("type=registry,ref=a,mode").unwrap_err().contains("not key=value"));
+        assert!(
+            export("type=registry,ref=a,mode")
+                .unwrap_err()
+                .contains("not key=value")
+        );
     }
 }

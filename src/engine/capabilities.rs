@@ -16,11 +16,11 @@ use futures::future::join;
 use tonic::transport::Channel;
 
 use super::connect::{EngineInfo, RESPONSE_TIMEOUT};
-use super::transport::Endpoint;
 use super::definition::op_digest;
 use super::error::EngineError;
 use super::gateway::ping_and_return;
 use super::solve::random_id;
+use super::transport::Endpoint;
 use super::{control_client, error_from_status};
 use crate::llb::EngineCaps;
 use crate::llb::caps::first_docker_release;
@@ -47,7 +47,10 @@ impl EngineCapabilities {
 /// v0.13.2` for a standalone buildkitd.
 pub(crate) fn engine_name(info: &EngineInfo) -> String {
     if info.engine_version.is_empty() {
-        return format!("BuildKit {}", info.buildkit_version.as_deref().unwrap_or("(unknown version)"));
+        return format!(
+            "BuildKit {}",
+            info.buildkit_version.as_deref().unwrap_or("(unknown version)")
+        );
     }
     match &info.buildkit_version {
         Some(buildkit) => format!("Docker Engine {} (BuildKit {buildkit})", info.engine_version),

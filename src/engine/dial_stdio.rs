@@ -135,9 +135,12 @@ impl AsyncRead for DialStdio {
                     Poll::Ready(text) => text.unwrap_or_default(),
                 };
                 this.stderr = None;
-                let detail = match stderr.trim() {
-                    "" => "it ended without sending any data".to_string(),
-                    text => format!("it ended without sending any data: {}", text.replace('\n', " ")),
+                tracing::debug!(command = %this.command, stderr = %stderr, "BuildKit connection helper failed");
+                // The last line of stderr is the summary for docker and kubectl,
+                // which may write retries and warnings before it.
+                let detail = match stderr.lines().map(str::trim).rfind(|line| !line.is_empty()) {
+                    None => "it ended without sending any data".to_string(),
+                    Some(line) => format!("it ended without sending any data: {line}"),
                 };
                 let error = EngineError::DialStdio {
                     address: this.address.clone(),
@@ -214,8 +217,14 @@ mod tests {
 
     #[test]
     fn direct_addresses_have_no_helper() {
-        assert_eq!(helper_command(&parse_address("tcp://127.0.0.1:1234").expect("valid")), None);
-        assert_eq!(helper_command(&parse_address("unix:///run/b.sock").expect("valid")), None);
+        assert_eq!(
+            helper_command(&parse_address("tcp://127.0.0.1:1234").expect("valid")),
+            None
+        );
+        assert_eq!(
+            helper_command(&parse_address("unix:///run/b.sock").expect("valid")),
+            None
+        );
     }
 
     #[tokio::test]
@@ -232,18 +241,43 @@ mod tests {
 
     #[tokio::test]
     async fn helper_failure_shows_stderr() {
-        let command = ["sh".to_string(), "-c".to_string(), "echo 'No such container: x' >&2".to_string()];
+        let command = [
+            "sh".to_string(),
+            "-c".to_string(),
+            "echo 'No such container: x' >&2".to_string(),
+        ];
         let mut connection = spawn(&command, "docker-container://x").expect("sh starts");
         let mut received = Vec::new();
-        let error = connection.read_to_end(&mut received).await.expect_err("the helper failed");
+        let error = connection
+            .read_to_end(&mut received)
+            .await
+            .expect_err("the helper failed");
         let message = error.to_string();
         assert!(message.contains("No such container: x"), "{message}");
         assert!(message.contains("docker-container://x"), "{message}");
     }
 
+    #[tokio::test]
+    async fn helper_failure_keeps_last_line() {
+        let script = "echo 'retrying' >&2; echo 'connection refused' >&2; echo >&2";
+        let command = ["sh".to_string(), "-c".to_string(), script.to_string()];
+        let mut connection = spawn(&command, "kube-pod://p").expect("sh starts");
+        let mut received = Vec::new();
+        let error = connection
+            .read_to_end(&mut received)
+            .await
+            .expect_err("the helper failed");
+        let message = error.to_string();
+        let (_, detail) = message.rsplit_once("sending any data: ").expect("the helper's stderr");
+        assert_eq!(detail, "connection refused", "{message}");
+    }
+
     #[test]
     fn missing_program_named() {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let command = ["stagec-no-such-program".to_string()];
         let error = runtime
             .block_on(async { spawn(&command, "kube-pod://p").map(|_| ()) })

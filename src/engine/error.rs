@@ -15,7 +15,7 @@ pub enum EngineError {
     // TODO: support tcp:// (with TLS from DOCKER_CERT_PATH) and ssh:// hosts.
     #[error(
         "DOCKER_HOST {host} is not supported yet: stagec connects to Docker Engine over a unix socket only; \
-         set DOCKER_HOST to unix:///path/to/docker.sock"
+         set DOCKER_HOST to unix:///path/to/docker.sock, or build on a BuildKit daemon with --addr tcp://HOST:PORT"
     )]
     UnsupportedHost { host: String },
 
@@ -173,16 +173,40 @@ impl std::fmt::Display for SolveFailure {
 }
 
 impl SolveFailure {
-    /// Returns what to do next. A full disk is the engine's problem, not the
-    /// step's, so it gets its own advice.
+    /// Returns whether the build failed for a reason outside the step: the
+    /// engine's data root or the output's disk is full, or the session
+    /// through which the engine reads secrets and context files has closed.
+    pub fn is_engine_fault(&self) -> bool {
+        self.engine_fault_fix().is_some()
+    }
+
+    /// Returns what to do next.
     fn fix(&self) -> &'static str {
-        // The engine reports ENOSPC with Go's text for it, in any step.
-        if self.message.contains("no space left on device") {
-            "the engine's data root is full; free space in it (for example with `docker builder prune`) \
-             and build again"
-        } else {
-            "fix the step and build again"
+        self.engine_fault_fix().unwrap_or("fix the step and build again")
+    }
+
+    fn engine_fault_fix(&self) -> Option<&'static str> {
+        // The engine reports ENOSPC with Go's text for it, in any step, and
+        // stagec's own writes of an exported file with Rust's capitalized one.
+        if self.message.to_ascii_lowercase().contains("no space left on device") {
+            // filesend.rs prefixes the errors of stagec's own writes.
+            if self.message.contains("stagec: writing") {
+                return Some("the disk that holds the output is full; free space there or write the output elsewhere");
+            }
+            return Some(
+                "the engine's data root is full; free space in it (for example with `docker builder prune`) \
+                 and build again",
+            );
         }
+        // BuildKit's text when a step needs the session (for a secret, a
+        // context file or registry credentials) after it has closed.
+        if self.message.contains("no active session for") {
+            return Some(
+                "the build's session with the engine closed, so the engine could not read secrets or \
+                 context files from stagec; check the connection to the engine and run the build again",
+            );
+        }
+        None
     }
 }
 
@@ -303,6 +327,47 @@ mod tests {
         );
         assert!(message.contains("the engine's data root is full"), "{message}");
         assert!(!message.contains("fix the step"), "{message}");
+    }
+
+    #[test]
+    fn full_output_disk_advises_freeing_space() {
+        let failure = SolveFailure {
+            vertex: Some("exporting to client tarball".to_string()),
+            message: "rpc error: code = Internal desc = stagec: writing out/image.tar failed: \
+                      No space left on device (os error 28)"
+                .to_string(),
+            last_logs: Vec::new(),
+        };
+        assert!(failure.is_engine_fault());
+        let message = EngineError::Solve(failure).to_string();
+        assert!(message.contains("the disk that holds the output is full"), "{message}");
+        assert!(!message.contains("fix the step"), "{message}");
+    }
+
+    #[test]
+    fn closed_session_failure_names_session() {
+        let failure = SolveFailure {
+            vertex: Some("[app 3/3] RUN wc -c /run/secrets/token".to_string()),
+            message: "no active session for 2400: context deadline exceeded".to_string(),
+            last_logs: Vec::new(),
+        };
+        assert!(failure.is_engine_fault());
+        let message = EngineError::Solve(failure).to_string();
+        assert!(
+            message.contains("the build's session with the engine closed"),
+            "{message}"
+        );
+        assert!(!message.contains("fix the step"), "{message}");
+    }
+
+    #[test]
+    fn step_failure_is_not_engine_fault() {
+        let failure = SolveFailure {
+            vertex: Some("[app 2/2] RUN make".to_string()),
+            message: "process \"/bin/sh -c make\" did not complete successfully: exit code: 2".to_string(),
+            last_logs: vec!["make: *** No rule to make target".to_string()],
+        };
+        assert!(!failure.is_engine_fault());
     }
 
     #[test]

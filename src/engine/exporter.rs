@@ -111,7 +111,7 @@ impl fmt::Display for OutputKind {
     }
 }
 
-/// Where stagec writes an output that BuildKit streams to the client.
+/// Destination of an output that BuildKit streams to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// A folder, for `type=local`.
@@ -148,7 +148,10 @@ impl Output {
 
     /// Returns whether the output names images: the outputs that `-t` fills.
     pub fn takes_names(&self) -> bool {
-        matches!(self.kind, OutputKind::Image | OutputKind::Registry | OutputKind::Docker | OutputKind::Oci)
+        matches!(
+            self.kind,
+            OutputKind::Image | OutputKind::Registry | OutputKind::Docker | OutputKind::Oci
+        )
     }
 
     /// Returns the BuildKit exporter type for this output.
@@ -192,7 +195,10 @@ impl std::error::Error for OutputError {}
 /// Parses every `--output` value and checks that they fit together: at
 /// most one writes to standard output.
 pub fn parse_outputs(values: &[String]) -> Result<Vec<Output>, OutputError> {
-    let outputs = values.iter().map(|value| parse_output(value)).collect::<Result<Vec<_>, _>>()?;
+    let outputs = values
+        .iter()
+        .map(|value| parse_output(value))
+        .collect::<Result<Vec<_>, _>>()?;
     let to_stdout = outputs
         .iter()
         .filter(|output| output.destination == Some(Destination::Stdout))
@@ -218,7 +224,9 @@ pub fn parse_output(value: &str) -> Result<Output, OutputError> {
     }
     if !value.contains('=') {
         if value.is_empty() {
-            return Err(invalid("the value is empty; write type=TYPE,... or a folder".to_string()));
+            return Err(invalid(
+                "the value is empty; write type=TYPE,... or a folder".to_string(),
+            ));
         }
         return Ok(Output {
             kind: OutputKind::Local,
@@ -269,17 +277,29 @@ pub fn parse_output(value: &str) -> Result<Output, OutputError> {
         };
         return Err(invalid(format!("unknown option `{key}`; {help}")));
     }
-    for flag in ["push", "push-by-digest", "insecure", "registry.insecure", "unpack", "store", "oci-mediatypes"] {
+    for flag in [
+        "push",
+        "push-by-digest",
+        "insecure",
+        "registry.insecure",
+        "unpack",
+        "store",
+        "oci-mediatypes",
+    ] {
         if let Some(text) = attrs.get(flag)
             && parse_bool(text).is_none()
         {
-            return Err(invalid(format!("`{flag}={text}` is not a boolean; write {flag}=true or {flag}=false")));
+            return Err(invalid(format!(
+                "`{flag}={text}` is not a boolean; write {flag}=true or {flag}=false"
+            )));
         }
     }
 
     let destination = match dest.as_deref() {
         None | Some("") if matches!(kind, OutputKind::Local | OutputKind::Tar | OutputKind::Oci) => {
-            return Err(invalid(format!("type={kind} needs dest=PATH (or dest=- for standard output)")));
+            return Err(invalid(format!(
+                "type={kind} needs dest=PATH (or dest=- for standard output)"
+            )));
         }
         None => None,
         Some(_) if matches!(kind, OutputKind::Image | OutputKind::Registry | OutputKind::Cacheonly) => {
@@ -299,7 +319,9 @@ pub fn parse_output(value: &str) -> Result<Output, OutputError> {
     };
 
     if kind == OutputKind::Registry && attrs.get("push").is_some_and(|value| !is_true(value)) {
-        return Err(invalid("type=registry always pushes; use type=image,push=false to keep the image local".to_string()));
+        return Err(invalid(
+            "type=registry always pushes; use type=image,push=false to keep the image local".to_string(),
+        ));
     }
     Ok(Output {
         kind,
@@ -413,7 +435,11 @@ mod tests {
 
         let docker = parsed("type=docker");
         assert_eq!(docker.destination, None);
-        assert_eq!(docker.exporter_type(), "moby", "docker without dest loads into the image store");
+        assert_eq!(
+            docker.exporter_type(),
+            "moby",
+            "docker without dest loads into the image store"
+        );
         assert_eq!(parsed("type=docker,dest=a.tar").exporter_type(), "docker");
     }
 

@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use bollard_buildkit_proto::google::rpc::Status as RpcStatus;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::llb_bridge_client::LlbBridgeClient;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
-    CacheOptionsEntry, PingRequest, PongResponse, Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest,
+    CacheOptionsEntry, PingRequest, PongResponse, Ref, RefMap, ResolveImageConfigRequest,
+    ResolveImageConfigResponse, Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest,
     SolveResponse as BridgeSolveResponse, result,
 };
 use bollard_buildkit_proto::pb::Definition;
@@ -32,7 +33,23 @@ use super::MAX_GRPC_MESSAGE_BYTES;
 const BUILD_ID_KEY: &str = "buildkit-controlapi-buildid";
 
 /// Result metadata key of the image configuration (OCI image config JSON).
+/// A multi-platform result has one per platform, with `/PLATFORM_ID` appended.
 pub(crate) const IMAGE_CONFIG_KEY: &str = "containerimage.config";
+
+/// Result metadata key of a multi-platform result's platforms: JSON
+/// `{"Platforms": [{"ID": ..., "Platform": {OCI platform}}]}`, in the order
+/// of the image index. BuildKit v0.13 names it in exporter/containerimage/exptypes.
+pub(crate) const PLATFORMS_KEY: &str = "refs.platforms";
+
+/// The definitions that the frontend solves for one build.
+#[derive(Debug, Clone)]
+pub(crate) enum FrontendDefinitions {
+    /// A single-platform build with one result.
+    Single(Definition),
+    /// One definition per target platform, by platform ID such as
+    /// `linux/arm64`, returned as a result map under the same IDs.
+    PerPlatform(Vec<(String, Definition)>),
+}
 
 /// How often a bridge call is retried while BuildKit has not registered
 /// the build yet. The engine waits up to 3 s per call before it returns
@@ -47,26 +64,52 @@ const REGISTRATION_ATTEMPTS: usize = 5;
 pub(crate) async fn run_frontend(
     channel: &Channel,
     build_ref: &str,
-    definition: Definition,
+    definitions: FrontendDefinitions,
     metadata: HashMap<String, Vec<u8>>,
     cache_imports: Vec<CacheOptionsEntry>,
 ) -> Result<(), tonic::Status> {
     let mut bridge = LlbBridgeClient::new(channel.clone()).max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
-    let solve_request = BridgeSolveRequest {
+    let solve_request = |definition: Definition| BridgeSolveRequest {
         definition: Some(definition),
         allow_result_return: true,
         allow_result_array_ref: true,
-        cache_imports,
+        cache_imports: cache_imports.clone(),
         ..BridgeSolveRequest::default()
     };
-    let solved = solve_when_registered(&mut bridge, build_ref, solve_request).await;
+    let solved = match definitions {
+        FrontendDefinitions::Single(definition) => solve_when_registered(&mut bridge, build_ref, solve_request(definition))
+            .await
+            .map(|response| result_ref(&response)),
+        FrontendDefinitions::PerPlatform(definitions) => {
+            // BuildKit solves the platforms in parallel when the calls overlap.
+            let solves = definitions.into_iter().map(|(platform_id, definition)| {
+                let mut bridge = bridge.clone();
+                let request = solve_request(definition);
+                async move {
+                    let response = solve_when_registered(&mut bridge, build_ref, request).await?;
+                    platform_ref(&response)
+                        .map(|reference| (platform_id.clone(), reference))
+                        .ok_or_else(|| {
+                            tonic::Status::internal(format!(
+                                "BuildKit returned no result reference for platform {platform_id}"
+                            ))
+                        })
+                }
+            });
+            futures::future::try_join_all(solves).await.map(|refs| {
+                Some(result::Result::Refs(RefMap {
+                    refs: refs.into_iter().collect(),
+                }))
+            })
+        }
+    };
 
     let return_request = match &solved {
-        Ok(response) => ReturnRequest {
+        Ok(reference) => ReturnRequest {
             result: Some(FrontendResult {
                 metadata,
-                result: result_ref(response),
+                result: reference.clone(),
                 ..FrontendResult::default()
             }),
             error: None,
@@ -146,10 +189,56 @@ pub(crate) async fn ping_and_return(channel: &Channel, build_ref: &str) -> Resul
     returned.map(|_| pong)
 }
 
+/// Resolves the image configuration of every request with
+/// `LLBBridge.ResolveImageConfig` as the frontend of the build `build_ref`,
+/// then ends the build with an empty result. The build must have been
+/// started without a definition or frontend. Returns one outcome per
+/// request, in order, so that a missing image fails alone.
+pub(crate) async fn resolve_and_return(
+    channel: &Channel,
+    build_ref: &str,
+    requests: Vec<ResolveImageConfigRequest>,
+) -> Result<Vec<Result<ResolveImageConfigResponse, tonic::Status>>, tonic::Status> {
+    let mut bridge = LlbBridgeClient::new(channel.clone()).max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut attempt = 1;
+        let outcome = loop {
+            match bridge.resolve_image_config(with_build_id(request.clone(), build_ref)?).await {
+                Ok(response) => break Ok(response.into_inner()),
+                Err(status) if is_unregistered(&status) && attempt < REGISTRATION_ATTEMPTS => {
+                    tracing::debug!(build = %build_ref, attempt, "engine has not registered the resolve build yet, retrying");
+                    attempt += 1;
+                }
+                Err(status) => break Err(status),
+            }
+        };
+        outcomes.push(outcome);
+    }
+
+    let return_request = ReturnRequest {
+        result: Some(FrontendResult::default()),
+        error: None,
+    };
+    bridge.r#return(with_build_id(return_request, build_ref)?).await?;
+    Ok(outcomes)
+}
+
 /// Returns whether BuildKit rejected a bridge call because the build it
 /// names is not registered (yet).
 fn is_unregistered(status: &tonic::Status) -> bool {
     status.message().contains("no such job")
+}
+
+/// Returns the reference to the solved result of one platform. A result
+/// map needs references by ID, which every engine with result return
+/// support (BuildKit 0.8 and later) sets.
+fn platform_ref(response: &BridgeSolveResponse) -> Option<Ref> {
+    match response.result.as_ref()?.result.as_ref()? {
+        result::Result::Ref(reference) => Some(reference.clone()),
+        _ => None,
+    }
 }
 
 /// Returns the reference to the solved result. An engine without result

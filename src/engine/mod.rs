@@ -17,11 +17,12 @@
 //!
 //! See docs/engine-client.md for the protocol details.
 
-pub mod cache;
 mod address;
+pub mod cache;
 mod capabilities;
 mod connect;
 mod definition;
+mod resolve;
 mod dial_stdio;
 mod error;
 pub mod exporter;
@@ -44,13 +45,14 @@ use tonic::transport::Channel;
 pub use address::{BUILDKIT_HOST_ENV, BuildkitAddress, parse_address};
 pub use capabilities::EngineCapabilities;
 pub use connect::{DEFAULT_DOCKER_HOST, EngineInfo};
+pub(crate) use definition::prepare_definition;
 pub use error::{EngineError, MIN_API_VERSION, SolveFailure};
 pub use printer::{PlainProgress, QuietProgress, RawJsonProgress};
 pub use progress::{FailedVertex, LOG_TAIL_LINES, LogStream, ProgressEvent, ProgressSink, VertexTracker};
 pub use session::SecretSource;
 pub(crate) use session::source_covers;
-pub(crate) use definition::prepare_definition;
-pub use solve::{SolveRequest, SolveResult};
+pub use resolve::{ImageConfigQuery, ResolvedImageConfig};
+pub use solve::{PlatformResult, SolveRequest, SolveResult};
 pub use tls::TlsOptions;
 pub use tty::{TerminalSize, TtyProgress};
 
@@ -184,6 +186,18 @@ impl EngineClient {
             .map_err(|error| self.reworded(error))
     }
 
+    /// Resolves the configuration of each image on its platform through
+    /// BuildKit, which reads the engine's image store first. Returns one
+    /// outcome per query, in order; a failed query carries BuildKit's message.
+    pub async fn resolve_image_configs(
+        &self,
+        queries: &[ImageConfigQuery],
+    ) -> Result<Vec<Result<ResolvedImageConfig, String>>, EngineError> {
+        resolve::resolve_image_configs(&self.host, &self.channel, queries)
+            .await
+            .map_err(|error| self.reworded(error))
+    }
+
     /// Names a standalone buildkitd, not Docker Engine, in the errors of one.
     fn reworded(&self, error: EngineError) -> EngineError {
         match self.host.docker_host() {
@@ -312,4 +326,38 @@ fn image_exporter(workers: &ListWorkersResponse) -> &'static str {
         .iter()
         .any(|worker| worker.labels.contains_key(MOBY_WORKER_LABEL));
     if moby { exporter::MOBY_EXPORTER } else { "image" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard_buildkit_proto::moby::buildkit::v1::types::WorkerRecord;
+
+    fn workers(labels: &[(&str, &str)]) -> ListWorkersResponse {
+        let labels = labels
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        ListWorkersResponse {
+            record: vec![WorkerRecord {
+                labels,
+                ..WorkerRecord::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn docker_worker_gets_moby_exporter() {
+        let response = workers(&[(MOBY_WORKER_LABEL, "172.17.0.1")]);
+        assert_eq!(image_exporter(&response), "moby");
+    }
+
+    #[test]
+    fn buildkitd_worker_gets_image_exporter() {
+        let response = workers(&[
+            ("org.mobyproject.buildkit.worker.executor", "oci"),
+            ("org.mobyproject.buildkit.worker.snapshotter", "overlayfs"),
+        ]);
+        assert_eq!(image_exporter(&response), "image");
+    }
 }

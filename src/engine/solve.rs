@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bollard_buildkit_proto::moby::buildkit::v1::frontend::CacheOptionsEntry as FrontendCacheEntry;
 use bollard_buildkit_proto::moby::buildkit::v1::{
     CacheOptions, CacheOptionsEntry, Exporter, SolveRequest as ControlSolveRequest, SolveResponse, StatusRequest,
 };
-use bollard_buildkit_proto::moby::buildkit::v1::frontend::CacheOptionsEntry as FrontendCacheEntry;
 use bollard_buildkit_proto::pb::Definition;
 use futures::future::{Either, select};
 use sha2::{Digest, Sha256};
@@ -22,7 +22,7 @@ use super::connect::EngineInfo;
 use super::definition::{PreparedDefinition, prepare_definition};
 use super::error::{EngineError, SolveFailure};
 use super::exporter::{Destination, MOBY_EXPORTER, Output};
-use super::gateway::{IMAGE_CONFIG_KEY, run_frontend};
+use super::gateway::{FrontendDefinitions, IMAGE_CONFIG_KEY, PLATFORMS_KEY, run_frontend};
 use super::progress::{ProgressSink, VertexTracker};
 use super::session::{SecretSource, Session, SessionConfig};
 use super::transport::Endpoint;
@@ -60,7 +60,7 @@ pub struct SolveRequest {
     pub no_cache: bool,
     /// Options for the frontend, passed through as the Solve's `FrontendAttrs`.
     pub frontend_attrs: BTreeMap<String, String>,
-    /// Where the result goes. When empty, a request with tags is stored in
+    /// Outputs of the result. When empty, a request with tags is stored in
     /// the engine's image store under them, and one without is not exported.
     pub outputs: Vec<Output>,
     /// Build cache to export after the build (`--cache-to`).
@@ -69,6 +69,19 @@ pub struct SolveRequest {
     pub cache_imports: Vec<CacheEntry>,
     /// Attributes added to every exporter, such as `source-date-epoch`.
     pub exporter_attrs: BTreeMap<String, String>,
+    /// For a multi-platform build, the result of each target platform, in
+    /// the order of the image index. They replace `definition` and
+    /// `image_config`, which such a request leaves unused.
+    pub platform_results: Vec<PlatformResult>,
+}
+
+/// The result of one target platform of a multi-platform build.
+#[derive(Debug, Clone)]
+pub struct PlatformResult {
+    pub platform: crate::model::Platform,
+    pub definition: Definition,
+    /// OCI image configuration of this platform's image, or `Null`.
+    pub image_config: serde_json::Value,
 }
 
 impl SolveRequest {
@@ -86,6 +99,7 @@ impl SolveRequest {
             cache_exports: Vec::new(),
             cache_imports: Vec::new(),
             exporter_attrs: BTreeMap::new(),
+            platform_results: Vec::new(),
         }
     }
 
@@ -134,14 +148,33 @@ pub(crate) async fn solve(
     for (id, source) in &request.secrets {
         source.read(id)?;
     }
-    let metadata = result_metadata(&request.image_config)?;
+    let metadata = if request.platform_results.is_empty() {
+        result_metadata(&request.image_config)?
+    } else {
+        platforms_metadata(&request.platform_results)?
+    };
     let build_ref = random_id();
     let session_id = random_id();
-    let PreparedDefinition {
-        definition,
-        entitlements,
-    } = prepare_definition(request.definition, request.no_cache, &session_id)?;
-    check_definition(&definition, capabilities, info)?;
+    let (definitions, entitlements) = if request.platform_results.is_empty() {
+        let PreparedDefinition {
+            definition,
+            entitlements,
+        } = prepare_definition(request.definition, request.no_cache, &session_id)?;
+        check_definition(&definition, capabilities, info)?;
+        (FrontendDefinitions::Single(definition), entitlements)
+    } else {
+        let mut definitions = Vec::with_capacity(request.platform_results.len());
+        let mut entitlements = Vec::new();
+        for result in request.platform_results {
+            let prepared = prepare_definition(result.definition, request.no_cache, &session_id)?;
+            check_definition(&prepared.definition, capabilities, info)?;
+            definitions.push((result.platform.to_string(), prepared.definition));
+            entitlements.extend(prepared.entitlements);
+        }
+        entitlements.sort();
+        entitlements.dedup();
+        (FrontendDefinitions::PerPlatform(definitions), entitlements)
+    };
 
     let session = Session::start(
         endpoint,
@@ -173,7 +206,14 @@ pub(crate) async fn solve(
     let status_seen = AtomicBool::new(false);
     let (solved, status) = {
         let cache_imports = frontend_cache_imports(&request.cache_imports);
-        let build = run_build(channel, control_request, &build_ref, definition, metadata, cache_imports);
+        let build = run_build(
+            channel,
+            control_request,
+            &build_ref,
+            definitions,
+            metadata,
+            cache_imports,
+        );
         let status = follow_status(channel, &build_ref, &mut tracker, &mut progress, &status_seen);
         tokio::pin!(build, status);
         match select(build, status).await {
@@ -217,13 +257,13 @@ async fn run_build(
     channel: &Channel,
     control_request: ControlSolveRequest,
     build_ref: &str,
-    definition: Definition,
+    definitions: FrontendDefinitions,
     metadata: HashMap<String, Vec<u8>>,
     cache_imports: Vec<FrontendCacheEntry>,
 ) -> Result<SolveResponse, tonic::Status> {
     let mut control = control_client(channel);
     let control_solve = control.solve(control_request);
-    let frontend = run_frontend(channel, build_ref, definition, metadata, cache_imports);
+    let frontend = run_frontend(channel, build_ref, definitions, metadata, cache_imports);
     tokio::pin!(control_solve, frontend);
 
     // When the Control Solve fails before it needs the frontend, such as for
@@ -395,6 +435,34 @@ fn result_metadata(image_config: &serde_json::Value) -> Result<HashMap<String, V
     }
 }
 
+/// Returns the result metadata of a multi-platform build: the platforms in
+/// index order, and each platform's image configuration under its ID.
+fn platforms_metadata(results: &[PlatformResult]) -> Result<HashMap<String, Vec<u8>>, EngineError> {
+    let mut metadata = HashMap::new();
+    let mut platforms = Vec::with_capacity(results.len());
+    for result in results {
+        let id = result.platform.to_string();
+        for (key, config) in result_metadata(&result.image_config)? {
+            metadata.insert(format!("{key}/{id}"), config);
+        }
+        let mut platform = serde_json::json!({
+            "os": result.platform.os,
+            "architecture": result.platform.architecture,
+        });
+        if let Some(variant) = &result.platform.variant {
+            platform["variant"] = serde_json::Value::from(variant.as_str());
+        }
+        platforms.push(serde_json::json!({ "ID": id, "Platform": platform }));
+    }
+    let encoded = serde_json::to_vec(&serde_json::json!({ "Platforms": platforms })).map_err(|error| {
+        EngineError::InvalidRequest {
+            detail: format!("the platform list does not encode: {error}"),
+        }
+    })?;
+    metadata.insert(PLATFORMS_KEY.to_string(), encoded);
+    Ok(metadata)
+}
+
 /// Key under which the engine caches the local folders between builds:
 /// the same folders under the same names get the same key.
 fn shared_key(local_dirs: &BTreeMap<String, PathBuf>) -> String {
@@ -459,6 +527,26 @@ mod tests {
         let metadata = result_metadata(&config).expect("object is allowed");
         assert_eq!(metadata[IMAGE_CONFIG_KEY], br#"{"config":{"Cmd":["/app"]}}"#);
         assert!(result_metadata(&serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn platforms_metadata_keys() {
+        let result = |text: &str| PlatformResult {
+            platform: crate::model::Platform::parse(text).expect("valid platform"),
+            definition: Definition::default(),
+            image_config: serde_json::json!({"architecture": text}),
+        };
+        let metadata = platforms_metadata(&[result("linux/amd64"), result("linux/arm/v7")]).expect("encodes");
+
+        let platforms: serde_json::Value = serde_json::from_slice(&metadata[PLATFORMS_KEY]).expect("valid JSON");
+        assert_eq!(platforms["Platforms"][0]["ID"], "linux/amd64");
+        assert_eq!(platforms["Platforms"][0]["Platform"]["architecture"], "amd64");
+        assert_eq!(platforms["Platforms"][1]["Platform"]["variant"], "v7");
+        assert_eq!(
+            metadata["containerimage.config/linux/arm/v7"],
+            br#"{"architecture":"linux/arm/v7"}"#
+        );
+        assert!(!metadata.contains_key(IMAGE_CONFIG_KEY), "only per-platform configurations");
     }
 
     #[test]

@@ -98,7 +98,11 @@ impl TlsClient {
                     })?
             }
             (None, None) => builder.with_no_client_auth(),
-            (Some(_), None) => return Err(options_error("--tlscert needs --tlskey with the certificate's private key")),
+            (Some(_), None) => {
+                return Err(options_error(
+                    "--tlscert needs --tlskey with the certificate's private key",
+                ));
+            }
             (None, Some(_)) => return Err(options_error("--tlskey needs --tlscert with the client certificate")),
         };
         // gRPC servers such as buildkitd negotiate HTTP/2 through ALPN.
@@ -170,6 +174,10 @@ impl TlsClient {
                 other => tls_error(format!("the server's certificate is invalid: {other:?}")),
             },
             rustls::Error::AlertReceived(alert) => self.alert_error(*alert, address),
+            rustls::Error::InvalidMessage(_) => tls_error(format!(
+                "the server did not answer with TLS ({rustls_error}); \
+                 check the port, or remove the TLS flags if the server listens without TLS"
+            )),
             other => tls_error(other.to_string()),
         }
     }
@@ -186,7 +194,10 @@ impl TlsClient {
                 cert.display()
             ),
             (Some(cert), AlertDescription::CertificateExpired) => {
-                format!("the server rejected the client certificate {}: it has expired", cert.display())
+                format!(
+                    "the server rejected the client certificate {}: it has expired",
+                    cert.display()
+                )
             }
             _ => format!("the server ended the handshake with the alert {alert:?}"),
         };
@@ -316,6 +327,87 @@ mod tests {
         };
         let error = TlsClient::new(&tls, "tcp://h:1", "h").expect_err("no key");
         assert!(error.to_string().contains("--tlscert needs --tlskey"), "{error}");
+    }
+
+    /// Serves one TLS handshake on a local port with a server certificate
+    /// for `localhost` from a new CA, valid until January 1 of
+    /// `not_after_year`, and returns the port and the CA's PEM file.
+    #[allow(deprecated)] // The same ring provider as the client.
+    async fn serve_once(not_after_year: i32) -> (u16, tempfile::NamedTempFile) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let ca_file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(ca_file.path(), ca_cert.pem()).expect("write");
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let server_key = KeyPair::generate().expect("server key");
+        let mut server_params = CertificateParams::new(vec!["localhost".to_string()]).expect("server params");
+        server_params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        server_params.not_after = rcgen::date_time_ymd(not_after_year, 1, 1);
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server certificate");
+
+        let key = PrivateKeyDer::try_from(server_key.serialize_der()).expect("server key DER");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![server_cert.der().clone()], key)
+            .expect("server config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("port").port();
+        tokio::spawn(async move {
+            if let Ok((stream, _)) = listener.accept().await {
+                let _ = tokio_rustls::TlsAcceptor::from(Arc::new(config)).accept(stream).await;
+            }
+        });
+        (port, ca_file)
+    }
+
+    async fn handshake_with(options: TlsOptions, port: u16) -> Result<CheckedTls, EngineError> {
+        let address = format!("tcp://localhost:{port}");
+        let client = TlsClient::new(&options, &address, "localhost")?;
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        client.handshake(stream, &address).await
+    }
+
+    #[tokio::test]
+    async fn expired_server_cert_named() {
+        let (port, ca_file) = serve_once(2001).await;
+        let error = handshake_with(options(ca_file.path()), port)
+            .await
+            .err()
+            .expect("expired");
+        assert!(
+            error.to_string().contains("the server's certificate has expired"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn valid_server_cert_accepted() {
+        let (port, ca_file) = serve_once(4000).await;
+        let result = handshake_with(options(ca_file.path()), port).await;
+        assert!(result.is_ok(), "{:?}", result.err());
+    }
+
+    #[tokio::test]
+    async fn server_name_override_checked() {
+        let (port, ca_file) = serve_once(4000).await;
+        let tls = TlsOptions {
+            server_name: Some("builder.example.com".to_string()),
+            ..options(ca_file.path())
+        };
+        let error = handshake_with(tls, port).await.err().expect("name mismatch");
+        assert!(
+            error.to_string().contains("`builder.example.com` (name mismatch)"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -218,15 +218,105 @@ async fn dial(endpoint: &Endpoint) -> Result<BoxedConnection, EngineError> {
     let connection: Pin<Box<dyn Connection>> = match &endpoint.kind {
         EndpointKind::DockerEngine(host) => Box::pin(TokioIo::new(upgrade_h2c(host, "/grpc", &[]).await?)),
         EndpointKind::Buildkitd { address, tls } => {
-            let dialed = tokio::time::timeout(RESPONSE_TIMEOUT, dial_buildkitd(&endpoint.uri, address, tls.as_ref()));
-            dialed.await.map_err(|_| EngineError::BuildkitTimeout {
-                address: endpoint.uri.clone(),
-                request: "the connection".to_string(),
-                seconds: RESPONSE_TIMEOUT.as_secs(),
-            })??
+            let dialed = async {
+                let connection = dial_buildkitd(&endpoint.uri, address, tls.as_ref()).await?;
+                first_bytes(connection, &endpoint.uri).await
+            };
+            tokio::time::timeout(RESPONSE_TIMEOUT, dialed)
+                .await
+                .map_err(|_| EngineError::BuildkitTimeout {
+                    address: endpoint.uri.clone(),
+                    request: "the connection".to_string(),
+                    seconds: RESPONSE_TIMEOUT.as_secs(),
+                })??
         }
     };
     Ok(TokioIo::new(connection))
+}
+
+/// How long [`first_bytes`] waits for the server to speak first.
+const FIRST_BYTES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Reads what the server sends first, which for gRPC servers (grpc-go, as
+/// in buildkitd) is its HTTP/2 SETTINGS frame, and returns the connection
+/// with those bytes put back. A failure that only shows on the first read
+/// becomes the connection's error here: a TLS alert rejecting the client
+/// certificate, or a `dial-stdio` helper that exited. Without such an early
+/// check it would reach only hyper's connection task, and the request would
+/// fail with a bare "operation was canceled". A server that stays silent
+/// gets the connection after `FIRST_BYTES_TIMEOUT`.
+async fn first_bytes(
+    mut connection: Pin<Box<dyn Connection>>,
+    uri: &str,
+) -> Result<Pin<Box<dyn Connection>>, EngineError> {
+    use tokio::io::AsyncReadExt;
+
+    let mut buffer = vec![0u8; 16 * 1024];
+    match tokio::time::timeout(FIRST_BYTES_TIMEOUT, connection.read(&mut buffer)).await {
+        Err(_) => Ok(connection),
+        Ok(Ok(0)) => Err(EngineError::BuildkitConnectionLost {
+            address: uri.to_string(),
+            detail: "the server closed the connection before it sent anything".to_string(),
+        }),
+        Ok(Ok(read)) => {
+            buffer.truncate(read);
+            Ok(Box::pin(Prefixed {
+                prefix: Bytes::from(buffer),
+                inner: connection,
+            }))
+        }
+        Ok(Err(error)) => Err(error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<EngineError>())
+            .cloned()
+            .unwrap_or_else(|| EngineError::BuildkitConnectionLost {
+                address: uri.to_string(),
+                detail: error.to_string(),
+            })),
+    }
+}
+
+/// A connection with bytes already read from it put back in front.
+struct Prefixed {
+    prefix: Bytes,
+    inner: Pin<Box<dyn Connection>>,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.prefix.is_empty() {
+            return self.inner.as_mut().poll_read(cx, buf);
+        }
+        let count = self.prefix.len().min(buf.remaining());
+        let chunk = self.prefix.split_to(count);
+        buf.put_slice(&chunk);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.inner.as_mut().poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        self.inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.inner.as_mut().poll_shutdown(cx)
+    }
 }
 
 async fn dial_buildkitd(

@@ -23,12 +23,11 @@ use kdl::KdlDocument;
 
 use crate::diag::Diagnostic;
 use crate::syntax::{Document, Node};
-use tree::{Block, Leading};
 
-/// Why a spec was not formatted.
+/// The reason a spec was not formatted.
 #[derive(Debug, Clone)]
 pub enum FormatError {
-    /// The spec is not valid KDL; the diagnostics say where.
+    /// The spec is not valid KDL, and the diagnostics point at the errors.
     Syntax(Vec<Diagnostic>),
     /// The spec uses a construct the formatter does not lay out, or the
     /// layout failed its own checks. The spec stays as it is.
@@ -47,13 +46,21 @@ pub fn format(source: &str) -> Result<String, FormatError> {
         FormatError::Unsupported(format!("the formatted spec does not parse ({message})"))
     })?;
     if canonical_nodes(&original) != canonical_nodes(&reparsed) {
-        return Err(FormatError::Unsupported("formatting would change the spec's nodes".to_string()));
+        return Err(FormatError::Unsupported(
+            "formatting would change the spec's nodes".to_string(),
+        ));
     }
-    if comment_texts(source)? != comment_texts(&formatted)? {
-        return Err(FormatError::Unsupported("formatting would lose or change a comment".to_string()));
+    if comment_texts(source) != comment_texts(&formatted) {
+        return Err(FormatError::Unsupported(
+            "formatting would lose a comment; comments between entries are kept, but not inside a type \
+             annotation or a `key=value` pair, so move such a comment before its entry"
+                .to_string(),
+        ));
     }
     if format_parsed(&formatted)? != formatted {
-        return Err(FormatError::Unsupported("the formatted spec is not stable under formatting".to_string()));
+        return Err(FormatError::Unsupported(
+            "the formatted spec is not stable under formatting".to_string(),
+        ));
     }
     Ok(formatted)
 }
@@ -63,7 +70,8 @@ fn format_parsed(source: &str) -> Result<String, FormatError> {
     let (header, text) = split_header(source);
     let document = KdlDocument::parse_v2(&text)
         .map_err(|error| FormatError::Unsupported(format!("the spec does not parse as KDL v2: {error}")))?;
-    let block = tree::build(&text, &document, 0).map_err(|tree::Unsupported(reason)| FormatError::Unsupported(reason))?;
+    let block =
+        tree::build(&text, &document, 0).map_err(|tree::Unsupported(reason)| FormatError::Unsupported(reason))?;
 
     let mut out = header;
     print::print_document(&block, &mut out);
@@ -94,7 +102,7 @@ fn split_header(source: &str) -> (String, String) {
     (header, text)
 }
 
-/// Whether `line` is the `# syntax=IMAGE` directive, by the rule
+/// Returns whether `line` is the `# syntax=IMAGE` directive, by the rule
 /// [`crate::syntax::parse`] applies.
 fn is_syntax_line(line: &str) -> bool {
     line.strip_prefix('#')
@@ -103,7 +111,7 @@ fn is_syntax_line(line: &str) -> bool {
         .is_some_and(|rest| rest.trim_start().starts_with('='))
 }
 
-/// A span-free rendering of the parsed nodes, with properties in canonical
+/// Renders the parsed nodes without spans, with properties in canonical
 /// order, so that two specs that compile alike render alike.
 fn canonical_nodes(document: &Document) -> String {
     let mut out = format!("syntax={:?}\n", document.syntax.as_ref().map(|(image, _)| image));
@@ -130,39 +138,15 @@ fn canonical_node(node: &Node, level: usize, out: &mut String) {
     }
 }
 
-/// Every comment of the spec with its blanks removed, sorted, so that moving
-/// a comment with its property or re-indenting it does not count as a change.
-fn comment_texts(source: &str) -> Result<Vec<String>, FormatError> {
+/// Lists every comment and slashdash of the spec with blanks removed, sorted,
+/// so that moving a comment with its property or re-indenting it does not
+/// count as a change.
+fn comment_texts(source: &str) -> Vec<String> {
     let (_, text) = split_header(source);
-    let document = KdlDocument::parse_v2(&text)
-        .map_err(|error| FormatError::Unsupported(format!("the spec does not parse as KDL v2: {error}")))?;
-    let block = tree::build(&text, &document, 0).map_err(|tree::Unsupported(reason)| FormatError::Unsupported(reason))?;
-    let mut texts = Vec::new();
-    collect_comments(&block, &mut texts);
+    let mut texts: Vec<String> = trivia::all_comments(&text)
+        .into_iter()
+        .map(|comment| comment.chars().filter(|c| !c.is_whitespace()).collect())
+        .collect();
     texts.sort();
-    Ok(texts)
-}
-
-fn collect_comments(block: &Block, texts: &mut Vec<String>) {
-    let mut comments: Vec<&str> = block.open_trailing.iter().map(|comment| comment.text.as_str()).collect();
-    comments.extend(leading_comments(&block.dangling));
-    for node in &block.nodes {
-        comments.extend(leading_comments(&node.leading));
-        for entry in &node.entries {
-            comments.extend(entry.leading.iter().map(|comment| comment.text.as_str()));
-        }
-        comments.extend(node.before_block.iter().map(|comment| comment.text.as_str()));
-        comments.extend(node.trailing.iter().map(|comment| comment.text.as_str()));
-        if let Some(children) = &node.children {
-            collect_comments(children, texts);
-        }
-    }
-    texts.extend(comments.into_iter().map(|text| text.chars().filter(|c| !c.is_whitespace()).collect()));
-}
-
-fn leading_comments(items: &[Leading]) -> impl Iterator<Item = &str> {
-    items.iter().filter_map(|item| match item {
-        Leading::Comment(comment) => Some(comment.text.as_str()),
-        Leading::Blank => None,
-    })
+    texts
 }

@@ -22,7 +22,10 @@ const ORDER: &[(&str, &[&str])] = &[
     ("ssh", &["id", "target", "required"]),
     ("tmpfs", &["size"]),
     ("bind", &["from", "source", "readwrite"]),
-    ("healthcheck", &["none", "shell", "interval", "timeout", "start-period", "retries"]),
+    (
+        "healthcheck",
+        &["none", "shell", "interval", "timeout", "start-period", "retries"],
+    ),
     ("cmd", &["shell"]),
     ("entrypoint", &["shell"]),
 ];

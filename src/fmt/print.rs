@@ -43,7 +43,12 @@ fn print_dangling(dangling: &[Leading], level: usize, out: &mut String) {
         return;
     };
     let indent = INDENT.repeat(level);
-    print_leading(&dangling[..=last_comment], &indent, out.is_empty() || out.ends_with("{\n"), out);
+    print_leading(
+        &dangling[..=last_comment],
+        &indent,
+        out.is_empty() || out.ends_with("{\n"),
+        out,
+    );
 }
 
 fn print_node(node: &FormatNode, level: usize, indent: &str, out: &mut String) {
@@ -101,7 +106,7 @@ fn print_trailing(comments: &[Comment], out: &mut String) {
     }
 }
 
-/// The entry's text, with a multi-line string re-indented to one level
+/// Returns the entry's text, with a multi-line string re-indented to one level
 /// below the node when that leaves its value unchanged.
 fn entry_text(entry: &FormatEntry, level: usize) -> String {
     let text = &entry.text;
@@ -142,12 +147,17 @@ fn entry_text(entry: &FormatEntry, level: usize) -> String {
     }
 }
 
-/// Whether two string literals have the same value.
+/// Returns whether two string literals have the same value.
 fn same_string_value(first: &str, second: &str) -> bool {
     let parse = |literal: &str| {
         KdlDocument::parse_v2(&format!("node {literal}\n"))
             .ok()
-            .and_then(|document| document.nodes().first().and_then(|node| node.entries().first().map(|entry| entry.value().clone())))
+            .and_then(|document| {
+                document
+                    .nodes()
+                    .first()
+                    .and_then(|node| node.entries().first().map(|entry| entry.value().clone()))
+            })
     };
     match (parse(first), parse(second)) {
         (Some(first), Some(second)) => first == second,

@@ -45,7 +45,7 @@ pub struct FormatEntry {
     pub text: String,
 }
 
-/// Why a spec cannot be formatted although it parses.
+/// The reason a spec that parses cannot be formatted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported(pub String);
 
@@ -66,7 +66,7 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// Reads a sequence of sibling nodes. `leading` holds what came before
+    /// Reads a sequence of sibling nodes. `leading` contains what came before
     /// the first one; `at` is the offset of the first node or of the end.
     /// Returns the block and the offset of the first character after the
     /// trivia that follows the last node.
@@ -85,7 +85,10 @@ impl Builder<'_> {
             let (mut formatted, end) = self.node(node, std::mem::take(&mut leading))?;
 
             let (gap, next) = scan(self.source, end, Context::Node);
-            let first_line = gap.iter().position(|piece| *piece == Trivia::Newline).unwrap_or(gap.len());
+            let first_line = gap
+                .iter()
+                .position(|piece| *piece == Trivia::Newline)
+                .unwrap_or(gap.len());
             formatted.trailing.extend(comments(&gap[..first_line]));
             leading = leading_items(&gap[first_line.min(gap.len())..], true);
             block.nodes.push(formatted);
@@ -110,7 +113,12 @@ impl Builder<'_> {
             head.push_str(&ty.repr().map_or_else(|| quote(ty.value()), str::to_string));
             head.push(')');
         }
-        head.push_str(&node.name().repr().map_or_else(|| quote(node.name().value()), str::to_string));
+        head.push_str(
+            &node
+                .name()
+                .repr()
+                .map_or_else(|| quote(node.name().value()), str::to_string),
+        );
 
         let mut at = name_end;
         let mut arguments = Vec::new();
@@ -118,7 +126,10 @@ impl Builder<'_> {
         for entry in node.entries() {
             let (gap, next) = scan(self.source, at, Context::Entry);
             if next != entry.span().offset() {
-                return Err(Unsupported(format!("unexpected text at byte {next} in node `{}`", node.name().value())));
+                return Err(Unsupported(format!(
+                    "unexpected text at byte {next} in node `{}`",
+                    node.name().value()
+                )));
             }
             let formatted = FormatEntry {
                 leading: comments(&gap),
@@ -156,7 +167,10 @@ impl Builder<'_> {
         formatted.before_block = comments(&gap);
 
         let (gap, first) = scan(self.source, brace + 1, Context::Node);
-        let first_line = gap.iter().position(|piece| *piece == Trivia::Newline).unwrap_or(gap.len());
+        let first_line = gap
+            .iter()
+            .position(|piece| *piece == Trivia::Newline)
+            .unwrap_or(gap.len());
         let (mut block, close) = self.nodes(children.nodes(), leading_items(&gap[first_line..], false), first)?;
         block.open_trailing = comments(&gap[..first_line]);
         if !self.source[close..].starts_with('}') {
@@ -167,11 +181,13 @@ impl Builder<'_> {
     }
 }
 
-/// The offset where a node starts: its type annotation's `(`, or its name.
+/// Returns the offset where a node starts: its type annotation's `(`, or its name.
 fn node_start(source: &str, node: &KdlNode) -> usize {
     let name_start = node.name().span().offset();
     match node.ty() {
-        Some(ty) => source[..ty.span().offset().min(name_start)].rfind('(').unwrap_or(name_start),
+        Some(ty) => source[..ty.span().offset().min(name_start)]
+            .rfind('(')
+            .unwrap_or(name_start),
         None => name_start,
     }
 }
@@ -187,9 +203,9 @@ fn comments(pieces: &[Trivia]) -> Vec<Comment> {
 }
 
 /// Turns the trivia before a node into comments and blank lines. A blank
-/// line is an empty line between two pieces; runs of them become one, and
-/// blank lines at the start are dropped unless `keep_first_blank` (between
-/// two nodes, where a blank line separates groups).
+/// line is an empty line between two pieces, and a run of them becomes one.
+/// Blank lines at the start are dropped unless `keep_first_blank` is set,
+/// as it is between two nodes, where a blank line separates groups.
 fn leading_items(pieces: &[Trivia], keep_first_blank: bool) -> Vec<Leading> {
     let mut items = Vec::new();
     // Whether the previous piece ended a line, so a newline now makes a blank line.
@@ -223,7 +239,7 @@ fn leading_items(pieces: &[Trivia], keep_first_blank: bool) -> Vec<Leading> {
     items
 }
 
-/// The canonical text of an entry: `(type)` and `key=` without spaces, and
+/// Writes the canonical text of an entry: `(type)` and `key=` without spaces, and
 /// the value as written, except that bare identifier strings get quotes
 /// and multi-line strings are re-indented later by the printer.
 fn entry_text(entry: &KdlEntry) -> String {
@@ -238,10 +254,19 @@ fn entry_text(entry: &KdlEntry) -> String {
         text.push(')');
     }
 
-    let repr = entry.format().map(|format| format.value_repr.trim().to_string()).unwrap_or_default();
-    let written = if repr.is_empty() { entry.value().to_string() } else { repr };
+    let repr = entry
+        .format()
+        .map(|format| format.value_repr.trim().to_string())
+        .unwrap_or_default();
+    let written = if repr.is_empty() {
+        entry.value().to_string()
+    } else {
+        repr
+    };
     match entry.value() {
-        KdlValue::String(value) if !written.starts_with('"') && !written.starts_with('#') => text.push_str(&quote(value)),
+        KdlValue::String(value) if !written.starts_with('"') && !written.starts_with('#') => {
+            text.push_str(&quote(value))
+        }
         _ => text.push_str(&written),
     }
     text

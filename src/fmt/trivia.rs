@@ -21,7 +21,7 @@ pub struct Comment {
     pub ends_line: bool,
 }
 
-/// What a slashdash may comment out at a position: a whole node, or one
+/// The kind of item a slashdash comments out at a position: a whole node, or one
 /// argument, property or children block of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
@@ -95,22 +95,45 @@ fn comment(text: &str, ends_line: bool) -> Trivia {
     })
 }
 
+/// Lists every comment and slashdash marker in `source`, found by a scan
+/// of the whole text that skips strings. The scan does not depend on the
+/// node structure, so it also finds comments inside an entry such as
+/// `key=/* c */1`.
+pub fn all_comments(source: &str) -> Vec<String> {
+    let mut comments = Vec::new();
+    let mut at = 0;
+    while at < source.len() {
+        let rest = &source[at..];
+        if let Some(end) = string_end(source, at) {
+            at = end;
+        } else if rest.starts_with("//") {
+            let end = line_end(source, at);
+            comments.push(source[at..end].to_string());
+            at = end;
+        } else if rest.starts_with("/*") {
+            let end = block_comment_end(source, at);
+            comments.push(source[at..end].to_string());
+            at = end;
+        } else if rest.starts_with("/-") {
+            comments.push("/-".to_string());
+            at += 2;
+        } else {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    comments
+}
+
 /// Unicode whitespace that KDL v2 treats as a space (not a line break).
 pub fn is_blank(character: char) -> bool {
     matches!(
         character,
-        '\t' | ' '
-            | '\u{00A0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
-            | '\u{FEFF}'
+        '\t' | ' ' | '\u{00A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
     )
 }
 
-/// The byte length of the KDL v2 line break at the start of `text`, if any.
+/// Returns the byte length of the KDL v2 line break at the start of `text`, if any.
 fn newline_length(text: &str) -> Option<usize> {
     let character = text.chars().next()?;
     matches!(
@@ -127,7 +150,27 @@ fn skip_blanks(source: &str, mut at: usize) -> usize {
     at
 }
 
-/// The offset of the line break that ends the line containing `at`.
+/// Skips what KDL v2 allows between `/-` and the item it comments out:
+/// blanks, line breaks, comments and line continuations.
+fn skip_line_space(source: &str, mut at: usize) -> usize {
+    loop {
+        at = skip_blanks(source, at);
+        let rest = &source[at..];
+        if let Some(length) = newline_length(rest) {
+            at += length;
+        } else if rest.starts_with("//") {
+            at = line_end(source, at);
+        } else if rest.starts_with("/*") {
+            at = block_comment_end(source, at);
+        } else if rest.starts_with('\\') {
+            at += 1;
+        } else {
+            return at;
+        }
+    }
+}
+
+/// Returns the offset of the line break that ends the line containing `at`.
 fn line_end(source: &str, at: usize) -> usize {
     let mut end = at;
     while end < source.len() && newline_length(&source[end..]).is_none() {
@@ -136,7 +179,7 @@ fn line_end(source: &str, at: usize) -> usize {
     end
 }
 
-/// The offset just after the `/* ... */` comment at `at`; these nest in KDL.
+/// Returns the offset just after the `/* ... */` comment at `at`; these nest in KDL.
 fn block_comment_end(source: &str, at: usize) -> usize {
     let mut depth = 0usize;
     let mut end = at;
@@ -158,7 +201,7 @@ fn block_comment_end(source: &str, at: usize) -> usize {
     source.len()
 }
 
-/// The offset just after the string starting at `at` (quoted, multi-line
+/// Returns the offset just after the string starting at `at` (quoted, multi-line
 /// or raw), or `None` when no string starts there.
 fn string_end(source: &str, at: usize) -> Option<usize> {
     let rest = &source[at..];
@@ -187,13 +230,12 @@ fn string_end(source: &str, at: usize) -> Option<usize> {
     Some(source.len())
 }
 
-/// The end of a slashdashed node: its terminator at brace depth 0 (a line
+/// Returns the end of a slashdashed node: its terminator at brace depth 0 (a line
 /// break, `;`, a `//` comment or the parent's `}`), skipping strings,
 /// comments and children blocks.
 fn slashdashed_node_end(source: &str, start: usize) -> usize {
     let mut depth = 0usize;
-    let mut at = skip_blanks(source, start);
-    // A line break right after `/-` is allowed; the node starts on the next line.
+    let mut at = skip_line_space(source, start);
     while at < source.len() {
         let rest = &source[at..];
         if let Some(end) = string_end(source, at) {
@@ -229,9 +271,9 @@ fn slashdashed_node_end(source: &str, start: usize) -> usize {
     source.len()
 }
 
-/// The end of a slashdashed argument, property or children block.
+/// Returns the end of a slashdashed argument, property or children block.
 fn slashdashed_entry_end(source: &str, start: usize) -> usize {
-    let at = skip_blanks(source, start);
+    let at = skip_line_space(source, start);
     if source[at..].starts_with('{') {
         return balanced_block_end(source, at);
     }
@@ -244,7 +286,7 @@ fn slashdashed_entry_end(source: &str, start: usize) -> usize {
     at
 }
 
-/// The end of one value, with an optional `(type)` annotation in front.
+/// Returns the end of one value, with an optional `(type)` annotation in front.
 fn value_end(source: &str, mut at: usize) -> usize {
     if source[at..].starts_with('(') {
         at = source[at..].find(')').map_or(source.len(), |close| at + close + 1);
@@ -313,7 +355,10 @@ mod tests {
     #[test]
     fn slashdashed_node_skips_braces_in_strings() {
         let source = "/-run \"echo }\" {\n    env A=\"{\"\n} // after\nnext";
-        assert_eq!(comments(source, Context::Node), ["/-run \"echo }\" {\n    env A=\"{\"\n}", "// after"]);
+        assert_eq!(
+            comments(source, Context::Node),
+            ["/-run \"echo }\" {\n    env A=\"{\"\n}", "// after"]
+        );
     }
 
     #[test]
@@ -321,6 +366,19 @@ mod tests {
         assert_eq!(comments(" /-\"gone\" from", Context::Entry), ["/-\"gone\""]);
         assert_eq!(comments(" /- x=#\"a b\"# y", Context::Entry), ["/- x=#\"a b\"#"]);
         assert_eq!(comments("/-{ a; b } {", Context::Entry), ["/-{ a; b }"]);
+    }
+
+    #[test]
+    fn slashdash_may_precede_line_break_and_comment() {
+        assert_eq!(comments("/-\nnode 1\nnext", Context::Node), ["/-\nnode 1"]);
+        assert_eq!(comments("/- // why\nnode1\nnode2", Context::Node), ["/- // why\nnode1"]);
+        assert_eq!(comments(" /- /*\nx\n*/ 2 3", Context::Entry), ["/- /*\nx\n*/ 2"]);
+    }
+
+    #[test]
+    fn all_comments_skips_strings() {
+        let source = "a \"// no\" #\"/* no */\"# k=/* yes */1 /-b // yes\n";
+        assert_eq!(all_comments(source), ["/* yes */", "/-", "// yes"]);
     }
 
     #[test]

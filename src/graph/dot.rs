@@ -6,7 +6,7 @@ use super::{EdgeKind, Graph, Node, NodeKind};
 pub(super) const UNREACHABLE_COLOR: &str = "#9e9e9e";
 pub(super) const UNREACHABLE_FILL: &str = "#f2f2f2";
 
-/// The fill colour of a node kind.
+/// Returns the fill colour of a node kind.
 pub(super) fn fill_color(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Image => "#e3f2fd",
@@ -23,7 +23,11 @@ pub fn write(graph: &Graph) -> String {
     out.push_str("    node [fontname=\"Helvetica\", fontsize=11, style=filled];\n");
     out.push_str("    edge [fontname=\"Helvetica\", fontsize=10];\n");
 
-    let context: Vec<&Node> = graph.nodes.iter().filter(|node| node.kind == NodeKind::Context).collect();
+    let context: Vec<&Node> = graph
+        .nodes
+        .iter()
+        .filter(|node| node.kind == NodeKind::Context)
+        .collect();
     if !context.is_empty() {
         out.push_str("    subgraph cluster_context {\n");
         out.push_str("        label=\"build context\";\n");
@@ -50,14 +54,16 @@ pub fn write(graph: &Graph) -> String {
             EdgeKind::Context | EdgeKind::Output => {}
         }
         if edge.unreachable {
-            attributes.push(format!("color=\"{UNREACHABLE_COLOR}\", fontcolor=\"{UNREACHABLE_COLOR}\""));
+            attributes.push(format!(
+                "color=\"{UNREACHABLE_COLOR}\", fontcolor=\"{UNREACHABLE_COLOR}\""
+            ));
         }
-        out.push_str(&format!(
-            "    {} -> {} [{}];\n",
-            graph.nodes[edge.from].id,
-            graph.nodes[edge.to].id,
-            attributes.join(", ")
-        ));
+        let (from, to) = (&graph.nodes[edge.from].id, &graph.nodes[edge.to].id);
+        if attributes.is_empty() {
+            out.push_str(&format!("    {from} -> {to};\n"));
+        } else {
+            out.push_str(&format!("    {from} -> {to} [{}];\n", attributes.join(", ")));
+        }
     }
     out.push_str("}\n");
     out
@@ -70,7 +76,10 @@ fn node_statement(node: &Node) -> String {
         NodeKind::Stage => "box",
         NodeKind::Output | NodeKind::Check => "doubleoctagon",
     };
-    let mut attributes = vec![format!("label={}", quote(&node.lines.join("\n"))), format!("shape={shape}")];
+    let mut attributes = vec![
+        format!("label={}", quote(&node.lines.join("\n"))),
+        format!("shape={shape}"),
+    ];
     if node.unreachable {
         attributes.push(format!(
             "color=\"{UNREACHABLE_COLOR}\", fontcolor=\"{UNREACHABLE_COLOR}\", fillcolor=\"{UNREACHABLE_FILL}\""

@@ -1,12 +1,16 @@
 //! Mermaid flowchart output, which GitHub and many Markdown tools render.
 
-use super::{EdgeKind, Graph, Node, NodeKind};
 use super::dot::{UNREACHABLE_COLOR, UNREACHABLE_FILL, fill_color};
+use super::{EdgeKind, Graph, Node, NodeKind};
 
 pub fn write(graph: &Graph) -> String {
     let mut out = String::from("flowchart TB\n");
 
-    let context: Vec<&Node> = graph.nodes.iter().filter(|node| node.kind == NodeKind::Context).collect();
+    let context: Vec<&Node> = graph
+        .nodes
+        .iter()
+        .filter(|node| node.kind == NodeKind::Context)
+        .collect();
     if !context.is_empty() {
         out.push_str("    subgraph build_context[\"build context\"]\n");
         for node in context {
@@ -40,7 +44,11 @@ pub fn write(graph: &Graph) -> String {
     }
 
     for kind in [NodeKind::Image, NodeKind::Context, NodeKind::Stage, NodeKind::Output] {
-        out.push_str(&format!("    classDef {} fill:{}\n", class_name(kind), fill_color(kind)));
+        out.push_str(&format!(
+            "    classDef {} fill:{}\n",
+            class_name(kind),
+            fill_color(kind)
+        ));
     }
     out.push_str("    classDef marked stroke-width:3px\n");
     out.push_str(&format!(
@@ -54,7 +62,10 @@ pub fn write(graph: &Graph) -> String {
         if node.unreachable {
             classes.push("unreachable");
         }
-        out.push_str(&format!("    class {} {}\n", node.id, classes.join(",")));
+        // A `class` statement takes one class name; commas would separate node ids.
+        for class in classes {
+            out.push_str(&format!("    class {} {class}\n", node.id));
+        }
     }
     if !unreachable_links.is_empty() {
         out.push_str(&format!(
@@ -69,7 +80,7 @@ fn class_name(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Image => "image",
         NodeKind::Context => "context",
-        NodeKind::Stage => "stage",
+        NodeKind::Stage => "build_stage",
         NodeKind::Output | NodeKind::Check => "output",
     }
 }

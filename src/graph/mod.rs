@@ -74,7 +74,7 @@ pub struct Graph {
     pub edges: Vec<Edge>,
 }
 
-/// Which stages count as needed when drawing.
+/// The choice of stages that count as needed, and the build arg values.
 #[derive(Debug, Clone, Default)]
 pub struct GraphOptions {
     /// Only this stage (and the checks) are roots; by default every image
@@ -101,7 +101,13 @@ pub fn build(spec: &Spec, stage_graph: &StageGraph, options: &GraphOptions) -> G
                 lines.push(format!("platform {}", platform.value));
             }
             let marked = spec.images.iter().any(|image| image.stage.value == stage.name.value);
-            graph.push_node(format!("stage_{index}"), NodeKind::Stage, lines, marked, !reachable[index])
+            graph.push_node(
+                format!("stage_{index}"),
+                NodeKind::Stage,
+                lines,
+                marked,
+                !reachable[index],
+            )
         })
         .collect();
 
@@ -121,18 +127,30 @@ pub fn build(spec: &Spec, stage_graph: &StageGraph, options: &GraphOptions) -> G
                     }
                 };
                 graph.nodes[node].unreachable &= unreachable;
-                graph.push_edge(node, stage_nodes[index], EdgeKind::Base, Some("from".to_string()), unreachable);
+                graph.push_edge(
+                    node,
+                    stage_nodes[index],
+                    EdgeKind::Base,
+                    Some("from".to_string()),
+                    unreachable,
+                );
             }
             Base::Stage(name) => {
                 if let Some(base) = spec.stage_index(&name.value) {
-                    graph.push_edge(stage_nodes[base], stage_nodes[index], EdgeKind::Base, Some("from".to_string()), unreachable);
+                    graph.push_edge(
+                        stage_nodes[base],
+                        stage_nodes[index],
+                        EdgeKind::Base,
+                        Some("from".to_string()),
+                        unreachable,
+                    );
                 }
             }
             Base::Scratch(_) => graph.nodes[stage_nodes[index]].lines.push("from scratch".to_string()),
         }
     }
 
-    for (index, stage) in spec.stages.iter().enumerate() {
+    for index in 0..spec.stages.len() {
         add_step_edges(&mut graph, spec, index, &stage_nodes, !reachable[index]);
     }
 
@@ -154,6 +172,7 @@ pub fn build(spec: &Spec, stage_graph: &StageGraph, options: &GraphOptions) -> G
         let node = graph.push_node(format!("check_{position}"), NodeKind::Check, lines, true, false);
         graph.push_edge(stage_nodes[stage], node, EdgeKind::Output, None, false);
     }
+    graph.sort_nodes();
     graph
 }
 
@@ -181,18 +200,33 @@ fn add_step_edges(graph: &mut Graph, spec: &Spec, index: usize, stage_nodes: &[u
                         Some(path) => format!("{} {path}", artifact.value),
                         None => artifact.value.clone(),
                     };
-                    graph.push_edge(stage_nodes[producer], stage_nodes[index], EdgeKind::Artifact, Some(label), unreachable);
+                    graph.push_edge(
+                        stage_nodes[producer],
+                        stage_nodes[index],
+                        EdgeKind::Artifact,
+                        Some(label),
+                        unreachable,
+                    );
                 }
                 CopySource::StagePath { stage: from, path } => {
                     if let Some(producer) = spec.stage_index(&from.value) {
                         let label = Some(path.value.clone());
-                        graph.push_edge(stage_nodes[producer], stage_nodes[index], EdgeKind::Artifact, label, unreachable);
+                        graph.push_edge(
+                            stage_nodes[producer],
+                            stage_nodes[index],
+                            EdgeKind::Artifact,
+                            label,
+                            unreachable,
+                        );
                     }
                 }
             },
             StepKind::Run(run) => {
                 for mount in &run.mounts {
-                    let MountKind::Bind { target, from, source, .. } = &mount.kind else {
+                    let MountKind::Bind {
+                        target, from, source, ..
+                    } = &mount.kind
+                    else {
                         continue;
                     };
                     let source_path = source.as_ref().map_or(".", |source| source.value.as_str());
@@ -200,7 +234,13 @@ fn add_step_edges(graph: &mut Graph, spec: &Spec, index: usize, stage_nodes: &[u
                         Some(from) => {
                             if let Some(producer) = spec.stage_index(&from.value) {
                                 let label = Some(format!("bind {source_path} at {}", target.value));
-                                graph.push_edge(stage_nodes[producer], stage_nodes[index], EdgeKind::Bind, label, unreachable);
+                                graph.push_edge(
+                                    stage_nodes[producer],
+                                    stage_nodes[index],
+                                    EdgeKind::Bind,
+                                    label,
+                                    unreachable,
+                                );
                             }
                         }
                         None => {
@@ -225,19 +265,57 @@ fn add_step_edges(graph: &mut Graph, spec: &Spec, index: usize, stage_nodes: &[u
     }
     let node = graph.push_node(format!("context_{index}"), NodeKind::Context, lines, false, unreachable);
     let label = if context_binds { "copy, bind" } else { "copy" };
-    graph.push_edge(node, stage_nodes[index], EdgeKind::Context, Some(label.to_string()), unreachable);
+    graph.push_edge(
+        node,
+        stage_nodes[index],
+        EdgeKind::Context,
+        Some(label.to_string()),
+        unreachable,
+    );
 }
 
 impl Graph {
+    /// Orders the nodes as the data flows, keeping spec order within each
+    /// kind: base images, context inputs, stages, then outputs.
+    fn sort_nodes(&mut self) {
+        let rank = |kind: NodeKind| match kind {
+            NodeKind::Image => 0,
+            NodeKind::Context => 1,
+            NodeKind::Stage => 2,
+            NodeKind::Output | NodeKind::Check => 3,
+        };
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        order.sort_by_key(|&index| rank(self.nodes[index].kind));
+        let mut new_index = vec![0; order.len()];
+        for (position, &old) in order.iter().enumerate() {
+            new_index[old] = position;
+        }
+        let mut nodes: Vec<Option<Node>> = std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
+        self.nodes = order.iter().filter_map(|&old| nodes[old].take()).collect();
+        for edge in &mut self.edges {
+            edge.from = new_index[edge.from];
+            edge.to = new_index[edge.to];
+        }
+    }
+
     fn push_node(&mut self, id: String, kind: NodeKind, lines: Vec<String>, marked: bool, unreachable: bool) -> usize {
-        self.nodes.push(Node { id, kind, lines, marked, unreachable });
+        self.nodes.push(Node {
+            id,
+            kind,
+            lines,
+            marked,
+            unreachable,
+        });
         self.nodes.len() - 1
     }
 
     /// Adds an edge, or adds the label to the edge of the same kind between
     /// the same nodes. One edge per pair keeps parallel labels readable.
     fn push_edge(&mut self, from: usize, to: usize, kind: EdgeKind, label: Option<String>, unreachable: bool) {
-        let existing = self.edges.iter_mut().find(|edge| edge.from == from && edge.to == to && edge.kind == kind);
+        let existing = self
+            .edges
+            .iter_mut()
+            .find(|edge| edge.from == from && edge.to == to && edge.kind == kind);
         match existing {
             Some(edge) => {
                 if let Some(label) = label {
@@ -247,7 +325,13 @@ impl Graph {
                 }
                 edge.unreachable &= unreachable;
             }
-            None => self.edges.push(Edge { from, to, kind, lines: label.into_iter().collect(), unreachable }),
+            None => self.edges.push(Edge {
+                from,
+                to,
+                kind,
+                lines: label.into_iter().collect(),
+                unreachable,
+            }),
         }
     }
 }
@@ -257,7 +341,11 @@ impl Graph {
 fn reachable_stages(spec: &Spec, stage_graph: &StageGraph, options: &GraphOptions) -> Vec<bool> {
     let mut roots: Vec<usize> = match &options.target {
         Some(target) => spec.stage_index(target).into_iter().collect(),
-        None => spec.images.iter().filter_map(|image| spec.stage_index(&image.stage.value)).collect(),
+        None => spec
+            .images
+            .iter()
+            .filter_map(|image| spec.stage_index(&image.stage.value))
+            .collect(),
     };
     roots.extend(spec.checks.iter().filter_map(|check| spec.stage_index(&check.value)));
     let mut reachable = stage_graph.reachable_from(roots);
@@ -269,7 +357,9 @@ fn reachable_stages(spec: &Spec, stage_graph: &StageGraph, options: &GraphOption
 fn global_values(spec: &Spec, overrides: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     for arg in &spec.args {
-        let value = overrides.get(&arg.name.value).or(arg.default.as_ref().map(|default| &default.value));
+        let value = overrides
+            .get(&arg.name.value)
+            .or(arg.default.as_ref().map(|default| &default.value));
         if let Some(value) = value {
             values.entry(arg.name.value.clone()).or_insert_with(|| value.clone());
         }

@@ -54,29 +54,56 @@ fn element(node: &super::Node) -> Element {
     } else {
         (Color::fast(TEXT_COLOR), Color::fast(fill_color(node.kind)))
     };
-    let width = if node.marked && node.kind == NodeKind::Stage { 3 } else { 1 };
+    let width = if node.marked && node.kind == NodeKind::Stage {
+        3
+    } else {
+        1
+    };
     let rounded = match node.kind {
         NodeKind::Image | NodeKind::Output | NodeKind::Check => 12,
         NodeKind::Context | NodeKind::Stage => 2,
     };
     let look = StyleAttr::new(line, width, Some(fill), rounded, FONT_SIZE);
-    let shape = ShapeKind::Box(node.lines.join("\n"));
+    // The SVG has no cluster box around the context inputs, so each node names itself.
+    let text = match node.kind {
+        NodeKind::Context => format!("build context\n{}", node.lines.join("\n")),
+        _ => node.lines.join("\n"),
+    };
+    let shape = ShapeKind::Box(text);
     let size = get_shape_size(Orientation::TopToBottom, &shape, FONT_SIZE, false);
     Element::create_with_properties(shape, look, Orientation::TopToBottom, size, node.id.clone())
 }
 
 fn arrow(edge: &super::Edge) -> Arrow {
-    let color = Color::fast(if edge.unreachable { UNREACHABLE_COLOR } else { EDGE_COLOR });
+    let color = Color::fast(if edge.unreachable {
+        UNREACHABLE_COLOR
+    } else {
+        EDGE_COLOR
+    });
     let width = if edge.kind == EdgeKind::Artifact { 2 } else { 1 };
     let look = StyleAttr::new(color, width, None, 0, FONT_SIZE - 2);
-    let style = if edge.kind == EdgeKind::Bind { LineStyleKind::Dashed } else { LineStyleKind::Normal };
-    Arrow::new(LineEndKind::None, LineEndKind::Arrow, style, &edge.lines.join("\n"), &look, &None, &None)
+    let style = if edge.kind == EdgeKind::Bind {
+        LineStyleKind::Dashed
+    } else {
+        LineStyleKind::Normal
+    };
+    Arrow::new(
+        LineEndKind::None,
+        LineEndKind::Arrow,
+        style,
+        &edge.lines.join("\n"),
+        &look,
+        &None,
+        &None,
+    )
 }
 
 /// A [`RenderBackend`] that collects SVG elements and the drawing's extent.
 #[derive(Default)]
 struct SvgCanvas {
     content: String,
+    /// Edge labels, written after every edge so that no line crosses them.
+    labels: String,
     max: (f64, f64),
 }
 
@@ -100,14 +127,15 @@ fn finish(canvas: &SvgCanvas) -> String {
     for (id, color) in [("arrow", EDGE_COLOR), ("arrow-unreachable", UNREACHABLE_COLOR)] {
         let _ = writeln!(
             out,
-            "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" \
-             orient=\"auto\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"{color}\"/></marker>"
+            "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" \
+             markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"{color}\"/></marker>"
         );
     }
     out.push_str("</defs>\n");
     out.push_str("<style>text { font-family: Helvetica, Arial, sans-serif; }</style>\n");
     let _ = writeln!(out, "<rect width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>");
     out.push_str(&canvas.content);
+    out.push_str(&canvas.labels);
     out.push_str("</svg>\n");
     out
 }
@@ -123,14 +151,26 @@ fn number(value: f64) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl RenderBackend for SvgCanvas {
-    fn draw_rect(&mut self, xy: Point, size: Point, look: &StyleAttr, properties: Option<String>, _clip: Option<ClipHandle>) {
+    fn draw_rect(
+        &mut self,
+        xy: Point,
+        size: Point,
+        look: &StyleAttr,
+        properties: Option<String>,
+        _clip: Option<ClipHandle>,
+    ) {
         self.grow(xy.x + size.x, xy.y + size.y);
         let fill = look.fill_color.map_or_else(|| "none".to_string(), web_color);
-        let id = properties.map(|id| format!(" id=\"{}\"", escape(&id))).unwrap_or_default();
+        let id = properties
+            .map(|id| format!(" id=\"{}\"", escape(&id)))
+            .unwrap_or_default();
         let _ = writeln!(
             self.content,
             "<rect{id} x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{}\" stroke-width=\"{}\"/>",
@@ -177,21 +217,50 @@ impl RenderBackend for SvgCanvas {
         if lines.is_empty() {
             return;
         }
+        let mut svg = String::new();
+        // Node text has the node's fill; an edge label has none.
+        let is_edge_label = look.fill_color.is_none();
+        if is_edge_label {
+            // A white backing keeps the edge lines from running through the text.
+            let widest = lines.iter().map(|line| line.chars().count()).max().unwrap_or(0) as f64;
+            let width = widest * look.font_size as f64 * 0.6 + 6.0;
+            let height = lines.len() as f64 * LINE_HEIGHT + 2.0;
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#ffffff\" fill-opacity=\"0.9\"/>",
+                number(xy.x - width / 2.0),
+                number(xy.y - height / 2.0),
+                number(width),
+                number(height)
+            );
+        }
+
         // Centre the block of lines on `xy`.
         let first = xy.y - (lines.len() as f64 - 1.0) * LINE_HEIGHT / 2.0;
-        let color = web_color(look.line_color);
         let _ = write!(
-            self.content,
-            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{color}\" text-anchor=\"middle\" dominant-baseline=\"central\">",
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"{}\" text-anchor=\"middle\" dominant-baseline=\"central\">",
             number(xy.x),
             number(first),
-            look.font_size
+            look.font_size,
+            web_color(look.line_color)
         );
         for (position, line) in lines.iter().enumerate() {
             let dy = if position == 0 { 0.0 } else { LINE_HEIGHT };
-            let _ = write!(self.content, "<tspan x=\"{}\" dy=\"{}\">{}</tspan>", number(xy.x), number(dy), escape(line));
+            let _ = write!(
+                svg,
+                "<tspan x=\"{}\" dy=\"{}\">{}</tspan>",
+                number(xy.x),
+                number(dy),
+                escape(line)
+            );
         }
-        self.content.push_str("</text>\n");
+        svg.push_str("</text>\n");
+        if is_edge_label {
+            self.labels.push_str(&svg);
+        } else {
+            self.content.push_str(&svg);
+        }
     }
 
     fn draw_arrow(
@@ -206,11 +275,12 @@ impl RenderBackend for SvgCanvas {
         if path.len() < 2 {
             return;
         }
-        for (point, control) in path {
-            self.grow(point.x.max(control.x), point.y.max(control.y));
+        for (first, second) in path {
+            self.grow(first.x.max(second.x), first.y.max(second.y));
         }
-        // A cubic Bézier through the points: `layout-rs` gives each point
-        // with the control point of its entry.
+
+        // `layout-rs` passes the start point with its exit control point,
+        // then each later point as (entry control point, point).
         let mut d = format!(
             "M {} {} C {} {}, {} {}, {} {}",
             number(path[0].0.x),
@@ -222,20 +292,36 @@ impl RenderBackend for SvgCanvas {
             number(path[1].1.x),
             number(path[1].1.y)
         );
-        for (point, control) in &path[2..] {
-            let _ = write!(d, " S {} {}, {} {}", number(point.x), number(point.y), number(control.x), number(control.y));
+        for (control, point) in &path[2..] {
+            let _ = write!(
+                d,
+                " S {} {}, {} {}",
+                number(control.x),
+                number(control.y),
+                number(point.x),
+                number(point.y)
+            );
         }
+
         let color = web_color(look.line_color);
-        let marker = if color == UNREACHABLE_COLOR { "arrow-unreachable" } else { "arrow" };
+        let marker = if color == UNREACHABLE_COLOR {
+            "arrow-unreachable"
+        } else {
+            "arrow"
+        };
         let dash = if dashed { " stroke-dasharray=\"6,4\"" } else { "" };
-        let end = if head.1 { format!(" marker-end=\"url(#{marker})\"") } else { String::new() };
+        let end = if head.1 {
+            format!(" marker-end=\"url(#{marker})\"")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             self.content,
             "<path d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{}\"{dash}{end}/>",
             look.line_width
         );
         if !text.is_empty() {
-            let middle = path[path.len() / 2].0;
+            let middle = path[path.len() / 2].1;
             self.draw_text(middle, text, look);
         }
     }

@@ -19,6 +19,7 @@ stage "builder" from="golang:${GO}" {
 }
 stage "config" from="alpine:3" {
     run "mkdir -p /etc/app"
+    artifact "cfg" path="/etc/app" kind="dir"
 }
 stage "runtime" from="alpine:3" {
     copy artifact="app" from="builder" to="/app"
@@ -32,7 +33,11 @@ image "runtime" tag="app:1.0"
 "#;
 
 fn node<'a>(graph: &'a Graph, label: &str) -> &'a Node {
-    graph.nodes.iter().find(|node| node.lines[0] == label).unwrap_or_else(|| panic!("no node {label}: {graph:?}"))
+    graph
+        .nodes
+        .iter()
+        .find(|node| node.lines[0] == label)
+        .unwrap_or_else(|| panic!("no node {label}: {graph:?}"))
 }
 
 #[test]
@@ -54,9 +59,21 @@ fn build_arg_override_fills_base_image() {
 #[test]
 fn parallel_artifacts_share_one_edge() {
     let graph = graph_of(SPEC, &GraphOptions::default());
-    let builder = graph.nodes.iter().position(|node| node.lines[0] == "builder").expect("builder");
-    let runtime = graph.nodes.iter().position(|node| node.lines[0] == "runtime").expect("runtime");
-    let edges: Vec<&Edge> = graph.edges.iter().filter(|edge| edge.from == builder && edge.to == runtime).collect();
+    let builder = graph
+        .nodes
+        .iter()
+        .position(|node| node.lines[0] == "builder")
+        .expect("builder");
+    let runtime = graph
+        .nodes
+        .iter()
+        .position(|node| node.lines[0] == "runtime")
+        .expect("runtime");
+    let edges: Vec<&Edge> = graph
+        .edges
+        .iter()
+        .filter(|edge| edge.from == builder && edge.to == runtime)
+        .collect();
     assert_eq!(edges.len(), 1);
     assert_eq!(edges[0].lines, ["app /out/app", "doc /out/README"]);
 }
@@ -83,7 +100,11 @@ fn target_changes_reachability() {
 #[test]
 fn context_inputs_grouped_per_stage() {
     let graph = graph_of(SPEC, &GraphOptions::default());
-    let context: Vec<&Node> = graph.nodes.iter().filter(|node| node.kind == NodeKind::Context).collect();
+    let context: Vec<&Node> = graph
+        .nodes
+        .iter()
+        .filter(|node| node.kind == NodeKind::Context)
+        .collect();
     assert_eq!(context.len(), 1);
     assert_eq!(context[0].lines, ["go.mod", "main.go"]);
 }
@@ -99,9 +120,27 @@ fn svg_contains_every_stage() {
 
 #[test]
 fn labels_escaped() {
-    let source = "stage \"a\\\"<b>\" from=\"alpine:3\" {\n    cmd \"x\"\n}\nimage \"a\\\"<b>\" tag=\"x:1\"\n";
+    let source = "stage \"a\" from=\"alpine:3\" {\n    copy \"a\\\"<b>\" to=\"/x\"\n}\nimage \"a\" tag=\"x:1\"\n";
     let graph = graph_of(source, &GraphOptions::default());
-    assert!(dot::write(&graph).contains("label=\"a\\\"<b>\""));
-    assert!(mermaid::write(&graph).contains("[\"a#quot;#lt;b#gt;\"]"));
-    assert!(svg::write(&graph).expect("svg").contains(">a&quot;&lt;b&gt;<"));
+    let dot = dot::write(&graph);
+    assert!(dot.contains("label=\"a\\\"<b>\""), "{dot}");
+    let mermaid = mermaid::write(&graph);
+    assert!(mermaid.contains("[\"a#quot;#lt;b#gt;\"]"), "{mermaid}");
+    let svg = svg::write(&graph).expect("svg");
+    assert!(svg.contains(">a&quot;&lt;b&gt;<"), "{svg}");
+}
+
+#[test]
+fn mermaid_class_statement_names_one_class() {
+    // Mermaid reads `class a b,c` as class `b,c`, which no classDef defines,
+    // so a marked or unreachable stage lost all of its styling.
+    let graph = graph_of(SPEC, &GraphOptions::default());
+    let mermaid = mermaid::write(&graph);
+    let class_lines: Vec<&str> = mermaid
+        .lines()
+        .filter(|line| line.trim_start().starts_with("class "))
+        .collect();
+    assert!(class_lines.iter().all(|line| !line.contains(',')), "{mermaid}");
+    assert!(class_lines.contains(&"    class stage_3 unreachable"), "{mermaid}");
+    assert!(class_lines.contains(&"    class stage_2 marked"), "{mermaid}");
 }

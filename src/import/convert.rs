@@ -10,7 +10,7 @@ use super::scope::{self, Scope};
 use super::words::{self, Word};
 use super::{ImportOutput, ImportWarning};
 
-/// Platform args that say a stage builds for the target platform.
+/// Platform args whose declaration marks a stage that builds for the target platform.
 const TARGET_ARGS: &[&str] = &["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT"];
 
 pub(super) struct Converter {
@@ -26,9 +26,13 @@ pub(super) struct Converter {
     pub final_stage: Option<usize>,
     /// Dockerfile stage index to stage, for `--from=0`.
     pub by_index: Vec<usize>,
+    /// Stage index by the lower-case name the Dockerfile gave it.
+    pub aliases: BTreeMap<String, usize>,
     /// Stages made for `--from=IMAGE`, by image reference.
     pub image_stages: BTreeMap<String, usize>,
     pub secrets: BTreeSet<String>,
+    /// Stage names to write as `check` outputs.
+    pub checks: Vec<String>,
     pub warnings: Vec<ImportWarning>,
     pub syntax_minor: u16,
 }
@@ -49,6 +53,12 @@ pub(super) struct StageOut {
     pub args: BTreeSet<String>,
     /// False for `scratch` and stages based on it.
     pub has_shell: bool,
+    /// Destinations of the copies from other stages, as stagec's SC0302 check compares them.
+    pub copy_destinations: BTreeSet<String>,
+    /// The stage this one is based on, when `from` names a stage.
+    pub base_stage: Option<usize>,
+    /// Whether the Dockerfile named the stage with `AS`.
+    pub named: bool,
 }
 
 impl StageOut {
@@ -65,12 +75,20 @@ impl StageOut {
             env: BTreeSet::new(),
             args: BTreeSet::new(),
             has_shell: true,
+            copy_destinations: BTreeSet::new(),
+            base_stage: None,
+            named: false,
         }
     }
 }
 
 pub(super) fn error(instruction: &Instruction, message: String, help: &str) -> SyntaxError {
-    SyntaxError { line: instruction.line, column: instruction.column, message, help: help.to_string() }
+    SyntaxError {
+        line: instruction.line,
+        column: instruction.column,
+        message,
+        help: help.to_string(),
+    }
 }
 
 impl Converter {
@@ -84,8 +102,10 @@ impl Converter {
             current: None,
             final_stage: None,
             by_index: Vec::new(),
+            aliases: BTreeMap::new(),
             image_stages: BTreeMap::new(),
             secrets: BTreeSet::new(),
+            checks: Vec::new(),
             warnings: Vec::new(),
             syntax_minor: 2,
         }
@@ -139,11 +159,17 @@ impl Converter {
             "ADD" => self.copy(instruction, true),
             "RUN" => self.run_step(instruction),
             "MAINTAINER" => {
-                self.keep(instruction, "MAINTAINER sets the deprecated author field, which specs do not have; use a label");
+                self.keep(
+                    instruction,
+                    "MAINTAINER sets the deprecated author field, which specs do not have; use a label",
+                );
                 Ok(())
             }
             _ => {
-                self.keep(instruction, "ONBUILD triggers run in images built from this one; specs cannot declare them");
+                self.keep(
+                    instruction,
+                    "ONBUILD triggers run in images built from this one; specs cannot declare them",
+                );
                 Ok(())
             }
         }
@@ -186,7 +212,10 @@ impl Converter {
 
     fn warn(&mut self, line: usize, reason: &str) {
         tracing::debug!(line, reason, "import warning");
-        self.warnings.push(ImportWarning { line, message: reason.to_string() });
+        self.warnings.push(ImportWarning {
+            line,
+            message: reason.to_string(),
+        });
     }
 
     /// Records that the spec needs Dockerfile syntax 1.`minor`.
@@ -199,10 +228,28 @@ impl Converter {
             .map_err(|message| error(instruction, message, "close the quote or the `${` reference"))
     }
 
+    /// Expands the items of a JSON-form COPY, ADD or VOLUME one word each:
+    /// the Dockerfile frontend processes escapes and variables in them too.
+    pub fn json_words(&self, instruction: &Instruction, items: &[String]) -> Result<Vec<Word>, SyntaxError> {
+        let mut result = Vec::new();
+        for item in items {
+            let word = self
+                .split(instruction, item, false)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            result.push(word);
+        }
+        Ok(result)
+    }
+
     /// Renders a word for a field of the current stage.
     pub fn render(&mut self, word: &Word) -> Result<String, String> {
         let stage = self.stage();
-        let scope = Scope { args: &stage.args, env: Some(&stage.env) };
+        let scope = Scope {
+            args: &stage.args,
+            env: Some(&stage.env),
+        };
         scope::render(word, &scope)
     }
 
@@ -223,12 +270,17 @@ impl Converter {
         };
 
         let taken: Vec<String> = self.stages.iter().map(|stage| stage.name.clone()).collect();
-        let wanted = alias.as_ref().map(|alias| alias.to_ascii_lowercase()).unwrap_or_else(|| format!("stage-{}", self.by_index.len()));
+        let wanted = alias
+            .as_ref()
+            .map(|alias| alias.to_ascii_lowercase())
+            .unwrap_or_else(|| format!("stage-{}", self.by_index.len()));
         let name = scope::unique_name(&wanted, true, &taken);
 
         let mut warnings = Vec::new();
         if alias.is_some() && name != wanted {
-            warnings.push(format!("stage `{wanted}` is renamed `{name}`: a spec stage name must be valid and unique"));
+            warnings.push(format!(
+                "stage `{wanted}` is renamed `{name}`: a spec stage name must be valid and unique"
+            ));
         }
 
         let base_stage = words::literal(image)
@@ -237,7 +289,10 @@ impl Converter {
         let from = match base_stage {
             Some(index) => self.stages[index].name.clone(),
             None => {
-                let scope = Scope { args: &self.global_names, env: None };
+                let scope = Scope {
+                    args: &self.global_names,
+                    env: None,
+                };
                 match scope::render(image, &scope) {
                     Ok(text) => text,
                     Err(reason) => {
@@ -251,6 +306,8 @@ impl Converter {
         };
 
         let mut stage = StageOut::new(name, from.clone());
+        stage.base_stage = base_stage;
+        stage.named = alias.is_some();
         if let Some(index) = base_stage {
             let base = &self.stages[index];
             stage.workdir = base.workdir.clone();
@@ -281,6 +338,9 @@ impl Converter {
         self.stages.push(stage);
         let index = self.stages.len() - 1;
         self.by_index.push(index);
+        if let Some(alias) = alias {
+            self.aliases.insert(alias.to_ascii_lowercase(), index);
+        }
         self.current = Some(index);
         self.final_stage = Some(index);
         for warning in warnings {
@@ -291,11 +351,20 @@ impl Converter {
 
     pub fn stage_by_name(&self, name: &str) -> Option<usize> {
         let lower = name.to_ascii_lowercase();
-        self.by_index.iter().copied().find(|index| self.stages[*index].name == lower)
+        if let Some(index) = self.aliases.get(&lower) {
+            return Some(*index);
+        }
+        self.by_index
+            .iter()
+            .copied()
+            .find(|index| self.stages[*index].name == lower)
     }
 
     fn global_default(&self, name: &str) -> Option<String> {
-        self.global_args.iter().find(|(arg, _)| arg == name).and_then(|(_, default)| default.clone())
+        self.global_args
+            .iter()
+            .find(|(arg, _)| arg == name)
+            .and_then(|(_, default)| default.clone())
     }
 
     /// Parses `NAME[=default]` words of an ARG instruction.
@@ -318,7 +387,10 @@ impl Converter {
                     Some(text) => Some(text),
                     None => {
                         let text = scope::render_with_defaults(&value, &|name| self.global_default(name));
-                        self.note(instruction.line, &format!("the default of ARG {name} uses variables; it is written as `{text}`"));
+                        self.note(
+                            instruction.line,
+                            &format!("the default of ARG {name} uses variables; it is written as `{text}`"),
+                        );
                         Some(text)
                     }
                 },
@@ -327,7 +399,11 @@ impl Converter {
             args.push((name, default));
         }
         if args.is_empty() {
-            return Err(error(instruction, "ARG needs a name".to_string(), "write `ARG NAME` or `ARG NAME=default`"));
+            return Err(error(
+                instruction,
+                "ARG needs a name".to_string(),
+                "write `ARG NAME` or `ARG NAME=default`",
+            ));
         }
         Ok(args)
     }
@@ -364,8 +440,14 @@ impl Converter {
         let first_has_equals = words.first().and_then(words::split_key_value).is_some();
         if !first_has_equals && instruction.keyword == "ENV" && !words.is_empty() {
             let name = words::literal(&words[0]).unwrap_or_default();
-            let value_text = instruction.rest.trim_start()[instruction.rest.trim_start().find(char::is_whitespace).unwrap_or(0)..].trim();
-            let value = self.split(instruction, value_text, false)?.into_iter().next().unwrap_or_default();
+            let value_text = instruction.rest.trim_start()
+                [instruction.rest.trim_start().find(char::is_whitespace).unwrap_or(0)..]
+                .trim();
+            let value = self
+                .split(instruction, value_text, false)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             return Ok(vec![(name, value)]);
         }
         let mut pairs = Vec::new();
@@ -380,7 +462,11 @@ impl Converter {
             pairs.push(pair);
         }
         if pairs.is_empty() || pairs.iter().any(|(name, _)| name.is_empty()) {
-            return Err(error(instruction, format!("{} needs NAME=value", instruction.keyword), "write `NAME=value`"));
+            return Err(error(
+                instruction,
+                format!("{} needs NAME=value", instruction.keyword),
+                "write `NAME=value`",
+            ));
         }
         Ok(pairs)
     }
@@ -419,41 +505,64 @@ impl Converter {
         Ok(())
     }
 
-    /// The working directory that relative paths resolve against, assuming
-    /// `/` with a warning when the base image decides it.
+    /// Returns the working directory that relative paths resolve against. When
+    /// the base image decides it, assumes `/` and reports a warning.
     pub fn workdir_or_root(&mut self, line: usize) -> String {
         if let Some(workdir) = self.stage().workdir.clone() {
             return workdir;
         }
-        self.note(line, "a relative path is resolved against `/`, assumed to be the base image's working directory");
+        self.note(
+            line,
+            "a relative path is resolved against `/`, assumed to be the base image's working directory",
+        );
         self.stage().workdir = Some("/".to_string());
         "/".to_string()
     }
 
     fn workdir(&mut self, instruction: &Instruction) -> Result<(), SyntaxError> {
-        let word = self.split(instruction, &instruction.rest, false)?.into_iter().next().unwrap_or_default();
+        let word = self
+            .split(instruction, &instruction.rest, false)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let text = match self.render(&word) {
             Ok(text) if !text.is_empty() => text,
-            Ok(_) => return Err(error(instruction, "WORKDIR needs a path".to_string(), "write `WORKDIR /app`")),
+            Ok(_) => {
+                return Err(error(
+                    instruction,
+                    "WORKDIR needs a path".to_string(),
+                    "write `WORKDIR /app`",
+                ));
+            }
             Err(reason) => {
                 self.keep(instruction, &reason);
                 return Ok(());
             }
         };
-        let path = if text.starts_with('/') {
+        let path = if text.starts_with('$') {
+            text
+        } else if text.starts_with('/') {
             scope::normalize(&text)
         } else {
             let base = self.workdir_or_root(instruction.line);
             scope::resolve(&base, &text)
         };
-        let path = if path.len() > 1 { path.trim_end_matches('/').to_string() } else { path };
+        let path = if path.len() > 1 {
+            path.trim_end_matches('/').to_string()
+        } else {
+            path
+        };
         self.stage().workdir = Some(path.clone());
         self.push(format!("workdir {}", kdl::string(&path)));
         Ok(())
     }
 
     fn single(&mut self, instruction: &Instruction, node: &str) -> Result<(), SyntaxError> {
-        let word = self.split(instruction, &instruction.rest, false)?.into_iter().next().unwrap_or_default();
+        let word = self
+            .split(instruction, &instruction.rest, false)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         match self.render(&word) {
             Ok(text) if !text.is_empty() => self.push(format!("{node} {}", kdl::string(&text))),
             Ok(_) => {
@@ -464,126 +573,6 @@ impl Converter {
                 ));
             }
             Err(reason) => self.keep(instruction, &reason),
-        }
-        Ok(())
-    }
-
-    fn expose(&mut self, instruction: &Instruction) -> Result<(), SyntaxError> {
-        let mut ports = Vec::new();
-        for word in self.split(instruction, &instruction.rest, true)? {
-            match self.render(&word) {
-                Ok(text) if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) && text.len() < 6 => ports.push(text),
-                Ok(text) => ports.push(kdl::string(&text)),
-                Err(reason) => {
-                    self.keep(instruction, &reason);
-                    return Ok(());
-                }
-            }
-        }
-        if ports.is_empty() {
-            return Err(error(instruction, "EXPOSE needs a port".to_string(), "write `EXPOSE 8080`"));
-        }
-        self.push(format!("expose {}", ports.join(" ")));
-        Ok(())
-    }
-
-    fn volume(&mut self, instruction: &Instruction) -> Result<(), SyntaxError> {
-        let words: Vec<Word> = match &instruction.json {
-            Some(items) => items.iter().map(|item| vec![words::Piece::Text(item.clone())]).collect(),
-            None => self.split(instruction, &instruction.rest, true)?,
-        };
-        let mut paths = Vec::new();
-        for word in &words {
-            match self.render(word) {
-                Ok(text) if text.starts_with('/') || text.starts_with('$') => paths.push(kdl::string(&text)),
-                Ok(text) => {
-                    self.keep(instruction, &format!("volume `{text}` is not an absolute path"));
-                    return Ok(());
-                }
-                Err(reason) => {
-                    self.keep(instruction, &reason);
-                    return Ok(());
-                }
-            }
-        }
-        if paths.is_empty() {
-            return Err(error(instruction, "VOLUME needs a path".to_string(), "write `VOLUME /data`"));
-        }
-        self.push(format!("volume {}", paths.join(" ")));
-        Ok(())
-    }
-
-    fn shell(&mut self, instruction: &Instruction) -> Result<(), SyntaxError> {
-        match &instruction.json {
-            Some(argv) if !argv.is_empty() && !argv[0].trim().is_empty() => {
-                let argv: Vec<String> = argv.iter().map(|arg| kdl::string(arg)).collect();
-                self.push(format!("shell {}", argv.join(" ")));
-                Ok(())
-            }
-            _ => Err(error(
-                instruction,
-                "SHELL needs a JSON array".to_string(),
-                "write `SHELL [\"/bin/bash\", \"-c\"]`",
-            )),
-        }
-    }
-
-    /// Writes `cmd`/`entrypoint`/`healthcheck` arguments from exec or shell
-    /// form, or None when the stage has no shell for a shell form.
-    pub fn command_args(&mut self, instruction: &Instruction, json: &Option<Vec<String>>, text: &str) -> Option<String> {
-        if let Some(argv) = json {
-            if argv.is_empty() {
-                self.keep(instruction, "an empty exec form cannot be expressed: a spec command needs a program");
-                return None;
-            }
-            return Some(argv.iter().map(|arg| kdl::string(arg)).collect::<Vec<_>>().join(" "));
-        }
-        if text.trim().is_empty() {
-            self.keep(instruction, "the command is empty");
-            return None;
-        }
-        if !self.stage().has_shell {
-            self.keep(instruction, "a shell-form command in a stage without a shell (scratch) cannot run");
-            return None;
-        }
-        Some(format!("shell={}", kdl::string(text)))
-    }
-
-    fn command(&mut self, instruction: &Instruction, node: &str) -> Result<(), SyntaxError> {
-        let json = instruction.json.clone();
-        if let Some(args) = self.command_args(instruction, &json, &instruction.rest) {
-            self.push(format!("{node} {args}"));
-        }
-        Ok(())
-    }
-
-    fn healthcheck(&mut self, instruction: &Instruction) -> Result<(), SyntaxError> {
-        let rest = instruction.rest.trim();
-        if rest.eq_ignore_ascii_case("none") {
-            self.push("healthcheck none=#true".to_string());
-            return Ok(());
-        }
-        let Some(command) = rest.get(..3).filter(|word| word.eq_ignore_ascii_case("cmd")).map(|_| rest[3..].trim()) else {
-            return Err(error(
-                instruction,
-                "HEALTHCHECK needs NONE or CMD".to_string(),
-                "write `HEALTHCHECK CMD wget -q -O /dev/null http://localhost/`",
-            ));
-        };
-        let mut options = String::new();
-        for flag in &instruction.flags {
-            let value = flag.value.clone().unwrap_or_default();
-            match flag.name.as_str() {
-                "interval" | "timeout" | "start-period" => {
-                    options.push_str(&format!(" {}={}", flag.name, kdl::string(&value)))
-                }
-                "retries" if value.parse::<u32>().is_ok() => options.push_str(&format!(" retries={value}")),
-                _ => self.note(instruction.line, &format!("HEALTHCHECK flag `--{}` is not supported and is left out", flag.name)),
-            }
-        }
-        let json = command.starts_with('[').then(|| serde_json::from_str::<Vec<String>>(command).ok()).flatten();
-        if let Some(args) = self.command_args(instruction, &json, command) {
-            self.push(format!("healthcheck {args}{options}"));
         }
         Ok(())
     }

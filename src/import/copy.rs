@@ -9,7 +9,9 @@ use super::words::{self, Word};
 use crate::import::parse::SyntaxError;
 
 /// File name endings that ADD extracts as archives.
-const ARCHIVES: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".gz", ".bz2", ".xz"];
+const ARCHIVES: &[&str] = &[
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".gz", ".bz2", ".xz",
+];
 
 /// The flags COPY and ADD take that the conversion handles.
 const COPY_FLAGS: &[&str] = &["from", "chown", "chmod", "link", "exclude"];
@@ -21,7 +23,7 @@ impl Converter {
             return Ok(());
         }
         let mut args: Vec<Word> = match &instruction.json {
-            Some(items) => items.iter().map(|item| vec![words::Piece::Text(item.clone())]).collect(),
+            Some(items) => self.json_words(instruction, items)?,
             None => self.split(instruction, &instruction.rest, true)?,
         };
         if args.len() < 2 {
@@ -39,15 +41,28 @@ impl Converter {
         }
         for flag in &instruction.flags {
             if flag.name == "link" {
-                self.note(instruction.line, "`--link` is left out: specs have no layer linking, and the files copied are the same");
+                self.note(
+                    instruction.line,
+                    "`--link` is left out: specs have no layer linking, and the files copied are the same",
+                );
             } else if !COPY_FLAGS.contains(&flag.name.as_str()) {
-                self.note(instruction.line, &format!("{} flag `--{}` is not supported and is left out", instruction.keyword, flag.name));
+                self.note(
+                    instruction.line,
+                    &format!(
+                        "{} flag `--{}` is not supported and is left out",
+                        instruction.keyword, flag.name
+                    ),
+                );
             }
         }
 
         let mut properties = String::new();
         if let Some(owner) = instruction.flag("chown").and_then(|flag| flag.value.clone()) {
-            let word = self.split(instruction, &owner, false)?.into_iter().next().unwrap_or_default();
+            let word = self
+                .split(instruction, &owner, false)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             match self.render(&word) {
                 Ok(text) => properties.push_str(&format!(" owner={}", kdl::string(&text))),
                 Err(reason) => {
@@ -78,10 +93,26 @@ impl Converter {
             to.push('/');
         }
         let sources: Vec<String> = args.iter().filter_map(words::literal).collect();
+        let context_sources: Vec<String> = sources
+            .iter()
+            .map(|source| match source.trim_start_matches('/') {
+                "" => ".".to_string(),
+                // `[<]` is how `stagec dockerfile` keeps `<<` from reading as a
+                // heredoc. The class matches only `<`, so the spec path uses `<`.
+                relative => relative.replace("[<]", "<"),
+            })
+            .collect();
 
         match instruction.flag("from").and_then(|flag| flag.value.clone()) {
             None => {
-                let mut node = format!("copy {}", sources.iter().map(|source| kdl::string(source)).collect::<Vec<_>>().join(" "));
+                let mut node = format!(
+                    "copy {}",
+                    context_sources
+                        .iter()
+                        .map(|source| kdl::string(source))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
                 node.push_str(&format!(" to={}{properties}", kdl::string(&to)));
                 let excludes: Vec<String> = instruction
                     .flags
@@ -97,7 +128,18 @@ impl Converter {
             }
             Some(from) => {
                 let producer = self.producer(&from);
+                let destinations: Vec<String> = sources.iter().map(|source| landing(&to, source)).collect();
+                let taken = &self.stages[self.current.unwrap_or(0)].copy_destinations;
+                if let Some(destination) = destinations.iter().find(|destination| taken.contains(*destination)) {
+                    let reason = format!(
+                        "a second copy from another stage into `{destination}` cannot be expressed: a spec allows one per destination"
+                    );
+                    self.keep(instruction, &reason);
+                    return Ok(());
+                }
+                self.stage().copy_destinations.extend(destinations);
                 for source in &sources {
+                    // Docker resolves a relative `--from` source from the stage's root, not its WORKDIR.
                     let artifact = self.declare_artifact(producer, &scope::normalize(&format!("/{source}")));
                     let stage = kdl::string(&self.stages[producer].name);
                     self.push(format!(
@@ -123,25 +165,34 @@ impl Converter {
         if let Some(mode) = instruction.flag("chmod").and_then(|flag| flag.value.clone())
             && !(matches!(mode.len(), 3 | 4) && mode.chars().all(|c| ('0'..='7').contains(&c)))
         {
-            return Some(format!("`--chmod={mode}` is not an octal mode, which a spec copy needs"));
+            return Some(format!(
+                "`--chmod={mode}` is not an octal mode, which a spec copy needs"
+            ));
         }
         if from.is_some() && instruction.flag("exclude").is_some() {
             return Some("`--exclude` on a copy from another stage cannot be expressed".to_string());
         }
         for source in sources {
             let Some(text) = words::literal(source) else {
-                return Some("a source path with variables cannot be expressed: spec copy sources are not interpolated".to_string());
+                return Some(
+                    "a source path with variables cannot be expressed: spec copy sources are not interpolated"
+                        .to_string(),
+                );
             };
             if is_add && (text.contains("://") || text.starts_with("git@")) {
-                return Some(format!("ADD from the URL `{text}` downloads at build time, which specs cannot declare"));
+                return Some(format!(
+                    "ADD from the URL `{text}` downloads at build time, which specs cannot declare"
+                ));
             }
             if is_add && ARCHIVES.iter().any(|ending| text.ends_with(ending)) {
                 return Some(format!("ADD extracts the archive `{text}`, which a spec copy does not"));
             }
             if from.is_some() && text.contains(['*', '?', '[']) {
-                return Some(format!("the glob `{text}` in a copy from another stage cannot be an artifact path"));
+                return Some(format!(
+                    "the glob `{text}` in a copy from another stage cannot be an artifact path"
+                ));
             }
-            if from.is_none() && (text.contains('\\') || text.split('/').any(|part| part == "..")) {
+            if from.is_none() && (text.contains('\\') || leaves_context(&text)) {
                 return Some(format!("the context path `{text}` cannot be expressed"));
             }
         }
@@ -163,7 +214,10 @@ impl Converter {
             return *index;
         }
         let repository = from.split(['@']).next().unwrap_or(from);
-        let repository = repository.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')).map_or(repository, |(name, _)| name);
+        let repository = repository
+            .rsplit_once(':')
+            .filter(|(_, tag)| !tag.contains('/'))
+            .map_or(repository, |(name, _)| name);
         let taken: Vec<String> = self.stages.iter().map(|stage| stage.name.clone()).collect();
         let name = scope::unique_name(scope::basename(repository), true, &taken);
         let mut stage = StageOut::new(name, from.to_string());
@@ -189,32 +243,82 @@ impl Converter {
         stage.artifact_order.push(key.to_string());
         name
     }
+}
 
+/// Returns whether a context path climbs above the context root with `..`.
+fn leaves_context(path: &str) -> bool {
+    let mut depth = 0i32;
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// Returns where a copy of `source` into `to` lands, as stagec's destination check
+/// compares it: a file keeps its name inside a directory `to`, while a
+/// directory's contents go into `to` itself.
+fn landing(to: &str, source: &str) -> String {
+    let is_directory = source.ends_with('/');
+    if to.ends_with('/') && !is_directory {
+        return scope::normalize(&format!("{to}{}", scope::basename(source)));
+    }
+    scope::normalize(to.trim_end_matches('/'))
+        .trim_end_matches('/')
+        .to_string()
+}
+
+impl Converter {
     /// Converts `COPY <<EOF /path` into a run step that writes the file.
     fn copy_heredoc(&mut self, instruction: &Instruction) {
         if !self.stage().has_shell || instruction.flag("from").is_some() {
-            self.keep(instruction, "a COPY heredoc in a stage without a shell cannot be converted");
+            self.keep(
+                instruction,
+                "a COPY heredoc in a stage without a shell cannot be converted",
+            );
             return;
         }
         let Some(dest) = instruction.rest.split_whitespace().last().map(str::to_string) else {
             self.keep(instruction, "the COPY heredoc has no destination");
             return;
         };
-        let workdir = if dest.starts_with('/') { "/".to_string() } else { self.workdir_or_root(instruction.line) };
+        let workdir = if dest.starts_with('/') {
+            "/".to_string()
+        } else {
+            self.workdir_or_root(instruction.line)
+        };
         let dest = scope::resolve(&workdir, &dest);
         if dest.contains(['$', '\'']) {
-            self.keep(instruction, "a COPY heredoc destination with variables or quotes cannot be converted");
+            self.keep(
+                instruction,
+                "a COPY heredoc destination with variables or quotes cannot be converted",
+            );
             return;
         }
         let mut script = Vec::new();
         for heredoc in &instruction.heredocs {
-            let file = if dest.ends_with('/') { format!("{dest}{}", heredoc.marker) } else { dest.clone() };
+            let file = if dest.ends_with('/') {
+                format!("{dest}{}", heredoc.marker)
+            } else {
+                dest.clone()
+            };
             let directory = scope::normalize(&format!("{file}/.."));
             let mut marker = "STAGEC_EOF".to_string();
             while heredoc.body.lines().any(|line| line == marker) {
                 marker.push('_');
             }
-            script.push(format!("mkdir -p '{directory}' && cat > '{file}' <<'{marker}'\n{}{marker}", heredoc.body));
+            script.push(format!(
+                "mkdir -p '{directory}' && cat > '{file}' <<'{marker}'\n{}{marker}",
+                heredoc.body
+            ));
             if let Some(mode) = instruction.flag("chmod").and_then(|flag| flag.value.clone()) {
                 script.push(format!("chmod {mode} '{file}'"));
             }
@@ -222,7 +326,10 @@ impl Converter {
                 script.push(format!("chown {owner} '{file}'"));
             }
         }
-        self.note(instruction.line, "the COPY heredoc is written as a run step that creates the file");
-        self.push(format!("run {}", kdl::string(&script.join("\n"))));
+        self.note(
+            instruction.line,
+            "the COPY heredoc is written as a run step that creates the file",
+        );
+        self.push(format!("run {}", kdl::block_string(&script.join("\n"), "    ")));
     }
 }

@@ -30,7 +30,22 @@ impl Converter {
             lines.push(String::new());
         }
 
-        for stage in &self.stages {
+        // `stagec dockerfile` ends with a bare `FROM stage` when check stages
+        // follow the image's stage; that alias stage is the image's stage.
+        let mut image_stage = self.final_stage;
+        let mut skipped = None;
+        if let Some(index) = self.final_stage {
+            let stage = &self.stages[index];
+            if !stage.named && stage.body.is_empty() && stage.artifacts.is_empty() && stage.base_stage.is_some() {
+                image_stage = stage.base_stage;
+                skipped = Some(index);
+            }
+        }
+
+        for (index, stage) in self.stages.iter().enumerate() {
+            if Some(index) == skipped {
+                continue;
+            }
             let mut header = format!("stage {} from={}", kdl::string(&stage.name), kdl::string(&stage.from));
             if let Some(platform) = &stage.platform {
                 header.push_str(&format!(" platform={}", kdl::string(platform)));
@@ -58,8 +73,18 @@ impl Converter {
             lines.push(String::new());
         }
 
-        if let Some(index) = self.final_stage {
+        if let Some(index) = image_stage {
             lines.push(format!("image {}", kdl::string(&self.stages[index].name)));
+        }
+        let checks: Vec<String> = self
+            .checks
+            .iter()
+            .filter_map(|name| self.stage_by_name(name))
+            .filter(|index| Some(*index) != image_stage)
+            .map(|index| kdl::string(&self.stages[index].name))
+            .collect();
+        if !checks.is_empty() {
+            lines.push(format!("check {}", checks.join(" ")));
         }
         let mut spec = lines.join("\n");
         spec.push('\n');

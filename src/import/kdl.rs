@@ -4,7 +4,10 @@
 /// escapes, else a quoted string with escapes.
 pub fn string(text: &str) -> String {
     let needs_escape = text.chars().any(|c| c == '"' || c == '\\');
-    let raw_ok = needs_escape && !text.chars().any(|c| c == '\n' || c == '\r' || is_disallowed(c) || c.is_control());
+    let raw_ok = needs_escape
+        && !text
+            .chars()
+            .any(|c| c == '\n' || c == '\r' || is_disallowed(c) || c.is_control());
     if raw_ok {
         let mut hashes = 1;
         while text.contains(&format!("\"{}", "#".repeat(hashes))) {
@@ -31,10 +34,40 @@ pub fn string(text: &str) -> String {
     quoted
 }
 
-/// A property key: bare when it is a plain identifier, else quoted.
+/// Quotes `text` as a KDL string. Multi-line text becomes a raw multi-line
+/// string with each line indented by `indent` plus four spaces, so that a
+/// script stays readable.
+pub fn block_string(text: &str, indent: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c == '\n' || c == '\t' || !(c.is_control() || is_disallowed(c)));
+    if !text.contains('\n') || !plain {
+        return string(text);
+    }
+    let mut hashes = 1;
+    while text.contains(&format!("\"\"\"{}", "#".repeat(hashes))) {
+        hashes += 1;
+    }
+    let fence = "#".repeat(hashes);
+    let inner = format!("{indent}    ");
+    let mut out = format!("{fence}\"\"\"\n");
+    for line in text.split('\n') {
+        if !line.trim().is_empty() {
+            out.push_str(&inner);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("{inner}\"\"\"{fence}"));
+    out
+}
+
+/// Writes a property key: bare when it is a plain identifier, else quoted.
 pub fn key(name: &str) -> String {
     let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
         && !matches!(name, "true" | "false" | "null" | "inf" | "nan");
     if plain { name.to_string() } else { string(name) }
 }
@@ -51,7 +84,15 @@ pub fn comment_lines(text: &str, indent: &str) -> Vec<String> {
         .map(|line| {
             let clean: String = line
                 .chars()
-                .map(|c| if c == '\t' { ' ' } else if c.is_control() || is_disallowed(c) { '?' } else { c })
+                .map(|c| {
+                    if c == '\t' {
+                        ' '
+                    } else if c.is_control() || is_disallowed(c) {
+                        '?'
+                    } else {
+                        c
+                    }
+                })
                 .collect();
             format!("{indent}// {}", clean.trim_end())
         })
@@ -79,9 +120,21 @@ mod tests {
     }
 
     #[test]
+    fn block_string_indents_lines() {
+        assert_eq!(
+            block_string("a\n\nb", "    "),
+            "#\"\"\"\n        a\n\n        b\n        \"\"\"#"
+        );
+        assert_eq!(block_string("one line", "    "), "\"one line\"");
+    }
+
+    #[test]
     fn key_quotes_dotted_and_keywords() {
         assert_eq!(key("CGO_ENABLED"), "CGO_ENABLED");
-        assert_eq!(key("org.opencontainers.image.title"), "\"org.opencontainers.image.title\"");
+        assert_eq!(
+            key("org.opencontainers.image.title"),
+            "\"org.opencontainers.image.title\""
+        );
         assert_eq!(key("true"), "\"true\"");
         assert_eq!(key("a b"), "\"a b\"");
         assert_eq!(key("1x"), "\"1x\"");

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// Instructions that the Dockerfile frontend knows.
+/// Instructions of the Dockerfile frontend.
 const KEYWORDS: &[&str] = &[
     "ADD",
     "ARG",
@@ -110,8 +110,14 @@ impl Instruction {
 /// Parses `source` as a Dockerfile.
 pub fn parse(source: &str) -> Result<Dockerfile, SyntaxError> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
-    let lines: Vec<&str> = source.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).collect();
-    let mut dockerfile = Dockerfile { escape: '\\', ..Dockerfile::default() };
+    let lines: Vec<&str> = source
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .collect();
+    let mut dockerfile = Dockerfile {
+        escape: '\\',
+        ..Dockerfile::default()
+    };
 
     let mut index = read_directives(&lines, &mut dockerfile)?;
     while index < lines.len() {
@@ -156,7 +162,11 @@ fn read_directives(lines: &[&str], dockerfile: &mut Dockerfile) -> Result<usize,
                 }
             };
         }
-        dockerfile.directives.push(Directive { name, value, line: index + 1 });
+        dockerfile.directives.push(Directive {
+            name,
+            value,
+            line: index + 1,
+        });
         index += 1;
     }
     Ok(index)
@@ -234,7 +244,10 @@ fn read_instruction(lines: &[&str], start: usize, escape: char) -> Result<(Instr
                     help: "write flags as --name=value, such as --from=builder".to_string(),
                 });
             }
-            flags.push(Flag { name: name.to_ascii_lowercase(), value });
+            flags.push(Flag {
+                name: name.to_ascii_lowercase(),
+                value,
+            });
             rest = word[end..].trim_start();
         }
     }
@@ -255,14 +268,23 @@ fn read_instruction(lines: &[&str], start: usize, escape: char) -> Result<(Instr
                 };
                 source.push(line);
                 index += 1;
-                let content = if strip_tabs { line.trim_start_matches('\t') } else { line };
+                let content = if strip_tabs {
+                    line.trim_start_matches('\t')
+                } else {
+                    line
+                };
                 if content == marker {
                     break;
                 }
                 body.push_str(content);
                 body.push('\n');
             }
-            heredocs.push(Heredoc { marker, body, strip_tabs, quoted });
+            heredocs.push(Heredoc {
+                marker,
+                body,
+                strip_tabs,
+                quoted,
+            });
         }
     }
 
@@ -280,7 +302,7 @@ fn read_instruction(lines: &[&str], start: usize, escape: char) -> Result<(Instr
     Ok((instruction, index))
 }
 
-/// The arguments of an exec-form instruction. Text that starts with `[` but
+/// Returns the arguments of an exec-form instruction. Text that starts with `[` but
 /// is not a JSON array of strings is shell form, as in Docker.
 fn json_form(rest: &str) -> Option<Vec<String>> {
     if !rest.starts_with('[') {

@@ -9,21 +9,36 @@ impl Converter {
     pub(super) fn run_step(&mut self, instruction: &Instruction) -> Result<(), SyntaxError> {
         let command = match &instruction.json {
             Some(argv) if argv.is_empty() => {
-                self.keep(instruction, "an empty exec form cannot be expressed: a spec run needs a program");
+                self.keep(
+                    instruction,
+                    "an empty exec form cannot be expressed: a spec run needs a program",
+                );
                 return Ok(());
             }
             Some(argv) if argv.len() == 1 => format!("run {} exec=#true", kdl::string(&argv[0])),
-            Some(argv) => format!("run {}", argv.iter().map(|arg| kdl::string(arg)).collect::<Vec<_>>().join(" ")),
+            Some(argv) => format!(
+                "run {}",
+                argv.iter().map(|arg| kdl::string(arg)).collect::<Vec<_>>().join(" ")
+            ),
             None => {
                 if !self.stage().has_shell {
-                    self.keep(instruction, "a shell-form RUN in a stage without a shell (scratch) cannot run");
+                    self.keep(
+                        instruction,
+                        "a shell-form RUN in a stage without a shell (scratch) cannot run",
+                    );
                     return Ok(());
                 }
-                let Some(text) = self.shell_text(instruction) else { return Ok(()) };
+                let Some(text) = self.shell_text(instruction) else {
+                    return Ok(());
+                };
                 if text.trim().is_empty() {
-                    return Err(super::convert::error(instruction, "RUN needs a command".to_string(), "write `RUN make`"));
+                    return Err(super::convert::error(
+                        instruction,
+                        "RUN needs a command".to_string(),
+                        "write `RUN make`",
+                    ));
                 }
-                format!("run {}", kdl::string(&text))
+                format!("run {}", kdl::block_string(&text, "    "))
             }
         };
 
@@ -38,7 +53,7 @@ impl Converter {
                         self.need_syntax(3);
                     }
                 }
-                "mount" => match self.mount(&value) {
+                "mount" => match self.mount(&value, instruction.line) {
                     Ok((node, notes)) => {
                         children.push(node);
                         for note in notes {
@@ -52,7 +67,11 @@ impl Converter {
                 },
                 _ => self.note(
                     instruction.line,
-                    &format!("RUN flag `--{}{}` is not supported and is left out", flag.name, flag.value.as_ref().map(|v| format!("={v}")).unwrap_or_default()),
+                    &format!(
+                        "RUN flag `--{}{}` is not supported and is left out",
+                        flag.name,
+                        flag.value.as_ref().map(|v| format!("={v}")).unwrap_or_default()
+                    ),
                 ),
             }
         }
@@ -69,15 +88,20 @@ impl Converter {
         Ok(())
     }
 
-    /// The shell text of a RUN. Heredoc bodies follow the command as a shell
-    /// heredoc, which `/bin/sh -c` runs the same way; a lone `<<EOF` is the
-    /// script itself.
+    /// Returns the shell text of a RUN. Heredoc bodies follow the command as a
+    /// shell heredoc, which `/bin/sh -c` runs the same way. A lone `<<EOF` is
+    /// the script itself.
     fn shell_text(&mut self, instruction: &Instruction) -> Option<String> {
         let rest = instruction.rest.as_str();
         let Some(first) = instruction.heredocs.first() else {
             return Some(rest.to_string());
         };
-        let alone = instruction.heredocs.len() == 1 && rest.trim_start_matches('<').trim_start_matches('-').trim_matches(['"', '\'']) == first.marker;
+        let alone = instruction.heredocs.len() == 1
+            && rest
+                .trim_start_matches('<')
+                .trim_start_matches('-')
+                .trim_matches(['"', '\''])
+                == first.marker;
         if alone {
             if let Some(shebang) = first.body.lines().next().and_then(|line| line.strip_prefix("#!")) {
                 let interpreter = shebang.trim();
@@ -101,20 +125,38 @@ impl Converter {
 
     /// Converts one `--mount=...` value into a `run` child node, with notes
     /// about options left out.
-    fn mount(&mut self, value: &str) -> Result<(String, Vec<String>), String> {
+    fn mount(&mut self, value: &str, line: usize) -> Result<(String, Vec<String>), String> {
         let mut options: Vec<(String, Option<String>)> = Vec::new();
         for field in value.split(',') {
             let (key, value) = match field.split_once('=') {
-                Some((key, value)) => (key.trim().to_ascii_lowercase(), Some(value.trim().trim_matches('"').to_string())),
+                Some((key, value)) => (
+                    key.trim().to_ascii_lowercase(),
+                    Some(value.trim().trim_matches('"').to_string()),
+                ),
                 None => (field.trim().to_ascii_lowercase(), None),
             };
             options.push((key, value));
         }
         let get = |names: &[&str]| {
-            options.iter().find(|(key, _)| names.contains(&key.as_str())).and_then(|(_, value)| value.clone())
+            // A bare key such as `required` has the empty value.
+            options
+                .iter()
+                .find(|(key, _)| names.contains(&key.as_str()))
+                .map(|(_, value)| value.clone().unwrap_or_default())
         };
         let kind = get(&["type"]).unwrap_or_else(|| "bind".to_string());
-        let target = get(&["target", "dst", "destination"]);
+        let mut target = get(&["target", "dst", "destination"]);
+        // BuildKit resolves a relative target against the working directory.
+        if let Some(relative) = target.clone().filter(|target| !target.starts_with('/')) {
+            let workdir = self.workdir_or_root(line);
+            let resolved = scope::resolve(&workdir, &relative);
+            let trimmed = resolved.trim_end_matches('/');
+            target = Some(if trimmed.is_empty() {
+                "/".to_string()
+            } else {
+                trimmed.to_string()
+            });
+        }
         let mut notes = Vec::new();
         let mut known: Vec<&str> = vec!["type", "target", "dst", "destination"];
 
@@ -126,7 +168,9 @@ impl Converter {
                 if let Some(id) = get(&["id"]) {
                     node.push_str(&format!(" id={}", kdl::string(&id)));
                 }
-                if let Some(sharing) = get(&["sharing"]).filter(|s| matches!(s.as_str(), "shared" | "private" | "locked")) {
+                if let Some(sharing) =
+                    get(&["sharing"]).filter(|s| matches!(s.as_str(), "shared" | "private" | "locked"))
+                {
                     node.push_str(&format!(" sharing={}", kdl::string(&sharing)));
                 }
                 if let Some(mode) = get(&["mode"]) {
@@ -142,7 +186,9 @@ impl Converter {
             "secret" => {
                 known.extend(["id", "required", "env"]);
                 let id = get(&["id"]).or_else(|| target.as_deref().map(|t| scope::basename(t).to_string()));
-                let id = id.filter(|id| !id.is_empty()).ok_or("a secret mount needs id= or target=")?;
+                let id = id
+                    .filter(|id| !id.is_empty())
+                    .ok_or("a secret mount needs id= or target=")?;
                 self.secrets.insert(id.clone());
                 let mut node = format!("secret {}", kdl::string(&id));
                 if let Some(target) = &target {
@@ -152,7 +198,8 @@ impl Converter {
                     node.push_str(&format!(" env={}", kdl::string(&env)));
                     self.need_syntax(10);
                 }
-                if is_false(get(&["required"])) {
+                // BuildKit's default is not required; the spec's is required.
+                if !is_true(get(&["required"])) {
                     node.push_str(" required=#false");
                 }
                 node
@@ -166,7 +213,8 @@ impl Converter {
                 if let Some(target) = &target {
                     node.push_str(&format!(" target={}", kdl::string(target)));
                 }
-                if is_false(get(&["required"])) {
+                // BuildKit's default is not required; the spec's is required.
+                if !is_true(get(&["required"])) {
                     node.push_str(" required=#false");
                 }
                 node
@@ -205,9 +253,9 @@ impl Converter {
                         }
                     }
                 }
-                let readwrite = options.iter().any(|(key, value)| {
-                    matches!(key.as_str(), "rw" | "readwrite") && !is_false(value.clone())
-                });
+                let readwrite = options
+                    .iter()
+                    .any(|(key, value)| matches!(key.as_str(), "rw" | "readwrite") && !is_false(value.clone()));
                 if readwrite {
                     node.push_str(" readwrite=#true");
                 }
@@ -218,12 +266,19 @@ impl Converter {
 
         for (key, value) in &options {
             if !known.contains(&key.as_str()) {
-                let text = value.as_ref().map(|value| format!("{key}={value}")).unwrap_or(key.clone());
+                let text = value
+                    .as_ref()
+                    .map(|value| format!("{key}={value}"))
+                    .unwrap_or(key.clone());
                 notes.push(format!("the mount option `{text}` is not supported and is left out"));
             }
         }
         Ok((node, notes))
     }
+}
+
+fn is_true(value: Option<String>) -> bool {
+    value.is_some_and(|value| value.eq_ignore_ascii_case("true") || value.is_empty())
 }
 
 fn is_false(value: Option<String>) -> bool {

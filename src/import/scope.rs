@@ -10,8 +10,8 @@ use super::words::{Piece, Word};
 pub struct Scope<'a> {
     /// Build args declared in the stage so far, or the global args for FROM.
     pub args: &'a BTreeSet<String>,
-    /// Env vars set in the stage and its `from` chain; None for FROM, which
-    /// sees no env.
+    /// Env vars set in the stage and its `from` chain. None for FROM,
+    /// which cannot read env vars.
     pub env: Option<&'a BTreeSet<String>>,
 }
 
@@ -24,11 +24,15 @@ pub fn render(word: &Word, scope: &Scope<'_>) -> Result<String, String> {
             Piece::Text(text) => out.push_str(&text.replace("${", "$${")),
             Piece::Var { name, modifier } => {
                 if let Some(modifier) = modifier {
-                    return Err(format!("`${{{name}{modifier}}}` uses a shell modifier, which specs cannot express"));
+                    return Err(format!(
+                        "`${{{name}{modifier}}}` uses a shell modifier, which specs cannot express"
+                    ));
                 }
                 // `$` then `${NAME}` would read as the literal `$${`.
                 if out.ends_with('$') {
-                    return Err(format!("a literal `$` right before `${name}` cannot be written in a spec"));
+                    return Err(format!(
+                        "a literal `$` right before `${name}` cannot be written in a spec"
+                    ));
                 }
                 out.push_str(&reference(name, scope)?);
             }
@@ -49,7 +53,9 @@ fn reference(name: &str, scope: &Scope<'_>) -> Result<String, String> {
     // forbids reading both in one stage.
     if env.contains(name) {
         if scope.args.contains(name) {
-            return Err(format!("`${name}` is both an ARG and an ENV of the stage, which a spec cannot mix"));
+            return Err(format!(
+                "`${name}` is both an ARG and an ENV of the stage, which a spec cannot mix"
+            ));
         }
         return Ok(format!("${{env:{name}}}"));
     }
@@ -85,7 +91,13 @@ pub fn render_with_defaults(word: &Word, defaults: &dyn Fn(&str) -> Option<Strin
 pub fn unique_name(wanted: &str, letter_first: bool, taken: &[String]) -> String {
     let mut base: String = wanted
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     base = base.trim_matches('-').to_string();
     if base.is_empty() {
@@ -102,7 +114,10 @@ pub fn unique_name(wanted: &str, letter_first: bool, taken: &[String]) -> String
     if !is_taken(&base) {
         return base;
     }
-    (2..).map(|n| format!("{base}-{n}")).find(|name| !is_taken(name)).unwrap_or(base)
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|name| !is_taken(name))
+        .unwrap_or(base)
 }
 
 /// Normalises an absolute path: no `.` or empty components, `..` resolved,
@@ -139,7 +154,7 @@ pub fn resolve(workdir: &str, path: &str) -> String {
     resolved
 }
 
-/// The last component of `path`, for naming artifacts and stages.
+/// Returns the last component of `path`, for naming artifacts and stages.
 pub fn basename(path: &str) -> &str {
     path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
 }
@@ -169,11 +184,20 @@ mod tests {
     fn render_maps_args_and_env() {
         let args: BTreeSet<String> = ["V".to_string()].into();
         let env: BTreeSet<String> = ["HOME".to_string()].into();
-        let scope = Scope { args: &args, env: Some(&env) };
+        let scope = Scope {
+            args: &args,
+            env: Some(&env),
+        };
         let word = vec![
-            Piece::Var { name: "V".into(), modifier: None },
+            Piece::Var {
+                name: "V".into(),
+                modifier: None,
+            },
             Piece::Text("/${x}".into()),
-            Piece::Var { name: "HOME".into(), modifier: None },
+            Piece::Var {
+                name: "HOME".into(),
+                modifier: None,
+            },
         ];
         assert_eq!(render(&word, &scope).unwrap(), "${V}/$${x}${env:HOME}");
     }

@@ -8,7 +8,10 @@ pub enum Piece {
     Text(String),
     /// `$NAME` or `${NAME}`. `modifier` is the rest of `${NAME:-word}` and
     /// the other shell forms, which the spec language has no equivalent of.
-    Var { name: String, modifier: Option<String> },
+    Var {
+        name: String,
+        modifier: Option<String>,
+    },
 }
 
 pub type Word = Vec<Piece>;
@@ -119,7 +122,10 @@ fn read_variable(chars: &[char], start: usize, word: &mut Word) -> Result<usize,
                 return Err(format!("`${{{inner}}}` is not a valid variable reference"));
             }
             let modifier = (name_end < inner.len()).then(|| inner[name_end..].to_string());
-            word.push(Piece::Var { name: name.to_string(), modifier });
+            word.push(Piece::Var {
+                name: name.to_string(),
+                modifier,
+            });
             Ok(start + 3 + close)
         }
         Some(c) if is_name_start(*c) => {
@@ -152,7 +158,9 @@ pub fn literal(word: &Word) -> Option<String> {
 
 /// Splits a `key=value` word at its first literal `=`.
 pub fn split_key_value(word: &Word) -> Option<(String, Word)> {
-    let Some(Piece::Text(first)) = word.first() else { return None };
+    let Some(Piece::Text(first)) = word.first() else {
+        return None;
+    };
     let (key, value_start) = first.split_once('=')?;
     let mut value = Vec::new();
     if !value_start.is_empty() {
@@ -173,7 +181,10 @@ mod tests {
     #[test]
     fn words_split_at_unquoted_space() {
         let words = split_words(r#"a "b c" 'd e' f\ g"#, '\\', true).unwrap();
-        assert_eq!(words, vec![vec![text("a")], vec![text("b c")], vec![text("d e")], vec![text("f g")]]);
+        assert_eq!(
+            words,
+            vec![vec![text("a")], vec![text("b c")], vec![text("d e")], vec![text("f g")]]
+        );
     }
 
     #[test]
@@ -183,9 +194,15 @@ mod tests {
             words[0],
             vec![
                 text("/app/"),
-                Piece::Var { name: "NAME".into(), modifier: None },
+                Piece::Var {
+                    name: "NAME".into(),
+                    modifier: None
+                },
                 text("-"),
-                Piece::Var { name: "V".into(), modifier: Some(":-1".into()) },
+                Piece::Var {
+                    name: "V".into(),
+                    modifier: Some(":-1".into())
+                },
             ]
         );
     }

@@ -7,8 +7,11 @@ pub fn digest_of(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
     let mut text = String::with_capacity(7 + 64);
     text.push_str("sha256:");
+    // Formatting each byte with `format!` took a third of `stagec llb`.
+    const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in hash {
-        text.push_str(&format!("{byte:02x}"));
+        text.push(HEX_DIGITS[usize::from(byte >> 4)] as char);
+        text.push(HEX_DIGITS[usize::from(byte & 0x0f)] as char);
     }
     text
 }

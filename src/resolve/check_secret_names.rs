@@ -64,7 +64,7 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
             continue;
         }
 
-        let id = name.value.to_ascii_lowercase().replace('-', "_");
+        let id = name_parts(&name.value).join("_").to_ascii_lowercase();
         diagnostics.push(
             Diagnostic::new(
                 Code::SecretLikeArg,
@@ -225,5 +225,12 @@ mod tests {
         let help = diagnostic.help.expect("a help line");
         assert!(help.contains(r#"secret "npm_token" env="NPM_TOKEN""#), "{help}");
         assert!(help.contains("--secret id=npm_token,env=VAR"), "{help}");
+    }
+
+    #[test]
+    fn secret_name_help_splits_camel_case_id() {
+        let source = r#"stage "a" from="alpine:3" { env awsSecretAccessKey="x" }"#;
+        let help = first_among(source, SecretLikeArg).help.expect("a help line");
+        assert!(help.contains(r#"secret "aws_secret_access_key" env="awsSecretAccessKey""#), "{help}");
     }
 }

@@ -3,7 +3,7 @@
 //! grammar of the `kdl` crate 6.7 (src/v2_parser.rs), including where that
 //! crate backtracks and where it commits to an error.
 
-/// Why a grammar rule did not match. `Backtrack` lets the caller try the
+/// The outcome of a grammar rule that did not match. `Backtrack` lets the caller try the
 /// next alternative. `Cut` rejects the document: the `kdl` crate records an
 /// error at that point, so no other reading of the text can succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,8 @@ pub(super) fn is_disallowed(c: char) -> bool {
 }
 
 pub(super) fn is_unicode_space(c: char) -> bool {
-    matches!(c,
+    matches!(
+        c,
         '\t' | ' ' | '\u{00A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
     )
 }

@@ -27,7 +27,10 @@ pub fn parse(source: &str) -> Result<Document, Vec<Diagnostic>> {
     match parser::parse_document(&text) {
         Ok(nodes) => Ok(Document { nodes, syntax }),
         Err(offset) => {
-            tracing::debug!(offset, "the KDL parser rejected the spec; asking the kdl crate for diagnostics");
+            tracing::debug!(
+                offset,
+                "the KDL parser rejected the spec; asking the kdl crate for diagnostics"
+            );
             parse_with_kdl_crate(source)
         }
     }

@@ -143,7 +143,10 @@ impl Parser<'_> {
         }
 
         let before_children = self.cursor.pos;
-        let children = match self.before_node_children(depth).and_then(|()| self.node_children(depth)) {
+        let children = match self
+            .before_node_children(depth)
+            .and_then(|()| self.node_children(depth))
+        {
             Ok(children) => Some(children),
             Err(Fail::Backtrack) => {
                 self.cursor.pos = before_children;

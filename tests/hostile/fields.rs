@@ -202,8 +202,9 @@ fn render(top: &[String], stages: &[(String, Vec<String>, String)]) -> String {
         source.push_str("}\n");
     }
     source.push('\n');
-    for (name, _, tag) in stages {
-        source.push_str(&format!("image \"{name}\" tag={}\n", kdl_string(tag)));
+    for (position, (name, _, tag)) in stages.iter().enumerate() {
+        let default = if position == 0 && stages.len() > 1 { " default=#true" } else { "" };
+        source.push_str(&format!("image \"{name}\" tag={}{default}\n", kdl_string(tag)));
     }
     source
 }

@@ -49,14 +49,18 @@ impl TestPki {
         let mut server_params =
             CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("server params");
         server_params.distinguished_name.push(DnType::CommonName, "buildkitd");
-        let server_cert = server_params.signed_by(&server_key, &issuer).expect("server certificate");
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("server certificate");
         std::fs::write(path("server.pem"), server_cert.pem()).expect("write server.pem");
         std::fs::write(path("server-key.pem"), server_key.serialize_pem()).expect("write server-key.pem");
 
         let client_key = KeyPair::generate().expect("client key");
         let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
         client_params.distinguished_name.push(DnType::CommonName, "stagec");
-        let client_cert = client_params.signed_by(&client_key, &issuer).expect("client certificate");
+        let client_cert = client_params
+            .signed_by(&client_key, &issuer)
+            .expect("client certificate");
         std::fs::write(path("client.pem"), client_cert.pem()).expect("write client.pem");
         std::fs::write(path("client-key.pem"), client_key.serialize_pem()).expect("write client-key.pem");
 

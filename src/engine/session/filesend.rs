@@ -14,7 +14,7 @@
 //!   an empty one at the end, then stagec requests each regular file with
 //!   `PACKET_REQ` by the index of its stat, receives `PACKET_DATA` chunks
 //!   with an empty chunk at the end of each file, and sends `PACKET_FIN`,
-//!   which the engine answers with `PACKET_FIN`.
+//!   to which the engine replies with `PACKET_FIN`.
 //!
 //! So this service decodes the raw messages itself, by the kind of output.
 
@@ -161,27 +161,45 @@ async fn receive_file(path: &Path, mut incoming: Streaming<Bytes>) -> Result<(),
     let failed = |action: &str, error: std::io::Error| {
         Status::internal(format!("stagec: {action} {} failed: {error}", path.display()))
     };
-    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(|error| failed("creating the folder of", error))?;
-    let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let partial = parent.join(format!(".{file_name}.stagec-partial"));
 
-    let mut file = tokio::fs::File::create(&partial)
-        .await
-        .map_err(|error| failed("creating", error))?;
-    let mut written = 0u64;
-    while let Some(message) = incoming.message().await? {
-        let chunk = decode_chunk(message)?;
-        written += chunk.len() as u64;
-        file.write_all(&chunk).await.map_err(|error| failed("writing", error))?;
+    let received = async {
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|error| failed("creating", error))?;
+        let mut written = 0u64;
+        while let Some(message) = incoming.message().await? {
+            let chunk = decode_chunk(message)?;
+            written += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(|error| failed("writing", error))?;
+        }
+        file.flush().await.map_err(|error| failed("writing", error))?;
+        drop(file);
+        tokio::fs::rename(&partial, path)
+            .await
+            .map_err(|error| failed("renaming the partial file to", error))?;
+        Ok::<u64, Status>(written)
     }
-    file.flush().await.map_err(|error| failed("writing", error))?;
-    drop(file);
-    tokio::fs::rename(&partial, path)
-        .await
-        .map_err(|error| failed("renaming the partial file to", error))?;
+    .await;
+    // A failed export (a full disk, a closed session) leaves no partial file.
+    let written = match received {
+        Ok(written) => written,
+        Err(status) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(status);
+        }
+    };
     tracing::debug!(path = %path.display(), bytes = written, "output file written");
     Ok(())
 }
@@ -189,7 +207,8 @@ async fn receive_file(path: &Path, mut incoming: Streaming<Bytes>) -> Result<(),
 async fn receive_stdout(mut incoming: Streaming<Bytes>) -> Result<(), Status> {
     use std::io::Write;
 
-    let failed = |error: std::io::Error| Status::internal(format!("stagec: writing to standard output failed: {error}"));
+    let failed =
+        |error: std::io::Error| Status::internal(format!("stagec: writing to standard output failed: {error}"));
     while let Some(message) = incoming.message().await? {
         let chunk = decode_chunk(message)?;
         // A blocking write, because tokio's stdout is not enabled in this
@@ -274,7 +293,11 @@ async fn receive_folder(
         match packet_type(&packet)? {
             PacketType::PacketData => {}
             PacketType::PacketErr => return Err(engine_error(&packet)),
-            other => return Err(Status::invalid_argument(format!("unexpected {other:?} while receiving files"))),
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "unexpected {other:?} while receiving files"
+                )));
+            }
         }
         let entry = pending
             .get_mut(&packet.id)
@@ -290,8 +313,16 @@ async fn receive_folder(
             continue;
         };
         if packet.data.is_empty() {
-            file.flush().await.map_err(|error| io_failed("writing", &entry.path, error))?;
-            entry.file = None;
+            file.flush()
+                .await
+                .map_err(|error| io_failed("writing", &entry.path, error))?;
+            if let Some(file) = entry.file.take() {
+                let modified = modification_time(entry.stat.mod_time);
+                file.into_std()
+                    .await
+                    .set_modified(modified)
+                    .map_err(|error| io_failed("setting the modification time of", &entry.path, error))?;
+            }
             set_permissions(&entry.path, entry.stat.mode).await?;
             remaining -= 1;
         } else {
@@ -327,9 +358,21 @@ fn relative_path(path: &str) -> Result<PathBuf, Status> {
         .components()
         .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
     if !inside || path.is_empty() {
-        return Err(Status::invalid_argument(format!("output path {path:?} leaves the output folder")));
+        return Err(Status::invalid_argument(format!(
+            "output path {path:?} leaves the output folder"
+        )));
     }
     Ok(relative.to_path_buf())
+}
+
+/// Returns the time of fsutil's `mod_time`, in nanoseconds since the Unix epoch.
+fn modification_time(nanoseconds: i64) -> std::time::SystemTime {
+    let since_epoch = std::time::Duration::from_nanos(nanoseconds.unsigned_abs());
+    if nanoseconds >= 0 {
+        std::time::UNIX_EPOCH + since_epoch
+    } else {
+        std::time::UNIX_EPOCH - since_epoch
+    }
 }
 
 /// Applies the permission bits of Go's file mode, with setuid, setgid and sticky.
@@ -348,7 +391,12 @@ async fn set_permissions(path: &Path, go_file_mode: u32) -> Result<(), Status> {
     }
     tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .await
-        .map_err(|error| Status::internal(format!("stagec: setting the mode of {} failed: {error}", path.display())))
+        .map_err(|error| {
+            Status::internal(format!(
+                "stagec: setting the mode of {} failed: {error}",
+                path.display()
+            ))
+        })
 }
 
 async fn next_packet(incoming: &mut Streaming<Bytes>) -> Result<Packet, Status> {
@@ -368,7 +416,10 @@ fn packet_type(packet: &Packet) -> Result<PacketType, Status> {
 }
 
 fn engine_error(packet: &Packet) -> Status {
-    Status::aborted(format!("the engine failed to send the output: {}", String::from_utf8_lossy(&packet.data)))
+    Status::aborted(format!(
+        "the engine failed to send the output: {}",
+        String::from_utf8_lossy(&packet.data)
+    ))
 }
 
 fn packet_of(packet_type: PacketType, id: u32) -> Packet {

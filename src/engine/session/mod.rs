@@ -92,9 +92,9 @@ impl Session {
             headers.push(("X-Docker-Expose-Session-Grpc-Method", (*method).to_string()));
         }
         let connection: std::pin::Pin<Box<dyn Connection>> = match &endpoint.kind {
-            EndpointKind::DockerEngine(host) => {
-                Box::pin(hyper_util::rt::TokioIo::new(upgrade_h2c(host, "/session", &headers).await?))
-            }
+            EndpointKind::DockerEngine(host) => Box::pin(hyper_util::rt::TokioIo::new(
+                upgrade_h2c(host, "/session", &headers).await?,
+            )),
             EndpointKind::Buildkitd { .. } => Box::pin(control_stream::open(channel, &headers, &config.id)),
         };
         let connection = hyper_util::rt::TokioIo::new(connection);

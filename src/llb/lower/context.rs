@@ -7,6 +7,14 @@ use crate::llb::{Fs, Graph, LocalSource, OpMetadata, SourceOp, digest_of};
 use crate::lower::{BindSource, BuildGraph, BuildStepKind, CopySource, CopyStep, MountKind};
 use crate::model::Spanned;
 
+/// Whether the context source can send the context path `path`. BuildKit
+/// trims whitespace around each include pattern, so a name that starts or
+/// ends with whitespace would never reach the build.
+pub fn is_sendable(path: &str) -> bool {
+    let relative = context_relative(path);
+    relative.trim() == relative
+}
+
 /// Name of the local directory the engine client serves, as in BuildKit's
 /// Dockerfile frontend.
 pub const CONTEXT_NAME: &str = "context";

@@ -5,13 +5,13 @@
 //! parents, and match `*` globs.
 
 use super::Lowering;
-use super::context::{context_relative, has_wildcard};
+use super::context::{self, context_relative, has_wildcard};
 use super::state::StageState;
-use crate::diag::Span;
+use crate::diag::{Code, Diagnostic, Span};
 use crate::llb::caps::FILE_COPY_INCLUDE_EXCLUDE_PATTERNS;
 use crate::llb::{Chown, CopyAction, FileAction, FileOp, OpMetadata};
 use crate::lower::{self, CopySource};
-use crate::model::ArtifactKind;
+use crate::model::{ArtifactKind, Spanned};
 
 /// The source of a copy from another stage, to explain a failed copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,18 @@ pub struct ArtifactSource {
 }
 
 impl Lowering<'_> {
+    /// Reports a context path that the context source cannot send.
+    fn report_untransferable(&mut self, path: &Spanned<String>) {
+        self.diagnostics.push(
+            Diagnostic::new(
+                Code::UnrepresentableValue,
+                format!("context path {:?} starts or ends with whitespace", path.value),
+            )
+            .label(path.span, "BuildKit trims the include patterns that select the context files to send")
+            .help("rename the file so that its name neither starts nor ends with whitespace"),
+        );
+    }
+
     pub(super) fn copy(
         &mut self,
         state: &mut StageState,
@@ -60,6 +72,10 @@ impl Lowering<'_> {
                 sources.extend(relative.iter().map(|path| (filtered, format!("/{path}"))));
             }
             CopySource::Context(paths) => {
+                if let Some(path) = paths.iter().find(|path| !context::is_sendable(&path.value)) {
+                    self.report_untransferable(path);
+                    return None;
+                }
                 let context = self.context_fs();
                 for path in paths {
                     sources.push((context, format!("/{}", context_relative(&path.value))));

@@ -55,8 +55,11 @@ pub fn build_stage(node: &Node, diagnostics: &mut Diagnostics) -> Option<Stage> 
         None => (Base::Stage(Spanned::new(String::new(), name.span)), name.span),
     };
 
-    let mut steps = Vec::new();
-    let mut artifacts = Vec::new();
+    // Sized up front: growing by doubling left a quarter to half of these
+    // vectors unused, which showed in the peak memory of large specs.
+    let artifact_count = node.children.iter().filter(|child| child.name == "artifact").count();
+    let mut steps = Vec::with_capacity(node.children.len() - artifact_count);
+    let mut artifacts = Vec::with_capacity(artifact_count);
     for child in &node.children {
         if child.name == "artifact" {
             if let Some(artifact) = build_artifact(child, diagnostics) {

@@ -1,0 +1,305 @@
+//! End to end on a real Docker Engine: `docker build -f app.kdl` with the
+//! stagec frontend image (made by scripts/frontend-image.sh, which
+//! scripts/test.sh runs first) must build the same image as `stagec build`,
+//! and report spec errors with their code and line. Skipped without an
+//! engine, unless STAGEC_E2E=1, which makes a missing engine or frontend
+//! image fail.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sha2::{Digest, Sha256};
+use support::engine::{Engine, engine_or_skip};
+
+/// The frontend image tag; STAGEC_FRONTEND_IMAGE overrides it.
+const DEFAULT_FRONTEND_IMAGE: &str = "stagec/frontend:dev";
+
+/// The image config fields that must match, as tests/build_e2e.rs compares them.
+const CONFIG_FIELDS: [&str; 10] = [
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Labels",
+    "Healthcheck",
+    "Volumes",
+    "StopSignal",
+];
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn frontend_image() -> String {
+    std::env::var("STAGEC_FRONTEND_IMAGE").unwrap_or_else(|_| DEFAULT_FRONTEND_IMAGE.to_string())
+}
+
+/// Returns the engine when it has the frontend image, `None` to skip.
+fn engine_with_frontend(test: &str) -> Option<Engine> {
+    let engine = engine_or_skip(test)?;
+    let image = frontend_image();
+    let present = engine
+        .command(["image", "inspect", "--format", "{{.Id}}", &image])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if present {
+        return Some(engine);
+    }
+    if std::env::var("STAGEC_E2E").is_ok_and(|value| value == "1") {
+        panic!("{test}: the engine has no image {image}; make it with scripts/frontend-image.sh");
+    }
+    eprintln!("{test}: skipped, the engine has no image {image} (run scripts/frontend-image.sh)");
+    None
+}
+
+/// Copies the files of an example into a temporary folder.
+fn example_copy(example: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = repo_root().join("specs/examples").join(example);
+    for entry in fs::read_dir(&source).expect("readable example") {
+        let entry = entry.expect("readable entry");
+        if entry.file_type().expect("file type").is_file() {
+            fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy example file");
+        }
+    }
+    dir
+}
+
+/// Puts the `# syntax=` line of the frontend image at the top of the spec.
+fn add_syntax_line(spec: &Path) {
+    let source = fs::read_to_string(spec).expect("readable spec");
+    fs::write(spec, format!("# syntax={}\n{source}", frontend_image())).expect("write spec");
+}
+
+/// Runs `docker build -f SPEC` on the spec's folder without a network.
+fn docker_build(engine: &Engine, spec: &Path, tag: &str, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "build".into(),
+        "--network".into(),
+        "none".into(),
+        "--progress".into(),
+        "plain".into(),
+        "-f".into(),
+        spec.into(),
+        "-t".into(),
+        tag.into(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsString::from));
+    args.push(spec.parent().expect("a spec has a folder").into());
+    engine.command(&args).output().expect("starts the docker client")
+}
+
+fn assert_success(output: &std::process::Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn stagec_build(spec: &Path, tag: &str) {
+    let output = Command::cargo_bin("stagec")
+        .expect("the stagec binary")
+        .args(["build", "--network", "none", "--progress", "plain", "-t", tag])
+        .arg(spec)
+        .output()
+        .expect("runs stagec");
+    assert_success(&output, "stagec build");
+}
+
+fn config(engine: &Engine, image: &str) -> BTreeMap<String, serde_json::Value> {
+    let text = engine.inspect(image, "{{json .Config}}");
+    let config: serde_json::Value = serde_json::from_str(&text).expect("the config is JSON");
+    CONFIG_FIELDS
+        .iter()
+        .map(|field| (field.to_string(), config.get(*field).cloned().unwrap_or(serde_json::Value::Null)))
+        .collect()
+}
+
+/// One entry per path of an image's files: type, mode, owner, then the
+/// content digest or link target.
+type Tree = BTreeMap<String, String>;
+
+/// Returns the files of `image`: `docker export` of a created container,
+/// unpacked with tar (owners kept, as the tests run as root) and walked.
+fn file_tree(engine: &Engine, image: &str) -> Tree {
+    let created = engine.run(["create", image, "/nonexistent-command"]);
+    let container = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let exported = engine.run(["export", &container]);
+    engine.run(["rm", &container]);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut tar = std::process::Command::new("tar")
+        .args(["-x", "--numeric-owner", "--same-permissions", "-C"])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts tar");
+    std::io::Write::write_all(tar.stdin.as_mut().expect("tar's stdin"), &exported.stdout).expect("write to tar");
+    drop(tar.stdin.take());
+    assert!(tar.wait().expect("tar ends").success(), "tar failed to unpack {image}");
+
+    let mut tree = Tree::new();
+    walk(dir.path(), dir.path(), &mut tree);
+    tree
+}
+
+fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
+    for entry in fs::read_dir(dir).expect("readable folder") {
+        let path = entry.expect("readable entry").path();
+        let metadata = fs::symlink_metadata(&path).expect("readable metadata");
+        let relative = format!("/{}", path.strip_prefix(root).expect("below the root").display());
+        let kind = if metadata.file_type().is_symlink() {
+            format!("symlink {}", fs::read_link(&path).expect("readable link").display())
+        } else if metadata.is_dir() {
+            "dir".to_string()
+        } else if metadata.is_file() {
+            format!("file {:x}", Sha256::digest(fs::read(&path).expect("readable file")))
+        } else {
+            "other".to_string()
+        };
+        let mode = metadata.permissions().mode() & 0o7777;
+        tree.insert(
+            relative,
+            format!("{kind} mode {mode:04o} owner {}:{}", metadata.uid(), metadata.gid()),
+        );
+        if metadata.is_dir() {
+            walk(root, &path, tree);
+        }
+    }
+}
+
+fn assert_same_images(engine: &Engine, expected: &str, actual: &str) {
+    assert_eq!(config(engine, expected), config(engine, actual), "image configs differ");
+    let expected_tree = file_tree(engine, expected);
+    let actual_tree = file_tree(engine, actual);
+    assert!(expected_tree.contains_key("/etc"), "the export has no /etc: {expected_tree:?}");
+    let mut differences = Vec::new();
+    for (path, entry) in &expected_tree {
+        match actual_tree.get(path) {
+            None => differences.push(format!("only in {expected}: {path} ({entry})")),
+            Some(other) if other != entry => differences.push(format!("{path}: {expected} {entry}, {actual} {other}")),
+            Some(_) => {}
+        }
+    }
+    for (path, entry) in &actual_tree {
+        if !expected_tree.contains_key(path) {
+            differences.push(format!("only in {actual}: {path} ({entry})"));
+        }
+    }
+    assert!(differences.is_empty(), "file trees differ:\n{}", differences.join("\n"));
+}
+
+#[test]
+fn frontend_go_web_same_image() {
+    let Some(engine) = engine_with_frontend("frontend_go_web_same_image") else {
+        return;
+    };
+    let llb_tag = "stagec-e2e-frontend/go-web:stagec";
+    stagec_build(&repo_root().join("specs/examples/go-web/app.kdl"), llb_tag);
+
+    let dir = example_copy("go-web");
+    let spec = dir.path().join("app.kdl");
+    add_syntax_line(&spec);
+    let frontend_tag = "stagec-e2e-frontend/go-web:frontend";
+    let output = docker_build(&engine, &spec, frontend_tag, &[]);
+    assert_success(&output, "docker build with the frontend");
+
+    assert_same_images(&engine, llb_tag, frontend_tag);
+}
+
+#[test]
+fn frontend_without_lock_resolves_images() {
+    let Some(engine) = engine_with_frontend("frontend_without_lock_resolves_images") else {
+        return;
+    };
+    let llb_tag = "stagec-e2e-frontend/static-site:stagec";
+    stagec_build(&repo_root().join("specs/examples/static-site/app.kdl"), llb_tag);
+
+    // Without the lock file, the frontend reads the base image configs
+    // through BuildKit; BUILDKIT_SYNTAX selects the frontend instead of a
+    // `# syntax=` line.
+    let dir = example_copy("static-site");
+    fs::remove_file(dir.path().join("app.kdl.lock")).expect("remove the lock file");
+    let spec = dir.path().join("app.kdl");
+    let syntax = format!("BUILDKIT_SYNTAX={}", frontend_image());
+    let frontend_tag = "stagec-e2e-frontend/static-site:frontend";
+    let output = docker_build(&engine, &spec, frontend_tag, &["--build-arg", &syntax]);
+    assert_success(&output, "docker build with BUILDKIT_SYNTAX");
+
+    assert_same_images(&engine, llb_tag, frontend_tag);
+}
+
+#[test]
+fn frontend_spec_error_shows_code_and_line() {
+    let Some(engine) = engine_with_frontend("frontend_spec_error_shows_code_and_line") else {
+        return;
+    };
+    let dir = example_copy("go-web");
+    let spec = dir.path().join("app.kdl");
+    let source = fs::read_to_string(&spec)
+        .expect("readable spec")
+        .replace("from=\"builder\"", "from=\"bulid\"");
+    fs::write(&spec, source).expect("write spec");
+    add_syntax_line(&spec);
+
+    let output = docker_build(&engine, &spec, "stagec-e2e-frontend/broken:1", &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the build must fail:\n{stderr}");
+    assert!(stderr.contains("SC0"), "shows the diagnostic code:\n{stderr}");
+    assert!(stderr.contains("from=\"bulid\""), "shows the spec line:\n{stderr}");
+    assert!(stderr.contains("app.kdl:"), "names the spec file and line:\n{stderr}");
+    assert!(stderr.contains("did you mean"), "shows the help text:\n{stderr}");
+}
+
+#[test]
+fn frontend_failed_step_fails_build() {
+    let Some(engine) = engine_with_frontend("frontend_failed_step_fails_build") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let example = repo_root().join("specs/examples/go-web");
+    fs::copy(example.join("app.kdl.lock"), dir.path().join("app.kdl.lock")).expect("copy lock");
+    let spec = dir.path().join("app.kdl");
+    let source = format!(
+        "# syntax={}\nstage \"app\" from=\"alpine:3\" {{\n    run \"echo broken-step >&2; exit 3\"\n}}\nimage \"app\" tag=\"x:1\"\n",
+        frontend_image()
+    );
+    fs::write(&spec, source).expect("write spec");
+
+    let output = docker_build(&engine, &spec, "stagec-e2e-frontend/fails:1", &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the build must fail:\n{stderr}");
+    assert!(stderr.contains("broken-step"), "shows the step's output:\n{stderr}");
+    assert!(stderr.contains("exit 3"), "names the failed step:\n{stderr}");
+}
+
+#[test]
+fn frontend_target_and_build_arg() {
+    let Some(engine) = engine_with_frontend("frontend_target_and_build_arg") else {
+        return;
+    };
+    let dir = example_copy("go-static-scratch");
+    let spec = dir.path().join("app.kdl");
+    add_syntax_line(&spec);
+    let tag = "stagec-e2e-frontend/greet:frontend";
+    let output = docker_build(
+        &engine,
+        &spec,
+        tag,
+        &["--target", "runtime", "--build-arg", "VERSION=3.1.4", "--label", "org.example.e2e=yes"],
+    );
+    assert_success(&output, "docker build with --target, --build-arg and --label");
+    let labels = engine.inspect(tag, "{{json .Config.Labels}}");
+    assert!(labels.contains(r#""org.opencontainers.image.version":"3.1.4""#), "{labels}");
+    assert!(labels.contains(r#""org.example.e2e":"yes""#), "{labels}");
+}
