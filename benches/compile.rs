@@ -1,6 +1,7 @@
 //! Compile-time benchmarks: spec text to diagnostics, to a Dockerfile, and
 //! to LLB, for the examples and for generated chains of 10 to 10,000 stages.
 //! Run with `cargo bench --bench compile`; docs/benchmarks.md records results.
+//! The `parse` group compares stagec's KDL parser with the `kdl` crate.
 
 use std::collections::BTreeMap;
 
@@ -160,5 +161,19 @@ fn chains(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, examples, chains);
+/// Parses the 1,000-stage chain with stagec's parser and with the `kdl`
+/// crate, which `syntax::parse` falls back to for diagnostics only.
+fn parsers(c: &mut Criterion) {
+    let source = chain_spec(1_000);
+    let mut group = c.benchmark_group("parse");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(source.len() as u64));
+    group.bench_function("stagec/1000", |b| b.iter(|| stagec::syntax::parse(&source).expect("valid KDL")));
+    group.bench_function("kdl_crate/1000", |b| {
+        b.iter(|| stagec::syntax::parse_with_kdl_crate(&source).expect("valid KDL"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, examples, chains, parsers);
 criterion_main!(benches);

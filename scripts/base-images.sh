@@ -6,7 +6,10 @@
 #
 #   alpine:3     busybox-static: /bin/busybox and a link for every applet.
 #                There is no C library in it, so a binary linked against
-#                glibc does not run in it, as in the real Alpine image.
+#                glibc does not run in it, as in the real Alpine image. In an
+#                engine with the containerd image store it is an image index
+#                for linux/amd64 and linux/arm64 (see
+#                lib/multiplatform-image.sh), for the multi-platform tests.
 #   busybox:1    the same image as alpine:3 under a second name: the real
 #                busybox image is also one static busybox with its applets
 #                (httpd among them), which `stagec init --stack static` uses.
@@ -30,6 +33,8 @@ set -euo pipefail
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/engine-env.sh
 . "$script_dir/engine-env.sh"
+# shellcheck source=scripts/lib/multiplatform-image.sh
+. "$script_dir/lib/multiplatform-image.sh"
 
 base_image_revision=1
 revision_label=org.stagec.base-image.revision
@@ -56,15 +61,17 @@ image_is_current() {
     [ "$revision" = "$base_image_revision" ]
 }
 
-# Write a busybox root file system into ROOTFS.
+# Write a busybox root file system into ROOTFS, with BUSYBOX (default
+# /bin/busybox) as its /bin/busybox. The applet list comes from this
+# machine's busybox, which is the same Debian release for every architecture.
 make_busybox_rootfs() {
-    local rootfs="$1" applet busybox_version
+    local rootfs="$1" busybox="${2:-/bin/busybox}" applet busybox_version
     busybox_version="$(/bin/busybox --help 2>&1 | sed -n '1s/ multi-call binary.*//p')"
     mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,usr/local/sbin,etc,root,home,tmp,var/tmp,run,proc,sys,dev}
     chmod 700 "$rootfs/root"
     chmod 1777 "$rootfs/tmp" "$rootfs/var/tmp"
 
-    cp /bin/busybox "$rootfs/bin/busybox"
+    cp "$busybox" "$rootfs/bin/busybox"
     # `busybox --list-full` prints each applet with its usual folder, such
     # as bin/sh, usr/bin/env, usr/bin/wget and usr/sbin/httpd.
     while IFS= read -r applet; do
@@ -139,6 +146,11 @@ import_rootfs() {
 
 make_alpine() {
     local image=alpine:3 work
+    if engine_has_containerd_store; then
+        # Loading the same layout again is a no-op, so no revision check.
+        make_multiplatform_busybox_image "$image"
+        return
+    fi
     if image_is_current "$image"; then
         log "$image is up to date"
         return

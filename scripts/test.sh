@@ -6,7 +6,8 @@
 #
 # Installs the engine and tools (scripts/install-engine.sh), starts a private
 # Docker Engine (scripts/engine-start.sh), makes the local base images
-# (scripts/base-images.sh), runs `cargo test` with STAGEC_E2E=1 so the
+# (scripts/base-images.sh) and the stagec frontend image
+# (scripts/frontend-image.sh), runs `cargo test` with STAGEC_E2E=1 so the
 # end-to-end tests must run rather than skip, and stops the engine on exit,
 # also when a step fails.
 set -euo pipefail
@@ -52,6 +53,11 @@ eval "$exports"
 
 log "making the base images"
 "$script_dir/base-images.sh"
+
+# tests/frontend_e2e.rs builds with this image as the spec's `# syntax=`
+# frontend, so it must contain the stagec under test.
+log "making the stagec frontend image"
+"$script_dir/frontend-image.sh"
 
 log "starting the engine with the containerd image store in $containerd_engine_dir"
 containerd_exports="$(STAGEC_ENGINE_DIR="$containerd_engine_dir" STAGEC_ENGINE_CONTAINERD_STORE=1 \

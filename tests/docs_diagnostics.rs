@@ -122,3 +122,25 @@ fn fixed_examples_are_clean() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The lock codes are reported by the CLI, not by `compile::check`. Without
+/// a lock file, `stagec llb` reports SC0901 for the failing example before
+/// it needs an engine. SC0902 needs a lock that `stagec lock` wrote from an
+/// engine, so src/lock/check.rs tests it with lock files made in memory.
+#[test]
+fn missing_lock_example_reports_its_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let example = Code::MissingLock.info().failing_example().expect("a failing example");
+    fs::write(dir.path().join("app.kdl"), example).expect("write app.kdl");
+
+    let output = assert_cmd::Command::cargo_bin("stagec")
+        .expect("stagec binary")
+        .current_dir(dir.path())
+        .env_remove("DOCKER_HOST")
+        .args(["llb", "app.kdl", "--format", "json", "--message-format", "json"])
+        .output()
+        .expect("running stagec llb");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("\"code\":\"SC0901\""), "{stderr}");
+}

@@ -59,16 +59,17 @@ fn engine_with_frontend(test: &str) -> Option<Engine> {
     None
 }
 
-/// Copies the files of an example into a temporary folder.
+/// Copies an example, with its subfolders, into a temporary folder.
 fn example_copy(example: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = repo_root().join("specs/examples").join(example);
-    for entry in fs::read_dir(&source).expect("readable example") {
-        let entry = entry.expect("readable entry");
-        if entry.file_type().expect("file type").is_file() {
-            fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy example file");
-        }
-    }
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", source.display()))
+        .arg(dir.path())
+        .status()
+        .expect("starts cp");
+    assert!(status.success(), "failed to copy {}", source.display());
     dir
 }
 
@@ -121,7 +122,12 @@ fn config(engine: &Engine, image: &str) -> BTreeMap<String, serde_json::Value> {
     let config: serde_json::Value = serde_json::from_str(&text).expect("the config is JSON");
     CONFIG_FIELDS
         .iter()
-        .map(|field| (field.to_string(), config.get(*field).cloned().unwrap_or(serde_json::Value::Null)))
+        .map(|field| {
+            (
+                field.to_string(),
+                config.get(*field).cloned().unwrap_or(serde_json::Value::Null),
+            )
+        })
         .collect()
 }
 
@@ -182,7 +188,10 @@ fn assert_same_images(engine: &Engine, expected: &str, actual: &str) {
     assert_eq!(config(engine, expected), config(engine, actual), "image configs differ");
     let expected_tree = file_tree(engine, expected);
     let actual_tree = file_tree(engine, actual);
-    assert!(expected_tree.contains_key("/etc"), "the export has no /etc: {expected_tree:?}");
+    assert!(
+        expected_tree.contains_key("/etc"),
+        "the export has no /etc: {expected_tree:?}"
+    );
     let mut differences = Vec::new();
     for (path, entry) in &expected_tree {
         match actual_tree.get(path) {
@@ -258,7 +267,10 @@ fn frontend_spec_error_shows_code_and_line() {
     assert!(stderr.contains("SC0"), "shows the diagnostic code:\n{stderr}");
     assert!(stderr.contains("from=\"bulid\""), "shows the spec line:\n{stderr}");
     assert!(stderr.contains("app.kdl:"), "names the spec file and line:\n{stderr}");
-    assert!(stderr.contains("did you mean"), "shows the help text:\n{stderr}");
+    assert!(
+        stderr.contains("help: use one of the stages"),
+        "shows the help text:\n{stderr}"
+    );
 }
 
 #[test]
@@ -296,10 +308,88 @@ fn frontend_target_and_build_arg() {
         &engine,
         &spec,
         tag,
-        &["--target", "runtime", "--build-arg", "VERSION=3.1.4", "--label", "org.example.e2e=yes"],
+        &[
+            "--target",
+            "runtime",
+            "--build-arg",
+            "VERSION=3.1.4",
+            "--label",
+            "org.example.e2e=yes",
+        ],
     );
     assert_success(&output, "docker build with --target, --build-arg and --label");
     let labels = engine.inspect(tag, "{{json .Config.Labels}}");
-    assert!(labels.contains(r#""org.opencontainers.image.version":"3.1.4""#), "{labels}");
+    assert!(
+        labels.contains(r#""org.opencontainers.image.version":"3.1.4""#),
+        "{labels}"
+    );
     assert!(labels.contains(r#""org.example.e2e":"yes""#), "{labels}");
+}
+
+/// Returns Docker CLI 26.1 with buildx, as scripts/install-engine.sh
+/// unpacks it, or `None` when it is not installed.
+fn buildx_client() -> Option<(PathBuf, PathBuf)> {
+    let prefix =
+        PathBuf::from(std::env::var("STAGEC_ENGINE_PREFIX").unwrap_or_else(|_| "/opt/stagec-engine".to_string()));
+    let docker = prefix.join("docker-26/usr/bin/docker");
+    let config = prefix.join("docker-26/client-config");
+    (docker.is_file() && config.is_dir()).then_some((docker, config))
+}
+
+fn buildx_command(docker: &Path, config: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(docker);
+    command.env("DOCKER_CONFIG", config).env("BUILDX_EXPERIMENTAL", "1");
+    command
+}
+
+#[test]
+fn frontend_buildx_targets_and_error_source() {
+    let Some(_engine) = engine_with_frontend("frontend_buildx_targets_and_error_source") else {
+        return;
+    };
+    let Some((docker, config)) = buildx_client() else {
+        eprintln!("frontend_buildx_targets_and_error_source: skipped, Docker CLI 26.1 with buildx is not installed");
+        return;
+    };
+    let dir = example_copy("go-web");
+    let spec = dir.path().join("app.kdl");
+    add_syntax_line(&spec);
+
+    let output = buildx_command(&docker, &config)
+        .args(["buildx", "build", "--print", "targets", "-f"])
+        .arg(&spec)
+        .arg(dir.path())
+        .output()
+        .expect("starts docker buildx");
+    assert_success(&output, "docker buildx build --print targets");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("runtime (default)"), "{stdout}");
+    assert!(stdout.contains("image go-web:1.0"), "{stdout}");
+
+    let source = fs::read_to_string(&spec)
+        .expect("readable spec")
+        .replace("from=\"builder\"", "from=\"bulid\"");
+    fs::write(&spec, &source).expect("write spec");
+    let line = source
+        .lines()
+        .position(|line| line.contains("from=\"bulid\""))
+        .expect("the broken line")
+        + 1;
+    let output = buildx_command(&docker, &config)
+        .args(["build", "--network", "none", "--progress", "plain", "-f"])
+        .arg(&spec)
+        .arg(dir.path())
+        .output()
+        .expect("starts docker build");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the build must fail:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("app.kdl:{line}\n")),
+        "buildx prints the error's source location:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{line} | >>>")),
+        "buildx marks the spec line:\n{stderr}"
+    );
+    assert!(stderr.contains("SC0101"), "{stderr}");
 }

@@ -31,6 +31,9 @@ struct KdlBlock {
     attributes: String,
     /// The last Markdown heading before the block, without its `#` marks.
     heading: String,
+    /// Spaces before the opening fence, which CommonMark removes from each
+    /// line of the block too, as inside a list item.
+    indent: usize,
     text: String,
 }
 
@@ -65,7 +68,7 @@ fn kdl_blocks(markdown: &str) -> Result<Vec<KdlBlock>, String> {
             if closing_fence {
                 blocks.extend(current.take());
             } else {
-                block.text.push_str(line);
+                block.text.push_str(strip_indent(line, block.indent));
                 block.text.push('\n');
             }
             continue;
@@ -89,6 +92,7 @@ fn kdl_blocks(markdown: &str) -> Result<Vec<KdlBlock>, String> {
                     line: index + 1,
                     attributes: rest.trim().to_string(),
                     heading: heading.clone(),
+                    indent: line.len() - line.trim_start_matches(' ').len(),
                     text: String::new(),
                 })
             }
@@ -100,6 +104,12 @@ fn kdl_blocks(markdown: &str) -> Result<Vec<KdlBlock>, String> {
         Some(block) => Err(format!("the ```kdl block at line {} is never closed", block.line)),
         None => Ok(blocks),
     }
+}
+
+/// Removes up to `indent` leading spaces from a line of a fenced block.
+fn strip_indent(line: &str, indent: usize) -> &str {
+    let spaces = line.len() - line.trim_start_matches(' ').len();
+    &line[spaces.min(indent)..]
 }
 
 /// Reports whether a block is a complete spec: one with a `stage` node at
@@ -268,6 +278,16 @@ fn kdl_blocks_skip_other_languages() {
     assert_eq!(blocks[0].heading, "Title");
     assert_eq!(blocks[0].text, "stage \"a\"\n");
     assert_eq!(blocks[1].attributes, "expect=SC0101");
+    assert_eq!(blocks[1].text, "x\n", "the fence's indentation is removed");
+}
+
+/// A block inside a list item keeps its own indentation relative to the fence.
+#[test]
+fn kdl_blocks_remove_fence_indent() {
+    let markdown = "1. Step:\n\n   ```kdl\n   # syntax=x\n   stage \"a\" {\n       cmd \"b\"\n   }\n   ```\n";
+    let blocks = kdl_blocks(markdown).expect("closed blocks");
+    assert_eq!(blocks[0].text, "# syntax=x\nstage \"a\" {\n    cmd \"b\"\n}\n");
+    assert!(is_complete_spec(&blocks[0].text));
 }
 
 #[test]
@@ -282,6 +302,7 @@ fn expectation_table() {
         line: 1,
         attributes: attributes.to_string(),
         heading: heading.to_string(),
+        indent: 0,
         text: text.to_string(),
     };
     let spec = "stage \"a\" from=\"alpine:3\" {\n}\n";

@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::args::{BuildArgs, ProgressArg};
 use super::llb::{lock_and_lower, lock_file_path, prepare, read_lock, source_info};
-use super::lock::{engine_failure, engine_platforms, refresh_lock};
+use super::lock::{engine_failure, engine_platforms, refresh_lock, resolve_base_images};
 use super::{EXIT_FAILURE, Failure, report};
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{
-    EngineClient, EngineError, PlainProgress, QuietProgress, RawJsonProgress, SecretSource, SolveFailure, SolveRequest,
-    TtyProgress,
+    EngineClient, EngineError, PlainProgress, PlatformResult, QuietProgress, RawJsonProgress, SecretSource,
+    SolveFailure, SolveRequest, TtyProgress,
 };
 use crate::llb::lower::{CONTEXT_NAME, LlbBuild};
 use crate::llb::tags::{check_substituted_tags, command_line_tag_error};
-use crate::lock::{EngineSocket, base_images, changed_images, check_lock, spec_images_digest};
+use crate::lock::{BaseImage, EngineSocket, base_images, changed_images, check_lock, spec_images_digest};
+use crate::model::Platform;
 
 /// Exit code after Ctrl-C, as shells report a process ended by SIGINT.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -59,7 +60,7 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let solving = AtomicBool::new(false);
     let engine_phase = async {
         let client = EngineClient::connect_with(&connect).await.map_err(engine_failure)?;
-        let platforms = engine_platforms(&client, &args.select)?;
+        let platform_list = engine_platforms(&client, &args.select)?;
         // Lowering avoids or reports the features that the engine's BuildKit lacks.
         let capabilities = client.capabilities().await.map_err(engine_failure)?;
         let caps = capabilities.llb_caps(client.connected_info());
@@ -67,27 +68,33 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         // Resolve the base images again when the lock does not cover this build.
         let mut lock = existing.clone();
         let model = prepared.compilation.spec.as_ref().ok_or_else(Failure::reported)?;
-        let needed = base_images(&build, &platforms).unwrap_or_default();
+        let mut needed: Vec<BaseImage> = Vec::new();
+        for platforms in &platform_list {
+            for image in base_images(&build, platforms).unwrap_or_default() {
+                let known = needed
+                    .iter()
+                    .any(|seen| seen.reference == image.reference && seen.platform == image.platform);
+                if !known {
+                    needed.push(image);
+                }
+            }
+        }
         let names = super::llb::lock_names(&prepared.spec, lock_file.as_deref(), &args.select);
         if !check_lock(lock.as_ref(), &spec_images_digest(model), &needed, &names).is_empty() {
-            if client.is_docker_engine() {
-                eprintln!("stagec: the lock file is missing or stale; reading the base images from the engine");
-            } else {
-                // TODO: resolve base images through the gateway's ResolveImageConfig on buildkitd.
-                eprintln!(
-                    "stagec: the lock file is missing or stale; reading the base images from Docker Engine at \
-                     DOCKER_HOST, because stagec cannot read them from a standalone BuildKit"
-                );
-            }
-            lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
+            eprintln!("stagec: the lock file is missing or stale; resolving the base images through the engine");
+            lock = Some(
+                refresh_lock(&client, &mut prepared, &platform_list, existing.as_ref(), lock_file.as_deref()).await?,
+            );
         } else if let Some(current) = &lock {
             // A tag that now names another image would build from the locked
             // configuration but the engine's new filesystem, so re-lock first.
-            // TODO: check the base images of a standalone buildkitd too; only
-            // Docker Engine's image store can be read here.
-            let changed = match EngineSocket::new(None) {
-                Ok(socket) if client.is_docker_engine() => changed_images(current, &needed, &socket).await,
-                _ => Vec::new(),
+            let changed = match resolve_base_images(&client, &needed).await {
+                Ok(resolved) => changed_images(current, &resolved),
+                Err(failure) => {
+                    // The build reports an image that the engine cannot read.
+                    tracing::warn!(error = ?failure.message, "failed to compare the locked base images with the engine's");
+                    Vec::new()
+                }
             };
             for image in &changed {
                 eprintln!(
@@ -97,35 +104,45 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             }
             if !changed.is_empty() {
                 eprintln!("stagec: updating the lock file from the engine");
-                lock = Some(refresh_lock(&mut prepared, &platforms, existing.as_ref(), lock_file.as_deref()).await?);
+                lock = Some(
+                    refresh_lock(&client, &mut prepared, &platform_list, existing.as_ref(), lock_file.as_deref())
+                        .await?,
+                );
             }
         }
 
-        let lowered = lock_and_lower(
-            &mut prepared,
-            &build,
-            lock.as_ref(),
-            &platforms,
-            args.network,
-            lock_file.as_deref(),
-            &args.select,
-            &caps,
-        );
-        let Some(llb) = lowered else {
-            return Err(Failure::reported());
-        };
+        let mut builds: Vec<(Platform, LlbBuild)> = Vec::with_capacity(platform_list.len());
+        for platforms in &platform_list {
+            let lowered = lock_and_lower(
+                &mut prepared,
+                &build,
+                lock.as_ref(),
+                platforms,
+                args.network,
+                lock_file.as_deref(),
+                &args.select,
+                &caps,
+            );
+            let Some(mut llb) = lowered else {
+                return Err(Failure::reported());
+            };
+            if platform_list.len() > 1 {
+                llb.name_platform(&platforms.target);
+            }
+            builds.push((platforms.target.clone(), llb));
+        }
         let tags: Vec<String> = if args.tags.is_empty() {
             build.tags.iter().map(|tag| tag.value.clone()).collect()
         } else {
             args.tags.clone()
         };
         solving.store(true, Ordering::SeqCst);
-        let result = solve_all(&client, &llb, &prepared.spec, &tags, &secrets, &build_outputs, args).await;
-        Ok((llb, tags, result))
+        let result = solve_all(&client, &builds, &prepared.spec, &tags, &secrets, &build_outputs, args).await;
+        Ok((builds, tags, result))
     };
     let outcome = runtime.block_on(until_interrupted("build", engine_phase, Some(&solving)));
 
-    let (llb, tags, result) = match outcome {
+    let (builds, tags, result) = match outcome {
         Ok(parts) => parts,
         Err(failure) => {
             report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
@@ -159,7 +176,8 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
                 let diagnostic = if failure.is_engine_fault() {
                     None
                 } else {
-                    unreadable_input_diagnostic(&prepared, &failure).or_else(|| solve_diagnostic(&llb, &failure))
+                    unreadable_input_diagnostic(&prepared, &failure)
+                        .or_else(|| builds.iter().find_map(|(_, llb)| solve_diagnostic(llb, &failure)))
                 };
                 if let Some(diagnostic) = diagnostic {
                     prepared.diagnostics.push(diagnostic);
@@ -167,9 +185,13 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
                     return Err(Failure::reported());
                 }
                 report_with_logs(&prepared, args, color, &logs);
+                let message = match multi_platform_message(&failure.message, builds.len()) {
+                    Some(message) => message,
+                    None => failure.to_string(),
+                };
                 return Err(Failure {
                     code: EXIT_FAILURE,
-                    message: Some(failure.to_string()),
+                    message: Some(message),
                 });
             }
             BuildError::Engine(error) => {
@@ -188,7 +210,12 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         write_metadata(path, &solved)?;
     }
 
+    let (_, llb) = &builds[0];
     let output = &llb.stages[llb.output];
+    if builds.len() > 1 {
+        let platforms: Vec<String> = builds.iter().map(|(platform, _)| platform.to_string()).collect();
+        eprintln!("built stage `{}` for {}", output.name, platforms.join(", "));
+    }
     match solved.image_id {
         Some(image_id) => {
             // Only Docker Engine's image store has an API to read the size from.
@@ -235,10 +262,11 @@ struct Solved {
 }
 
 /// Solves every `check` stage, then the output, each as its own build on
-/// the engine.
+/// the engine. A multi-platform build solves each check stage once per
+/// platform, and the output once with a result per platform.
 async fn solve_all(
     client: &EngineClient,
-    llb: &LlbBuild,
+    builds: &[(Platform, LlbBuild)],
     spec: &super::LoadedSpec,
     tags: &[String],
     secrets: &BTreeMap<String, SecretSource>,
@@ -247,44 +275,85 @@ async fn solve_all(
 ) -> Result<Solved, BuildError> {
     let source = source_info(spec);
     let mut local_dirs = BTreeMap::new();
-    if llb.context.is_some() {
+    if builds.iter().any(|(_, llb)| llb.context.is_some()) {
         local_dirs.insert(CONTEXT_NAME.to_string(), spec.context_dir.clone());
     }
+    let multi_platform = builds.len() > 1;
 
-    let mut order = llb.checks();
-    order.push(llb.output);
     let mut outcome = Solved::default();
-    for index in order {
-        let stage = &llb.stages[index];
-        let is_output = index == llb.output;
-        let request = SolveRequest {
-            definition: llb.definition(index, Some(&source)).definition,
-            local_dirs: local_dirs.clone(),
-            secrets: secrets.clone(),
-            image_config: if is_output {
-                stage.image_config.clone()
+    for (platform, llb) in builds {
+        for index in llb.checks() {
+            let request = SolveRequest {
+                definition: llb.definition(index, Some(&source)).definition,
+                local_dirs: local_dirs.clone(),
+                secrets: secrets.clone(),
+                no_cache: args.no_cache,
+                ..output_request(build_outputs, false)
+            };
+            if multi_platform {
+                eprintln!("stagec: building check stage `{}` for {platform}", llb.stages[index].name);
             } else {
-                serde_json::Value::Null
-            },
-            tags: if is_output { tags.to_vec() } else { Vec::new() },
-            no_cache: args.no_cache,
-            ..output_request(build_outputs, is_output)
-        };
-        if !is_output {
-            eprintln!("stagec: building check stage `{}`", stage.name);
-        }
-        let solved = tokio::select! {
-            solved = solve_with_progress(client, request, args.progress) => solved,
-            _ = tokio::signal::ctrl_c() => return Err(BuildError::Interrupted),
-        };
-        let solved = solved.map_err(BuildError::Engine)?;
-        outcome.context_bytes_sent += solved.bytes_sent_by_filesync;
-        if is_output {
-            outcome.image_id = solved.image_digest;
-            outcome.exporter_response = solved.exporter_response;
+                eprintln!("stagec: building check stage `{}`", llb.stages[index].name);
+            }
+            let solved = solve_interruptible(client, request, args.progress).await?;
+            outcome.context_bytes_sent += solved.bytes_sent_by_filesync;
         }
     }
+
+    let (_, first) = &builds[0];
+    let output = &first.stages[first.output];
+    let mut request = SolveRequest {
+        definition: first.definition(first.output, Some(&source)).definition,
+        local_dirs,
+        secrets: secrets.clone(),
+        image_config: output.image_config.clone(),
+        tags: tags.to_vec(),
+        no_cache: args.no_cache,
+        ..output_request(build_outputs, true)
+    };
+    if multi_platform {
+        request.platform_results = builds
+            .iter()
+            .map(|(platform, llb)| PlatformResult {
+                platform: platform.clone(),
+                definition: llb.definition(llb.output, Some(&source)).definition,
+                image_config: llb.stages[llb.output].image_config.clone(),
+            })
+            .collect();
+    }
+    let solved = solve_interruptible(client, request, args.progress).await?;
+    outcome.context_bytes_sent += solved.bytes_sent_by_filesync;
+    outcome.image_id = solved.image_digest;
+    outcome.exporter_response = solved.exporter_response;
     Ok(outcome)
+}
+
+/// Runs one solve until it ends or the user presses Ctrl-C.
+async fn solve_interruptible(
+    client: &EngineClient,
+    request: SolveRequest,
+    progress: ProgressArg,
+) -> Result<crate::engine::SolveResult, BuildError> {
+    tokio::select! {
+        solved = solve_with_progress(client, request, progress) => solved.map_err(BuildError::Engine),
+        _ = tokio::signal::ctrl_c() => Err(BuildError::Interrupted),
+    }
+}
+
+/// Returns the message for a multi-platform build that the engine's
+/// exporter rejected because it stores one platform per image, as Docker
+/// Engine 26.1's classic image store does ("exporting multiple references
+/// to image store is currently unsupported"). `None` for any other failure.
+fn multi_platform_message(engine_message: &str, platform_count: usize) -> Option<String> {
+    if platform_count < 2 || !engine_message.contains("multiple references") {
+        return None;
+    }
+    Some(format!(
+        "the engine cannot export a multi-platform image: {engine_message}. Docker Engine with the classic image \
+         store keeps one platform per image; build on an engine with the containerd image store \
+         (\"features\": {{\"containerd-snapshotter\": true}} in daemon.json) or on a standalone BuildKit, or \
+         build one platform at a time. See docs/multi-platform.md"
+    ))
 }
 
 /// Returns the output part of a solve request: the build's outputs for the
@@ -623,6 +692,15 @@ mod tests {
         assert_eq!(&source[span.start..span.end()], "\"src\"", "points at the copy source");
 
         assert!(unreadable_input_diagnostic(&prepared, &failure("other.txt")).is_none());
+    }
+
+    #[test]
+    fn multi_platform_rejection_message() {
+        let engine = "exporting multiple references to image store is currently unsupported";
+        let message = multi_platform_message(engine, 2).expect("a multi-platform build");
+        assert!(message.contains("containerd-snapshotter"), "{message}");
+        assert!(multi_platform_message(engine, 1).is_none(), "one platform has one reference");
+        assert!(multi_platform_message("file not found", 2).is_none());
     }
 
     #[test]

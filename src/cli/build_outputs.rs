@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Failure;
 use super::args::BuildArgs;
-use crate::engine::cache::{CacheDirection, CacheEntry, CacheKind, parse_cache_entries};
+use crate::engine::cache::{CacheDirection, CacheEntry, parse_cache_entries, resolve_local_caches};
 use crate::engine::exporter::{Output, OutputKind, parse_output, parse_outputs};
 
 /// Image that generates SBOMs when `--attest type=sbom` names none, the
@@ -36,25 +36,11 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
     }
     let cache_exports = parse_cache_entries(&args.cache_to, CacheDirection::Export)
         .map_err(|error| Failure::usage(error.to_string()))?;
-    let cache_imports = parse_cache_entries(&args.cache_from, CacheDirection::Import)
+    let mut cache_imports = parse_cache_entries(&args.cache_from, CacheDirection::Import)
         .map_err(|error| Failure::usage(error.to_string()))?;
-    if let Some(local) = cache_exports
-        .iter()
-        .chain(&cache_imports)
-        .find(|entry| entry.kind == CacheKind::Local)
-    {
-        // TODO: serve the session's content store (containerd's Content API),
-        // which BuildKit uses to read and write a local cache folder.
-        return Err(Failure::usage(format!(
-            "type=local cache ({}) is not supported yet: stagec does not serve the content store that BuildKit \
-             writes it through; use type=registry,ref=NAME with a local registry instead",
-            local
-                .local_dir
-                .as_deref()
-                .map(|dir| dir.display().to_string())
-                .unwrap_or_default()
-        )));
-    }
+    // The local cache folders are checked before the engine is reached, so
+    // that a mistyped folder fails at once.
+    resolve_local_caches(&cache_exports, &mut cache_imports).map_err(|error| Failure::io(error.to_string()))?;
 
     let mut exporter_attrs = BTreeMap::new();
     if let Some(epoch) = args.source_date_epoch {

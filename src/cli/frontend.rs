@@ -1,7 +1,7 @@
 //! `stagec frontend`: the entry point of the frontend image. BuildKit
 //! starts it with the LLBBridge connection on standard input and output,
-//! so nothing may write to standard output; logs go to standard error,
-//! which Docker Engine 26.1 copies to the daemon's log.
+//! so nothing else may write to standard output. Logs go to standard
+//! error, which Docker Engine 26.1 copies to the daemon's log.
 
 use super::{EXIT_FAILURE, Failure};
 

@@ -1,7 +1,7 @@
-//! `stagec lock`: reads the configuration of the spec's base images from
-//! Docker Engine and writes it to the lock file beside the spec. With
-//! `--addr`, the platform comes from the BuildKit workers there, and the
-//! image configurations still from Docker Engine at `DOCKER_HOST`.
+//! `stagec lock`: reads the configuration of the spec's base images on
+//! each platform through the BuildKit that `stagec build` uses (Docker
+//! Engine's, or the one at `--addr`) and writes it to the lock file beside
+//! the spec.
 
 use std::path::Path;
 
@@ -9,9 +9,10 @@ use super::args::{BuildSelectArgs, BuildkitArgs, LockArgs};
 use super::files::write_atomic;
 use super::llb::{Prepared, lock_file_path, parse_platform, prepare, read_lock};
 use super::{EXIT_FAILURE, Failure, report};
-use crate::engine::{ConnectOptions, EngineClient, TlsOptions, parse_address};
+use crate::engine::{ConnectOptions, EngineClient, ImageConfigQuery, TlsOptions, parse_address};
 use crate::lock::{
-    EngineSocket, LockFile, Platforms, images_to_lock, resolve_images, spec_images_digest, updated_lock,
+    BaseImage, EngineSocket, LockFile, ResolveError, LockedImage, Platforms, images_to_lock, lock_entry_from_config, spec_images_digest,
+    updated_lock,
 };
 use crate::model::Platform;
 
@@ -33,7 +34,7 @@ pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
     let engine_calls = async {
         let client = EngineClient::connect_with(&connect).await.map_err(engine_failure)?;
         let platforms = engine_platforms(&client, &args.select)?;
-        refresh_lock(&mut prepared, &platforms, existing.as_ref(), Some(&lock_file)).await
+        refresh_lock(&client, &mut prepared, &platforms, existing.as_ref(), Some(&lock_file)).await
     };
     let written = runtime.block_on(super::build::until_interrupted("lock", engine_calls, None));
 
@@ -47,51 +48,80 @@ pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Returns the target platform (`--platform`, else the engine's) and the
-/// build platform (the engine's).
-pub(super) fn engine_platforms(client: &EngineClient, select: &BuildSelectArgs) -> Result<Platforms, Failure> {
+/// Returns the platforms of each build: one per target platform of
+/// `--platform` (a comma-separated list, else the engine's platform), each
+/// with the engine's platform as the build platform.
+pub(super) fn engine_platforms(client: &EngineClient, select: &BuildSelectArgs) -> Result<Vec<Platforms>, Failure> {
     let info = client.connected_info();
     let engine = Platform {
         os: info.os.clone(),
         architecture: info.arch.clone(),
         variant: None,
     };
-    let target = match &select.platform {
-        Some(text) => parse_platform(text)?,
-        None => engine.clone(),
+    let targets = match &select.platform {
+        Some(text) => parse_platform_list(text)?,
+        None => vec![engine.clone()],
     };
-    Ok(Platforms { target, build: engine })
+    Ok(targets
+        .into_iter()
+        .map(|target| Platforms {
+            target,
+            build: engine.clone(),
+        })
+        .collect())
+}
+
+/// Parses `--platform os/arch[/variant][,...]`. A platform named twice is
+/// an error, because the image index would list it twice.
+pub(super) fn parse_platform_list(text: &str) -> Result<Vec<Platform>, Failure> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let platform = parse_platform(part)?;
+        if platforms.contains(&platform) {
+            return Err(Failure::usage(format!(
+                "--platform `{text}` names {platform} twice; name each platform once"
+            )));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
 }
 
 /// Resolves the base images that the spec's builds need and writes the
 /// lock file, when there is one, if it changes, saying so on stderr.
 /// Returns the new lock; diagnostics about the spec go into `prepared`.
 pub(super) async fn refresh_lock(
+    client: &EngineClient,
     prepared: &mut Prepared,
-    platforms: &Platforms,
+    platforms: &[Platforms],
     existing: Option<&LockFile>,
     lock_file: Option<&Path>,
 ) -> Result<LockFile, Failure> {
     let Some(model) = prepared.compilation.spec.as_ref() else {
         return Err(Failure::reported());
     };
-    let images = match images_to_lock(model, &prepared.compilation.graph, &prepared.lower_options, platforms) {
-        Ok(images) => images,
-        Err(errors) => {
-            prepared.diagnostics.extend(errors);
-            prepared.diagnostics.sort();
-            return Err(Failure::reported());
+    let mut images: Vec<BaseImage> = Vec::new();
+    for build_platforms in platforms {
+        match images_to_lock(model, &prepared.compilation.graph, &prepared.lower_options, build_platforms) {
+            Ok(found) => {
+                for image in found {
+                    let known = images
+                        .iter()
+                        .any(|seen| seen.reference == image.reference && seen.platform == image.platform);
+                    if !known {
+                        images.push(image);
+                    }
+                }
+            }
+            Err(errors) => {
+                prepared.diagnostics.extend(errors);
+                prepared.diagnostics.sort();
+                return Err(Failure::reported());
+            }
         }
-    };
+    }
 
-    let socket = EngineSocket::new(None).map_err(|error| Failure {
-        code: EXIT_FAILURE,
-        message: Some(error.to_string()),
-    })?;
-    let resolved = resolve_images(&images, &socket).await.map_err(|error| Failure {
-        code: EXIT_FAILURE,
-        message: Some(error.to_string()),
-    })?;
+    let resolved = resolve_base_images(client, &images).await?;
     let lock = updated_lock(existing, spec_images_digest(model), resolved);
     if existing == Some(&lock) {
         return Ok(lock);
@@ -110,6 +140,64 @@ pub(super) async fn refresh_lock(
         eprintln!("  {} ({}) {}", image.reference, image.platform, image.image_id);
     }
     Ok(lock)
+}
+
+/// Resolves the configuration of every image of `images` on its platform
+/// through the engine's BuildKit and returns their lock entries.
+pub(super) async fn resolve_base_images(
+    client: &EngineClient,
+    images: &[BaseImage],
+) -> Result<Vec<LockedImage>, Failure> {
+    let queries: Vec<ImageConfigQuery> = images
+        .iter()
+        .map(|image| ImageConfigQuery {
+            reference: image.reference.to_string(),
+            platform: image.platform.clone(),
+        })
+        .collect();
+    let outcomes = client.resolve_image_configs(&queries).await.map_err(engine_failure)?;
+
+    let mut locked = Vec::with_capacity(images.len());
+    for (image, outcome) in images.iter().zip(outcomes) {
+        let outcome = match outcome {
+            Ok(resolved) => Ok(resolved),
+            Err(message) => Err(unavailable_image_error(client, image, message).await),
+        };
+        let entry = outcome
+            .and_then(|resolved| lock_entry_from_config(image, &resolved.digest, &resolved.config))
+            .map_err(|error| Failure {
+                code: EXIT_FAILURE,
+                message: Some(error.to_string()),
+            })?;
+        tracing::info!(reference = %entry.reference, platform = %entry.platform, id = %entry.image_id, "locked base image");
+        locked.push(entry);
+    }
+    Ok(locked)
+}
+
+/// Returns the error for a base image that BuildKit could not resolve. Docker
+/// Engine's classic store keeps one platform per tag, and its BuildKit then
+/// asks the registry, so the engine's own image is named when it exists for
+/// another platform.
+async fn unavailable_image_error(client: &EngineClient, image: &BaseImage, message: String) -> ResolveError {
+    let reference = image.reference.to_string();
+    let platform = image.platform.to_string();
+    if client.is_docker_engine()
+        && let Ok(socket) = EngineSocket::new(None)
+        && let Some(found) = socket.image_platform(&reference).await
+        && Platform::parse(&found).is_some_and(|found| found.os != image.platform.os || found.architecture != image.platform.architecture)
+    {
+        return ResolveError::WrongPlatform {
+            reference,
+            platform,
+            found,
+        };
+    }
+    ResolveError::Unavailable {
+        reference,
+        platform,
+        message,
+    }
 }
 
 pub(super) fn engine_failure(error: crate::engine::EngineError) -> Failure {

@@ -9,6 +9,11 @@ use std::path::PathBuf;
 
 use super::exporter::split_csv;
 
+mod local;
+
+pub(crate) use local::{content_stores, update_export_index};
+pub use local::resolve_local_caches;
+
 /// Backend of a cache entry, as the `type=` field names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CacheKind {

@@ -91,6 +91,11 @@ pub enum EngineError {
     #[error("secret {id:?}: {cause}; {fix}")]
     Secret { id: String, cause: String, fix: String },
 
+    /// A `type=local` cache folder that cannot be read or written; the
+    /// message names the folder and the fix.
+    #[error("{0}")]
+    LocalCache(String),
+
     #[error("{0}")]
     Solve(SolveFailure),
 

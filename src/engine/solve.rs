@@ -16,7 +16,7 @@ use futures::future::{Either, select};
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
-use super::cache::CacheEntry;
+use super::cache::{CacheEntry, content_stores, resolve_local_caches, update_export_index};
 use super::capabilities::{EngineCapabilities, check_definition};
 use super::connect::EngineInfo;
 use super::definition::{PreparedDefinition, prepare_definition};
@@ -148,6 +148,9 @@ pub(crate) async fn solve(
     for (id, source) in &request.secrets {
         source.read(id)?;
     }
+    let mut cache_imports = request.cache_imports.clone();
+    resolve_local_caches(&request.cache_exports, &mut cache_imports)
+        .map_err(|error| EngineError::LocalCache(error.0))?;
     let metadata = if request.platform_results.is_empty() {
         result_metadata(&request.image_config)?
     } else {
@@ -186,6 +189,7 @@ pub(crate) async fn solve(
             local_dirs,
             secrets: request.secrets,
             output_destinations,
+            content_stores: content_stores(&request.cache_exports, &cache_imports),
         },
     )
     .await?;
@@ -199,13 +203,13 @@ pub(crate) async fn solve(
         }
     }
     let mut control_request = control_request(&build_ref, &session_id, exporters, request.frontend_attrs, entitlements);
-    control_request.cache = Some(cache_options(&request.cache_exports, &request.cache_imports));
+    control_request.cache = Some(cache_options(&request.cache_exports, &cache_imports));
     tracing::debug!(build = %build_ref, session = %session_id, tags = ?request.tags, "starting build");
 
     let mut tracker = VertexTracker::new();
     let status_seen = AtomicBool::new(false);
     let (solved, status) = {
-        let cache_imports = frontend_cache_imports(&request.cache_imports);
+        let cache_imports = frontend_cache_imports(&cache_imports);
         let build = run_build(
             channel,
             control_request,
@@ -238,6 +242,7 @@ pub(crate) async fn solve(
     let response = solved.map_err(|status| solve_error(endpoint, &status, &tracker))?;
 
     let exporter_response: BTreeMap<String, String> = response.exporter_response.into_iter().collect();
+    update_export_index(&request.cache_exports, &exporter_response).map_err(|error| EngineError::LocalCache(error.0))?;
     let stores_image = outputs.iter().any(|output| output.exporter_type() == MOBY_EXPORTER);
     let image_digest = if stores_image {
         exporter_response.get("containerimage.digest").cloned()

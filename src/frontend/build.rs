@@ -1,5 +1,5 @@
-//! One frontend request: read the spec from the client, answer a
-//! subrequest or compile the spec, and solve its LLB through the bridge.
+//! One frontend request: read the spec from the client, then handle a
+//! subrequest or compile the spec and solve its LLB through the bridge.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +25,7 @@ pub const IMAGE_CONFIG_KEY: &str = "containerimage.config";
 /// Frontend API capability of the `Warn` call (BuildKit frontend/gateway/pb/caps.go).
 const WARNINGS_CAP: &str = "frontend.warnings";
 
-/// What the frontend returns: a reference to the built image with its
+/// The frontend's result: a reference to the built image with its
 /// metadata, or only metadata for a subrequest.
 #[derive(Debug, Default)]
 pub struct FrontendOutput {
@@ -41,7 +41,7 @@ struct SpecFiles {
     vertex: String,
 }
 
-/// Answers the request that `options` describe.
+/// Handles the request that `options` describe.
 pub async fn handle_request(
     bridge: &mut Bridge,
     options: &FrontendOptions,
@@ -66,7 +66,9 @@ pub async fn handle_request(
     let build_args = options.spec_build_args();
     let mut compilation = crate::compile::check(&files.source);
     if let Some(model) = &compilation.spec {
-        compilation.diagnostics.extend(crate::resolve::check_build_arg_overrides(model, &build_args));
+        compilation
+            .diagnostics
+            .extend(crate::resolve::check_build_arg_overrides(model, &build_args));
         compilation.diagnostics.sort();
     }
     let model = match (&compilation.spec, compilation.has_errors()) {
@@ -77,7 +79,12 @@ pub async fn handle_request(
     match options.request_id.as_deref() {
         Some(REQUEST_OUTLINE) => {
             let target = options.target.as_deref();
-            return Ok(metadata_only(subrequest::outline(model, &files.source, target, &build_args)));
+            return Ok(metadata_only(subrequest::outline(
+                model,
+                &files.source,
+                target,
+                &build_args,
+            )));
         }
         Some(REQUEST_TARGETS) => return Ok(metadata_only(subrequest::targets(model, &files.source))),
         _ => {}
@@ -152,7 +159,11 @@ async fn solve_build(
     }
 
     let output = &llb.stages[llb.output];
-    let definition = prepared(llb.definition(llb.output, Some(&source_info)).definition, no_cache, options)?;
+    let definition = prepared(
+        llb.definition(llb.output, Some(&source_info)).definition,
+        no_cache,
+        options,
+    )?;
     let reference = bridge
         .solve(definition, false)
         .await
@@ -160,7 +171,10 @@ async fn solve_build(
 
     let config = image_config_with_labels(output.image_config.clone(), &options.labels);
     let config_bytes = serde_json::to_vec(&config).map_err(|error| {
-        FrontendFailure::new(tonic::Code::Internal, format!("the image configuration does not serialize: {error}"))
+        FrontendFailure::new(
+            tonic::Code::Internal,
+            format!("the image configuration does not serialize: {error}"),
+        )
     })?;
     Ok(FrontendOutput {
         reference: Some(reference),
@@ -170,7 +184,11 @@ async fn solve_build(
 
 /// Binds the definition's local sources to the client session and marks
 /// every op to run again under `no-cache`.
-fn prepared(definition: pb::Definition, no_cache: bool, options: &FrontendOptions) -> Result<pb::Definition, FrontendFailure> {
+fn prepared(
+    definition: pb::Definition,
+    no_cache: bool,
+    options: &FrontendOptions,
+) -> Result<pb::Definition, FrontendFailure> {
     crate::engine::prepare_definition(definition, no_cache, &options.session_id)
         .map(|prepared| prepared.definition)
         .map_err(|error| FrontendFailure::new(tonic::Code::Internal, error.to_string()))
@@ -200,17 +218,20 @@ async fn read_spec(bridge: &mut Bridge, options: &FrontendOptions) -> Result<Spe
         .solve(marshalled.definition, false)
         .await
         .map_err(|status| FrontendFailure::from_status(&status))?;
-    let bytes = bridge.read_file(&reference, &options.filename).await.map_err(|status| {
-        FrontendFailure::new(
-            tonic::Code::NotFound,
-            format!(
-                "cannot read spec `{}` from the build's `{}` source: {}; name the spec with `docker build -f PATH`",
-                options.filename,
-                options.spec_source,
-                status.message()
-            ),
-        )
-    })?;
+    let bytes = bridge
+        .read_file(&reference, &options.filename)
+        .await
+        .map_err(|status| {
+            FrontendFailure::new(
+                tonic::Code::NotFound,
+                format!(
+                    "cannot read spec `{}` from the build's `{}` source: {}; name the spec with `docker build -f PATH`",
+                    options.filename,
+                    options.spec_source,
+                    status.message()
+                ),
+            )
+        })?;
     let source = String::from_utf8(bytes).map_err(|error| {
         FrontendFailure::new(
             tonic::Code::InvalidArgument,
@@ -314,7 +335,10 @@ fn network_mode(options: &FrontendOptions) -> Result<NetworkMode, FrontendFailur
 }
 
 fn enabled(caps: &[bollard_buildkit_proto::moby::buildkit::v1::apicaps::ApiCap]) -> BTreeSet<String> {
-    caps.iter().filter(|cap| cap.enabled).map(|cap| cap.id.clone()).collect()
+    caps.iter()
+        .filter(|cap| cap.enabled)
+        .map(|cap| cap.id.clone())
+        .collect()
 }
 
 /// Adds the `label:` options to the image configuration, as `docker build --label` does.
@@ -359,7 +383,10 @@ async fn send_warnings(
     if !enabled(&pong.frontend_api_caps).contains(WARNINGS_CAP) || files.vertex.is_empty() {
         return;
     }
-    for diagnostic in diagnostics.iter().filter(|diagnostic| diagnostic.severity == Severity::Warning) {
+    for diagnostic in diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.severity == Severity::Warning)
+    {
         let range = range_json(&files.source, diagnostic.primary_span());
         let position = |line: i32, character: i32| Some(pb::Position { line, character });
         let request = WarnRequest {

@@ -56,9 +56,12 @@ impl FrontendFailure {
             .filter(|diagnostic| diagnostic.is_error())
             .map(|diagnostic| source_detail(filename, source, diagnostic.primary_span()))
             .collect();
+        // BuildKit v0.13 prefixes the message with the code's name at every
+        // error wrap unless the code is Unknown (util/grpcerrors), so a spec
+        // error keeps Unknown, as the Dockerfile frontend's parse errors do.
         FrontendFailure {
             status: RpcStatus {
-                code: tonic::Code::InvalidArgument as i32,
+                code: tonic::Code::Unknown as i32,
                 message: format!("stagec: the spec has errors\n{}", report.trim_end()),
                 details,
             },
@@ -180,8 +183,14 @@ mod tests {
             .decode(json["info"]["data"].as_str().expect("a string"))
             .expect("base64");
         assert_eq!(data, SPEC.as_bytes());
-        assert_eq!(json["ranges"][0]["start"], serde_json::json!({"line": 2, "character": 30}));
-        assert_eq!(json["ranges"][0]["end"], serde_json::json!({"line": 2, "character": 37}));
+        assert_eq!(
+            json["ranges"][0]["start"],
+            serde_json::json!({"line": 2, "character": 30})
+        );
+        assert_eq!(
+            json["ranges"][0]["end"],
+            serde_json::json!({"line": 2, "character": 37})
+        );
     }
 
     #[test]
@@ -189,9 +198,13 @@ mod tests {
         let compilation = crate::compile::check(SPEC);
         assert!(compilation.has_errors());
         let failure = FrontendFailure::from_diagnostics(&compilation.diagnostics, "app.kdl", SPEC);
-        assert_eq!(failure.status.code, tonic::Code::InvalidArgument as i32);
+        assert_eq!(failure.status.code, tonic::Code::Unknown as i32);
         assert!(failure.status.message.contains("SC0"), "{}", failure.status.message);
-        assert!(failure.status.message.contains("from=\"bulid\""), "{}", failure.status.message);
+        assert!(
+            failure.status.message.contains("from=\"bulid\""),
+            "{}",
+            failure.status.message
+        );
         assert_eq!(failure.status.details.len(), compilation.diagnostics.error_count());
     }
 
@@ -201,7 +214,11 @@ mod tests {
         assert_eq!(position_json(source, 0), PositionJson { line: 1, character: 1 });
         assert_eq!(position_json(source, 3), PositionJson { line: 2, character: 1 });
         assert_eq!(position_json(source, 7), PositionJson { line: 2, character: 4 });
-        assert_eq!(position_json(source, 6), PositionJson { line: 2, character: 3 }, "inside é");
+        assert_eq!(
+            position_json(source, 6),
+            PositionJson { line: 2, character: 3 },
+            "inside é"
+        );
         assert_eq!(position_json(source, 99), PositionJson { line: 4, character: 2 });
     }
 

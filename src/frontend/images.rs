@@ -167,7 +167,10 @@ pub fn lock_entry(base: &BaseImage, manifest_digest: &str, config_bytes: &[u8]) 
         image_id: format!("sha256:{:x}", Sha256::digest(config_bytes)),
         repo_digests,
         image_platform,
-        layers: file.rootfs.and_then(|rootfs| rootfs.diff_ids).map_or(0, |layers| layers.len()),
+        layers: file
+            .rootfs
+            .and_then(|rootfs| rootfs.diff_ids)
+            .map_or(0, |layers| layers.len()),
         config: file.config.unwrap_or_default(),
     })
 }
@@ -208,7 +211,10 @@ mod tests {
         let reference = Reference::parse_normalized("alpine:3").expect("valid reference");
         let contexts = BTreeMap::from([
             ("alpine:3".to_string(), "docker-image://busybox:1".to_string()),
-            ("alpine:3::linux/amd64".to_string(), "docker-image://busybox:2".to_string()),
+            (
+                "alpine:3::linux/amd64".to_string(),
+                "docker-image://busybox:2".to_string(),
+            ),
             ("golang".to_string(), "docker-image://golang:1.19".to_string()),
         ]);
         assert_eq!(

@@ -41,8 +41,11 @@ pub enum FrontendError {
 
 /// Runs one frontend request over `channel` and hands its result, or its
 /// failure, to BuildKit with `LLBBridge.Return`. Returns an error only when
-/// BuildKit could not be told.
-pub async fn serve(channel: tonic::transport::Channel, options: Result<FrontendOptions, OptionError>) -> Result<(), FrontendError> {
+/// the `Return` call itself failed.
+pub async fn serve(
+    channel: tonic::transport::Channel,
+    options: Result<FrontendOptions, OptionError>,
+) -> Result<(), FrontendError> {
     let mut bridge = Bridge::new(channel);
     let pong = bridge
         .ping()

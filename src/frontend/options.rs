@@ -15,7 +15,7 @@ pub const OPTION_ENV_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
 /// Environment variable with the ID of the client session.
 pub const SESSION_ENV: &str = "BUILDKIT_SESSION_ID";
 
-/// Name of the local source that holds the spec, unless `dockerfilekey` names another.
+/// Name of the local source that contains the spec, unless `dockerfilekey` names another.
 pub const DEFAULT_SPEC_SOURCE: &str = "dockerfile";
 
 /// Spec file name in that source, unless `filename` names another.
@@ -106,7 +106,11 @@ pub fn parse_options(raw: BTreeMap<String, String>) -> Result<FrontendOptions, O
             ));
         }
         Some(text) => Some(Platform::parse(text.trim()).ok_or_else(|| {
-            invalid("platform", text, "not a platform; write os/arch[/variant], such as linux/arm64")
+            invalid(
+                "platform",
+                text,
+                "not a platform; write os/arch[/variant], such as linux/arm64",
+            )
         })?),
     };
 
@@ -191,19 +195,29 @@ mod tests {
             ("BUILDKIT_FRONTEND_OPT_4", "platform=linux/arm64"),
             ("BUILDKIT_FRONTEND_OPT_5", "target=runtime"),
             ("BUILDKIT_FRONTEND_OPT_6", "context:alpine:3=docker-image://busybox:1"),
-            ("BUILDKIT_FRONTEND_OPT_7", "build-arg:BUILDKIT_SYNTAX=stagec/frontend:dev"),
+            (
+                "BUILDKIT_FRONTEND_OPT_7",
+                "build-arg:BUILDKIT_SYNTAX=stagec/frontend:dev",
+            ),
             ("BUILDKIT_SESSION_ID", "abc"),
             ("PATH", "/bin"),
         ]))
         .expect("valid options");
+
         assert_eq!(options.session_id, "abc");
         assert_eq!(options.filename, "app.kdl");
         assert_eq!(options.spec_source, "dockerfile");
         assert_eq!(options.target.as_deref(), Some("runtime"));
-        assert_eq!(options.spec_build_args(), BTreeMap::from([("GO".to_string(), "1.20".to_string())]));
+        assert_eq!(
+            options.spec_build_args(),
+            BTreeMap::from([("GO".to_string(), "1.20".to_string())])
+        );
         assert_eq!(options.labels["org.example"], "a=b");
         assert_eq!(options.no_cache, Some(Vec::new()));
-        assert_eq!(options.platform.as_ref().map(ToString::to_string).as_deref(), Some("linux/arm64"));
+        assert_eq!(
+            options.platform.as_ref().map(ToString::to_string).as_deref(),
+            Some("linux/arm64")
+        );
         assert_eq!(options.contexts["alpine:3"], "docker-image://busybox:1");
         assert_eq!(options.lock_filename(), "app.kdl.lock");
     }
@@ -231,6 +245,9 @@ mod tests {
     fn no_cache_stage_list() {
         let raw = BTreeMap::from([("no-cache".to_string(), "builder, runtime".to_string())]);
         let options = parse_options(raw).expect("valid options");
-        assert_eq!(options.no_cache, Some(vec!["builder".to_string(), "runtime".to_string()]));
+        assert_eq!(
+            options.no_cache,
+            Some(vec!["builder".to_string(), "runtime".to_string()])
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Subrequests: what `docker buildx build --print outline|targets` (buildx
-//! 0.13; `--call` in later releases) asks a frontend instead of a build.
+//! 0.13; `--call` in later releases) requests from a frontend instead of a build.
 //! The result has no reference, only metadata: `result.json` in the JSON
 //! shape of BuildKit's frontend/subrequests types, `result.txt` for
 //! printing, and `version` (BuildKit v0.13, frontend/dockerui/requests.go).
@@ -14,13 +14,13 @@ use super::options::{REQUEST_DESCRIBE, REQUEST_OUTLINE, REQUEST_TARGETS};
 use crate::diag::Span;
 use crate::model::Spec;
 
-/// Version of every subrequest stagec answers.
+/// Version of every subrequest that stagec handles.
 const SUBREQUEST_VERSION: &str = "1.0.0";
 
 /// Result metadata of a subrequest.
 pub type SubrequestResult = BTreeMap<String, Vec<u8>>;
 
-/// Returns whether stagec answers the subrequest `request_id`.
+/// Returns whether stagec handles the subrequest `request_id`.
 pub fn is_known(request_id: &str) -> bool {
     [REQUEST_DESCRIBE, REQUEST_OUTLINE, REQUEST_TARGETS].contains(&request_id)
 }
@@ -66,7 +66,7 @@ fn request(name: &'static str, description: &'static str, opts: Vec<Named>) -> R
     }
 }
 
-/// Answers `frontend.subrequests.describe`: the subrequests stagec answers.
+/// Returns the result of `frontend.subrequests.describe`: the subrequests that stagec handles.
 pub fn describe() -> SubrequestResult {
     let requests = vec![
         request(
@@ -134,7 +134,12 @@ struct OutlineSecret {
 
 /// Answers `frontend.outline`: the spec's build args with their defaults
 /// (overridden by `build-arg:` options), and its secrets.
-pub fn outline(spec: &Spec, source: &str, target: Option<&str>, build_args: &BTreeMap<String, String>) -> SubrequestResult {
+pub fn outline(
+    spec: &Spec,
+    source: &str,
+    target: Option<&str>,
+    build_args: &BTreeMap<String, String>,
+) -> SubrequestResult {
     let args: Vec<OutlineArg> = spec
         .args
         .iter()
@@ -162,15 +167,29 @@ pub fn outline(spec: &Spec, source: &str, target: Option<&str>, build_args: &BTr
         text.push_str(&format!("TARGET: {target}\n\n"));
     }
     if !args.is_empty() {
-        let width = args.iter().map(|arg| arg.name.len()).max().unwrap_or(0).max("BUILD ARG".len());
+        let width = args
+            .iter()
+            .map(|arg| arg.name.len())
+            .max()
+            .unwrap_or(0)
+            .max("BUILD ARG".len());
         text.push_str(&format!("{:<width$}   VALUE\n", "BUILD ARG"));
         for arg in &args {
-            text.push_str(&format!("{:<width$}   {}\n", arg.name, arg.value.as_deref().unwrap_or("")));
+            text.push_str(&format!(
+                "{:<width$}   {}\n",
+                arg.name,
+                arg.value.as_deref().unwrap_or("")
+            ));
         }
         text.push('\n');
     }
     if !secrets.is_empty() {
-        let width = secrets.iter().map(|secret| secret.name.len()).max().unwrap_or(0).max("SECRET".len());
+        let width = secrets
+            .iter()
+            .map(|secret| secret.name.len())
+            .max()
+            .unwrap_or(0)
+            .max("SECRET".len());
         text.push_str(&format!("{:<width$}   REQUIRED\n", "SECRET"));
         for secret in &secrets {
             let required = if secret.required { "true" } else { "" };
@@ -243,7 +262,12 @@ pub fn targets(spec: &Spec, source: &str) -> SubrequestResult {
         })
         .collect();
 
-    let width = targets.iter().map(|target| target.name.len() + 10).max().unwrap_or(0).max("TARGET".len());
+    let width = targets
+        .iter()
+        .map(|target| target.name.len() + 10)
+        .max()
+        .unwrap_or(0)
+        .max("TARGET".len());
     let mut text = format!("{:<width$} DESCRIPTION\n", "TARGET");
     for target in &targets {
         let name = if target.default {

@@ -4,6 +4,7 @@
 //! the fonts, colours and arrowheads match the DOT output and the text is
 //! the same on every run.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use layout::adt::dag::NodeHandle;
@@ -35,10 +36,16 @@ pub fn write(graph: &Graph) -> Result<String, String> {
     let laid_out = std::panic::catch_unwind(move || {
         let mut visual = VisualGraph::new(Orientation::TopToBottom);
         let handles: Vec<NodeHandle> = graph.nodes.iter().map(|node| visual.add_node(element(node))).collect();
-        for edge in &graph.edges {
-            visual.add_edge(arrow(edge), handles[edge.from], handles[edge.to]);
-        }
         let mut canvas = SvgCanvas::default();
+        for edge in &graph.edges {
+            let arrow = arrow(edge);
+            let look = canvas.edge_labels.entry(arrow.text.clone()).or_insert_with(|| arrow.look.clone());
+            // A label shared by a reachable and a greyed edge is drawn in the normal colour.
+            if !edge.unreachable {
+                *look = arrow.look.clone();
+            }
+            visual.add_edge(arrow, handles[edge.from], handles[edge.to]);
+        }
         visual.do_it(false, false, false, &mut canvas);
         canvas
     });
@@ -104,6 +111,10 @@ struct SvgCanvas {
     content: String,
     /// Edge labels, written after every edge so that no line crosses them.
     labels: String,
+    /// The style of each edge label text. `layout-rs` draws the label of an
+    /// edge that spans several ranks from a connector node, and may move it
+    /// to a connector that has the crate's default style (15 px, black).
+    edge_labels: BTreeMap<String, StyleAttr>,
     max: (f64, f64),
 }
 
@@ -218,13 +229,18 @@ impl RenderBackend for SvgCanvas {
             return;
         }
         let mut svg = String::new();
-        // Node text has the node's fill; an edge label has none.
-        let is_edge_label = look.fill_color.is_none();
+        // Node text has the node font size; anything else is an edge label.
+        let is_edge_label = look.font_size != FONT_SIZE;
+        let look = match self.edge_labels.get(text) {
+            Some(edge_look) if is_edge_label => edge_look.clone(),
+            _ => look.clone(),
+        };
         if is_edge_label {
             // A white backing keeps the edge lines from running through the text.
             let widest = lines.iter().map(|line| line.chars().count()).max().unwrap_or(0) as f64;
             let width = widest * look.font_size as f64 * 0.6 + 6.0;
             let height = lines.len() as f64 * LINE_HEIGHT + 2.0;
+            self.grow(xy.x + width / 2.0, xy.y + height / 2.0);
             let _ = writeln!(
                 svg,
                 "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#ffffff\" fill-opacity=\"0.9\"/>",

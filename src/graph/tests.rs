@@ -144,3 +144,52 @@ fn mermaid_class_statement_names_one_class() {
     assert!(class_lines.contains(&"    class stage_3 unreachable"), "{mermaid}");
     assert!(class_lines.contains(&"    class stage_2 marked"), "{mermaid}");
 }
+
+/// A bind edge from `deps` to `debug` spans two ranks, so `layout-rs` draws
+/// its label from a connector node, which may have the crate's default style.
+const LONG_EDGE_SPEC: &str = r#"
+stage "deps" from="golang:1.19" {
+    run "go mod download"
+    artifact "modcache" path="/root/go/pkg/mod" kind="dir"
+}
+stage "builder" from="deps" {
+    run "go build"
+    artifact "app" path="/out/app" kind="executable" linkage="static"
+    artifact "tool" path="/out/tool" kind="executable" linkage="static"
+}
+stage "debug" from="alpine:3" {
+    copy artifact="app" from="builder" to="/app"
+    copy artifact="tool" from="builder" to="/tool"
+    run "ls" {
+        bind "/deps" from="deps" source="/root/go/pkg/mod"
+    }
+}
+stage "runtime" from="scratch" {
+    copy artifact="app" from="builder" to="/app"
+    entrypoint "/app"
+}
+image "runtime" default=#true
+image "debug"
+"#;
+
+#[test]
+fn svg_long_edge_label_styled_and_inside() {
+    let graph = graph_of(LONG_EDGE_SPEC, &GraphOptions::default());
+    let svg = svg::write(&graph).expect("svg");
+    let label = ">bind /root/go/pkg/mod at /deps<";
+    let line = svg
+        .lines()
+        .find(|line| line.contains(label))
+        .unwrap_or_else(|| panic!("no bind label: {svg}"));
+    assert!(line.contains("font-size=\"11\""), "{line}");
+    assert!(line.contains("fill=\"#455a64\""), "{line}");
+
+    let attribute = |text: &str, name: &str| -> f64 {
+        let start = text.find(&format!("{name}=\"")).expect("attribute") + name.len() + 2;
+        let end = start + text[start..].find('"').expect("closing quote");
+        text[start..end].parse().expect("a number")
+    };
+    let width = attribute(&svg[svg.find("<svg").expect("svg element")..], "width");
+    let label_end = attribute(line, "x") + label.len() as f64 * 11.0 * 0.6 / 2.0;
+    assert!(label_end <= width, "label ends at {label_end}, svg is {width} wide");
+}

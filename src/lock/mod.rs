@@ -15,6 +15,7 @@ mod file;
 mod images;
 mod inspect;
 mod reference;
+mod resolve;
 
 pub use check::{LockNames, check_lock};
 pub use config::{Healthcheck, ImageConfig};
@@ -24,6 +25,7 @@ pub use images::{
 };
 pub use inspect::{EngineSocket, InspectError};
 pub use reference::Reference;
+pub use resolve::{ResolveError, lock_entry_from_config};
 
 use crate::diag::Diagnostics;
 use crate::lower::{LowerOptions, lower};
@@ -71,17 +73,6 @@ pub fn images_to_lock(
     Ok(images)
 }
 
-/// Reads the configuration of every image in `images` from the engine.
-pub async fn resolve_images(images: &[BaseImage], socket: &EngineSocket) -> Result<Vec<LockedImage>, InspectError> {
-    let mut locked = Vec::with_capacity(images.len());
-    for image in images {
-        let entry = socket.lock_entry(image).await?;
-        tracing::info!(reference = %entry.reference, platform = %entry.platform, id = %entry.image_id, "locked base image");
-        locked.push(entry);
-    }
-    Ok(locked)
-}
-
 /// A locked base image whose tag now names another image in the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedImage {
@@ -91,29 +82,25 @@ pub struct ChangedImage {
     pub engine_id: String,
 }
 
-/// Inspects every image of `needed` that `lock` records and returns those
-/// whose image ID in the engine differs from the locked one. An image that
-/// the engine cannot inspect is left to the build, which reports it.
-pub async fn changed_images(lock: &LockFile, needed: &[BaseImage], socket: &EngineSocket) -> Vec<ChangedImage> {
-    let mut changed = Vec::new();
-    for base in needed {
-        let Some(locked) = lock.find(&base.reference, &base.platform) else {
-            continue;
-        };
-        match socket.lock_entry(base).await {
-            Ok(current) if current.image_id != locked.image_id => changed.push(ChangedImage {
+/// Returns the entries of `lock` whose image ID differs from the entry that
+/// the engine resolves now (`current`). An image missing from either side
+/// is left to the lock check and the build, which report it.
+pub fn changed_images(lock: &LockFile, current: &[LockedImage]) -> Vec<ChangedImage> {
+    current
+        .iter()
+        .filter_map(|now| {
+            let locked = lock
+                .images
+                .iter()
+                .find(|locked| locked.reference == now.reference && locked.platform == now.platform)?;
+            (locked.image_id != now.image_id).then(|| ChangedImage {
                 reference: locked.reference.clone(),
                 platform: locked.platform.clone(),
                 locked_id: locked.image_id.clone(),
-                engine_id: current.image_id,
-            }),
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(reference = %locked.reference, %error, "failed to compare the locked base image with the engine's image")
-            }
-        }
-    }
-    changed
+                engine_id: now.image_id.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Returns the lock to write after resolving `resolved`. While the spec's
@@ -160,6 +147,21 @@ mod tests {
         let updated = updated_lock(Some(&existing), "sha256:a".into(), vec![entry("x/a:1", "new-a")]);
         let ids: Vec<&str> = updated.images.iter().map(|image| image.image_id.as_str()).collect();
         assert_eq!(ids, ["new-a", "old-b"]);
+    }
+
+    #[test]
+    fn changed_images_compare_ids() {
+        let lock = LockFile::new("sha256:a".into(), vec![entry("x/a:1", "id-1"), entry("x/b:1", "id-2")]);
+        let changed = changed_images(&lock, &[entry("x/a:1", "id-1"), entry("x/b:1", "id-3"), entry("x/c:1", "id-4")]);
+        assert_eq!(
+            changed,
+            [ChangedImage {
+                reference: "x/b:1".into(),
+                platform: "linux/amd64".into(),
+                locked_id: "id-2".into(),
+                engine_id: "id-3".into(),
+            }]
+        );
     }
 
     #[test]

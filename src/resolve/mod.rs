@@ -19,6 +19,7 @@ mod check_run_env;
 mod check_secret_names;
 mod check_secrets;
 mod check_shell;
+mod check_text;
 mod context_inputs;
 mod context_links;
 mod fields;
@@ -42,6 +43,7 @@ use crate::syntax::Document;
 /// every check. The model is returned even when there are errors, so that
 /// callers can still report on it.
 pub fn resolve(document: &Document, diagnostics: &mut Diagnostics) -> Spec {
+    check_text::check(document, diagnostics);
     let mut spec = build::build(document, diagnostics);
     names::resolve_bases(&mut spec, diagnostics);
     spec

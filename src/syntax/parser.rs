@@ -203,8 +203,8 @@ impl Parser<'_> {
         }
     }
 
-    /// The space before a node's children, which may hold slashdashed
-    /// entries and slashdashed child blocks.
+    /// Skips the space before a node's children, which may contain
+    /// slashdashed entries and slashdashed child blocks.
     fn before_node_children(&mut self, depth: usize) -> Step<()> {
         let matched = self.attempt(|parser| {
             parser.node_space1()?;
@@ -300,7 +300,7 @@ impl Parser<'_> {
         Ok(children)
     }
 
-    /// An argument or a property, after any slashdashed entries before it.
+    /// Parses an argument or a property, after any slashdashed entries before it.
     fn node_entry(&mut self) -> Step<Entry> {
         self.cursor.node_space0()?;
         self.attempt(|parser| {

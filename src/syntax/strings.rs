@@ -26,11 +26,19 @@ impl<'s> Cursor<'s> {
     }
 
     fn identifier_chars(&mut self) {
-        while let Some(c) = self.peek_char() {
-            if !is_identifier_char(c) {
-                break;
+        let bytes = self.src.as_bytes();
+        while let Some(&byte) = bytes.get(self.pos) {
+            if byte.is_ascii() {
+                if !is_ascii_identifier_byte(byte) {
+                    break;
+                }
+                self.pos += 1;
+                continue;
             }
-            self.bump(c);
+            match self.peek_char() {
+                Some(c) if is_identifier_char(c) => self.bump(c),
+                _ => break,
+            }
         }
     }
 
@@ -417,6 +425,17 @@ impl<'s> Cursor<'s> {
     }
 }
 
+/// Returns whether an ASCII byte is an identifier character: a printable
+/// character, or DEL, that is not one of `\/(){}[];"#=`. The same as
+/// `is_identifier_char` for ASCII, without its table lookups.
+fn is_ascii_identifier_byte(byte: u8) -> bool {
+    byte > b' '
+        && !matches!(
+            byte,
+            b'\\' | b'/' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b';' | b'"' | b'#' | b'='
+        )
+}
+
 /// Removes the one newline (CRLF counts as one) that ends `line`.
 fn trim_newline(line: &str) -> &str {
     if let Some(stripped) = line.strip_suffix("\r\n") {
@@ -438,6 +457,14 @@ mod tests {
         assert_eq!(trim_newline("a\r\n"), "a");
         assert_eq!(trim_newline("a\n\n"), "a\n");
         assert_eq!(trim_newline("a\u{2028}"), "a");
+    }
+
+    #[test]
+    fn ascii_identifier_bytes_match_identifier_chars() {
+        for byte in 0u8..0x80 {
+            let expected = crate::syntax::cursor::is_identifier_char(byte as char);
+            assert_eq!(super::is_ascii_identifier_byte(byte), expected, "byte {byte:#04x}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! that mostly fails to parse, nested documents that mostly parse, and
 //! mutations of real specs.
 
-/// A xorshift generator, so that every run sees the same documents.
+/// A xorshift generator, so that every run generates the same documents.
 pub struct Rng(u64);
 
 impl Rng {
@@ -28,11 +28,11 @@ impl Rng {
     }
 }
 
-/// Pieces of KDL, valid and invalid, covering every rule of the grammar:
-/// identifiers and reserved words, whitespace and newlines of each kind,
-/// quoted, raw and multi-line strings with escapes and dedent, numbers at
-/// the edges of `i128`, keywords, comments, line continuations, slashdash,
-/// type annotations and disallowed code points.
+/// Pieces of KDL, valid and invalid, for every rule of the grammar. They
+/// cover identifiers and reserved words, whitespace and newlines of each
+/// kind, and quoted, raw and multi-line strings with escapes and dedent.
+/// They also cover numbers at the edges of `i128`, keywords, comments, line
+/// continuations, slashdash, type annotations and disallowed code points.
 const FRAGMENTS: &[&str] = &[
     "node",
     "stage",

@@ -7,6 +7,7 @@
 //! session by its ID.
 
 mod auth;
+mod content;
 mod control_stream;
 mod filesend;
 mod filesync;
@@ -15,6 +16,7 @@ mod patterns;
 mod secrets;
 mod walk;
 
+pub(crate) use content::{BlobDigest, ContentStore};
 pub(crate) use patterns::source_covers;
 
 use std::collections::BTreeMap;
@@ -66,6 +68,9 @@ pub(crate) struct SessionConfig {
     /// Where the outputs that BuildKit streams to the client go, by the
     /// exporter's index in the Solve request.
     pub output_destinations: BTreeMap<usize, crate::engine::exporter::Destination>,
+    /// Folders of `type=local` caches by store ID (`local:` and the folder
+    /// as written), served by containerd's content service.
+    pub content_stores: BTreeMap<String, Arc<ContentStore>>,
 }
 
 /// A running session. Dropping it closes the connection, which ends the
@@ -88,7 +93,12 @@ impl Session {
             ("X-Docker-Expose-Session-Name", config.name.clone()),
             ("X-Docker-Expose-Session-Sharedkey", config.shared_key.clone()),
         ];
-        for method in SERVED_METHODS {
+        let content_methods = if config.content_stores.is_empty() {
+            &[][..]
+        } else {
+            content::CONTENT_METHODS
+        };
+        for method in SERVED_METHODS.iter().chain(content_methods) {
             headers.push(("X-Docker-Expose-Session-Grpc-Method", (*method).to_string()));
         }
         let connection: std::pin::Pin<Box<dyn Connection>> = match &endpoint.kind {
@@ -107,7 +117,8 @@ impl Session {
             )))
             .add_service(SecretsServer::new(secrets::SecretsService::new(config.secrets)))
             .add_service(AuthServer::new(auth::AuthService))
-            .add_service(filesend::FileSendService::new(config.output_destinations));
+            .add_service(filesend::FileSendService::new(config.output_destinations))
+            .add_service(content::ContentService::new(config.content_stores));
 
         let session_id = config.id;
         let task = tokio::spawn(async move {

@@ -91,6 +91,25 @@ impl LlbBuild {
     pub fn step_named(&self, name: &str) -> Option<&StepOrigin> {
         self.steps.iter().find(|step| step.name == name)
     }
+
+    /// Prefixes every step name with `platform`, as the Dockerfile frontend
+    /// does in a multi-platform build (`[linux/arm64 app 2/3] RUN ...`), so
+    /// that progress output tells the platforms' steps apart.
+    pub fn name_platform(&mut self, platform: &Platform) {
+        let prefixed = |name: &mut String| {
+            if let Some(rest) = name.strip_prefix('[') {
+                *name = format!("[{platform} {rest}");
+            }
+        };
+        for node in &mut self.graph.nodes {
+            if let Some(name) = &mut node.metadata.custom_name {
+                prefixed(name);
+            }
+        }
+        for step in &mut self.steps {
+            prefixed(&mut step.name);
+        }
+    }
 }
 
 /// Lowers `build` with the base image configurations of `lock`, for an

@@ -13,6 +13,10 @@ use crate::llb::{
 use crate::lower::{self, BindSource, StagePath};
 use crate::model::{CommandForm, Network, Sharing};
 
+/// Linux's MAX_ARG_STRLEN: `execve` fails with E2BIG for an argument or
+/// environment entry of this many bytes or more, counting its final NUL.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
 impl Lowering<'_> {
     pub(super) fn run(&mut self, state: &mut StageState, run: &lower::RunStep, name: String, span: Span) -> Option<()> {
         let args = match &run.command.form {
@@ -28,6 +32,23 @@ impl Lowering<'_> {
         let mut env_state = state.clone();
         for (key, value) in &run.env {
             env_state.set_env(&key.value, &value.value);
+        }
+
+        let entries = env_state.env_entries();
+        if let Some(long) = args.iter().chain(&entries).find(|text| text.len() >= MAX_ARG_STRLEN) {
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!(
+                        "`run` passes a {}-byte argument or environment entry, over Linux's limit of {} bytes",
+                        long.len(),
+                        MAX_ARG_STRLEN - 1
+                    ),
+                )
+                .label(span, "the process of this step could not start")
+                .help("write the long text into a file of the build context, copy it in, and read it from there"),
+            );
+            return None;
         }
 
         let mut exec = ExecOp::new(

@@ -520,3 +520,21 @@ image "b" tag="b:1"
         "an undeclared platform arg stays out of the env: {env:?}"
     );
 }
+
+#[test]
+fn platform_prefix_names_steps() {
+    let mut llb = lower_source(GO_WEB, None).expect("lowers");
+    let arm64 = Platform::parse("linux/arm64").expect("valid platform");
+    llb.name_platform(&arm64);
+
+    let ops = ops_of(&llb, "builder");
+    assert!(
+        ops.contains_key("[linux/arm64 builder 4/4] RUN go build -o /app/main ."),
+        "{:?}",
+        ops.keys().collect::<Vec<_>>()
+    );
+    let step = llb
+        .step_named("[linux/arm64 builder 4/4] RUN go build -o /app/main .")
+        .expect("the step keeps its origin");
+    assert_eq!(step.stage, 0);
+}
