@@ -4,7 +4,9 @@
 //! as a cache manifest (type=registry,mode=max) and inline in a pushed
 //! image (type=inline). Then a second engine with a fresh data root, which
 //! this test starts and stops, builds the same spec with `--cache-from` and
-//! must take the compile step from that cache.
+//! must take the compile step from that cache. The local cache test starts
+//! two fresh engines: one exports a `type=local` cache folder, the other
+//! builds from it.
 
 mod outputs_support;
 
@@ -136,24 +138,119 @@ fn registry_and_inline_cache_on_fresh_engine() {
     }
 }
 
+/// Spec of the local cache test: its Go compile step is named like the
+/// other example's, so [`compile_step_cached`] finds it.
+const LOCAL_CACHE_EXAMPLE: &str = "go-web";
+
 #[test]
-fn local_cache_rejected_with_reason() {
+fn local_cache_on_fresh_engines() {
+    let test = "local_cache_on_fresh_engines";
+    // The engine is not used, but its variable tells that scripts/test.sh
+    // installed what the fresh engines need.
+    if containerd_engine_or_skip(test).is_none() {
+        return;
+    }
+    if !running_as_root() {
+        skip(test, "starting an engine needs root");
+        return;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let cache_dir = work.path().join("cache");
+
+    {
+        let engine_dir = tempfile::Builder::new()
+            .prefix("stagec-local-cache-export.")
+            .tempdir_in("/tmp")
+            .expect("engine folder");
+        let exporter = FreshEngine::start(engine_dir.path());
+        let spec = copy_example(LOCAL_CACHE_EXAMPLE, &work.path().join("export"));
+        run_ok(
+            stagec_build(&exporter.docker_host, &spec)
+                .arg("--cache-to")
+                .arg(format!("type=local,dest={},mode=max", cache_dir.display())),
+        );
+    }
+    let index = std::fs::read_to_string(cache_dir.join("index.json")).expect("the export wrote index.json");
+    assert!(
+        index.contains("\"org.opencontainers.image.ref.name\":\"latest\""),
+        "{index}"
+    );
+    assert!(cache_dir.join("oci-layout").is_file());
+    assert!(
+        !cache_dir.join("ingest").exists(),
+        "the export left unfinished writes in {}",
+        cache_dir.display()
+    );
+
+    let engine_dir = tempfile::Builder::new()
+        .prefix("stagec-local-cache-import.")
+        .tempdir_in("/tmp")
+        .expect("engine folder");
+    let importer = FreshEngine::start(engine_dir.path());
+    let spec = copy_example(LOCAL_CACHE_EXAMPLE, &work.path().join("import"));
+    let output = run_ok(
+        stagec_build(&importer.docker_host, &spec)
+            .arg("--cache-from")
+            .arg(format!("type=local,src={}", cache_dir.display())),
+    );
+    let progress = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        compile_step_cached(&progress),
+        "--cache-from type=local: the compile step was not cached:\n{progress}"
+    );
+}
+
+/// Runs `stagec build` with `cache_flag` against an engine that does not
+/// exist, so the build must fail on the local cache folder before it
+/// connects, and returns its exit code and stderr.
+fn local_cache_failure(cache_flag: &str, value: &str) -> (Option<i32>, String) {
     let work = tempfile::tempdir().expect("temp dir");
     let spec = copy_example(EXAMPLE, &work.path().join("src"));
-
     let output = stagec_build("unix:///nonexistent.sock", &spec)
-        .arg("--cache-to")
-        .arg(format!("type=local,dest={}", work.path().join("cache").display()))
+        .args([cache_flag, value])
         .output()
         .expect("run stagec");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
 
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("type=local cache"), "{stderr}");
+#[test]
+fn local_cache_missing_src_fails() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let missing = work.path().join("no-such-cache");
+    let (code, stderr) = local_cache_failure("--cache-from", &format!("type=local,src={}", missing.display()));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("cannot read the cache folder"), "{stderr}");
     assert!(
-        stderr.contains("type=registry"),
-        "the message names the alternative: {stderr}"
+        stderr.contains("--cache-to type=local,dest="),
+        "the message says the fix: {stderr}"
     );
+}
+
+#[test]
+fn local_cache_corrupt_index_fails() {
+    let work = tempfile::tempdir().expect("temp dir");
+    std::fs::write(work.path().join("index.json"), "{\"manifests\": [").expect("write index.json");
+    let (code, stderr) = local_cache_failure("--cache-from", &format!("type=local,src={}", work.path().display()));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("is not a valid OCI image index"), "{stderr}");
+}
+
+#[test]
+fn local_cache_unwritable_dest_fails() {
+    // A regular file as the parent fails for root too, unlike permissions.
+    let work = tempfile::tempdir().expect("temp dir");
+    let file = work.path().join("file");
+    std::fs::write(&file, "").expect("write file");
+    let (code, stderr) = local_cache_failure(
+        "--cache-to",
+        &format!("type=local,dest={}", file.join("cache").display()),
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("cannot create the cache folder"), "{stderr}");
+    assert!(stderr.contains("dest=DIR"), "the message says the fix: {stderr}");
 }
 
 #[test]

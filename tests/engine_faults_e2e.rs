@@ -473,7 +473,10 @@ image "app" tag="stagec-faults/base:1"
     assert_fails_with(
         "build without lock",
         &output,
-        &["image docker.io/stagec-faults/nosuch:1 is not in the image store of Docker Engine"],
+        &[
+            "base image docker.io/stagec-faults/nosuch:1",
+            "pull it with `docker pull",
+        ],
     );
     assert_files("base image missing", dir.path(), &["app.kdl"]);
 
@@ -482,7 +485,11 @@ image "app" tag="stagec-faults/base:1"
         .args(["lock", "app.kdl"])
         .output()
         .expect("run stagec lock");
-    assert_fails_with("lock", &output, &["is not in the image store"]);
+    assert_fails_with(
+        "lock",
+        &output,
+        &["docker.io/stagec-faults/nosuch:1", "pull it with `docker pull"],
+    );
     assert_files("lock of a missing base image", dir.path(), &["app.kdl"]);
 
     // A base image that the lock file names but the engine no longer has:
@@ -512,7 +519,7 @@ image "app" tag="stagec-faults/gone-out:1"
         &output,
         &[
             "build step [app 1/2] FROM docker.io/stagec-faults/gone:1 failed",
-            "is not in the image store",
+            "pull it with `docker pull",
         ],
     );
     assert_files("locked base image removed", dir.path(), &["app.kdl", "app.kdl.lock"]);

@@ -421,3 +421,23 @@ fn cli_symlink_target_rewritten() {
     );
     assert_eq!(fs::read_to_string(&spec).expect("read"), "arg \"A\"\n");
 }
+
+#[test]
+fn cli_read_only_file_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let directory = tempfile::tempdir().expect("temp dir");
+    let spec = directory.path().join("app.kdl");
+    fs::write(&spec, "arg  A\n").expect("write");
+    fs::set_permissions(&spec, fs::Permissions::from_mode(0o444)).expect("chmod");
+
+    let output = stagec().arg("fmt").arg(&spec).output().expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is read-only"), "{stderr}");
+    assert_eq!(fs::read_to_string(&spec).expect("read"), "arg  A\n");
+    let mode = fs::metadata(&spec).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o444);
+
+    stagec().args(["fmt", "--check"]).arg(&spec).assert().code(1);
+}

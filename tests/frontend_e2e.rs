@@ -97,10 +97,10 @@ fn docker_build(engine: &Engine, spec: &Path, tag: &str, extra: &[&str]) -> std:
     engine.command(&args).output().expect("starts the docker client")
 }
 
-fn assert_success(output: &std::process::Output, what: &str) {
+fn assert_success(output: &std::process::Output, command_name: &str) {
     assert!(
         output.status.success(),
-        "{what} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        "{command_name} failed with {}\nstdout:\n{}\nstderr:\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
@@ -392,4 +392,43 @@ fn frontend_buildx_targets_and_error_source() {
         "buildx marks the spec line:\n{stderr}"
     );
     assert!(stderr.contains("SC0101"), "{stderr}");
+}
+
+/// The frontend must exit once its request ends although BuildKit keeps
+/// its standard input open until then. Here the "server" sends only its
+/// HTTP/2 SETTINGS frame and never responds, so the request ends when
+/// `Ping` times out (15 s), while a read of standard input is still
+/// pending. stagec must exit instead of waiting for that read.
+#[test]
+fn frontend_exits_while_stdin_open() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stagec"))
+        .arg("frontend")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts stagec frontend");
+    let mut stdin = child.stdin.take().expect("stagec's stdin");
+    std::io::Write::write_all(&mut stdin, &[0, 0, 0, 4, 0, 0, 0, 0, 0]).expect("write to stagec");
+
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("stagec's status") {
+            break Some(status);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("stagec's output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    let status = status.expect("stagec frontend exits within 60 s while its stdin is open");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("LLBBridge.Ping"), "names the failed call:\n{stderr}");
 }

@@ -45,3 +45,20 @@ fn llb_corpus_replays_without_panics() {
         pipeline::llb(&source);
     }
 }
+
+#[test]
+fn import_corpus_replays_without_panics() {
+    for (_, dockerfile) in corpus("import") {
+        pipeline::import(&dockerfile);
+    }
+}
+
+/// Found by the import target: `${A` inside an unquoted heredoc body, closed
+/// on a later line, made the `run` text scan slice past the end of the line.
+#[test]
+fn heredoc_expansion_past_line_end() {
+    let source = "stage \"a\" from=\"alpine:3\" {\n    run \"cat <<EOT\\n${A\\nB}\\nEOT\"\n}\nimage \"a\" tag=\"a:1\"\n";
+    pipeline::check(source);
+    pipeline::dockerfile(source);
+    pipeline::llb(source);
+}

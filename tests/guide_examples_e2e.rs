@@ -162,7 +162,7 @@ fn cookbook_go_builds_and_runs() {
     engine.run(["image", "rm", tag, dockerfile_tag]);
 }
 
-/// The Go page says that a failing test fails the build of the image.
+/// The Go page states that a failing test fails the build of the image.
 #[test]
 fn cookbook_go_failing_test_fails_build() {
     let Some(_engine) = engine_or_skip("cookbook_go_failing_test_fails_build") else {

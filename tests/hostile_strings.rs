@@ -161,6 +161,37 @@ fn every_value_is_rejected_with_a_diagnostic_or_compiles() {
     }
 }
 
+/// BuildKit trims the include patterns that select context files, so the
+/// LLB backend could not send a file named " ".
+#[test]
+fn context_path_with_edge_whitespace_is_rejected_by_llb() {
+    let source = "stage \"a\" from=\"alpine:3\" {\n    copy \" \" to=\"/x\"\n}\nimage \"a\" tag=\"a:1\"\n";
+    let outcome = classify(source);
+    assert!(outcome.check.is_empty(), "{:?}", outcome.check);
+    assert!(outcome.llb.iter().any(|error| error.contains("whitespace")), "{:?}", outcome.llb);
+}
+
+/// Linux rejects an argument of 128 KiB or more when the step's process starts.
+#[test]
+fn run_argument_over_linux_limit_is_rejected_by_llb() {
+    let long = "x".repeat(200_000);
+    let source = format!("stage \"a\" from=\"alpine:3\" {{\n    run \"echo {long}\"\n}}\nimage \"a\" tag=\"a:1\"\n");
+    let outcome = classify(&source);
+    assert!(outcome.check.is_empty(), "{:?}", outcome.check);
+    assert!(outcome.llb.iter().any(|error| error.contains("Linux's limit")), "{:?}", outcome.llb);
+}
+
+/// A NUL ends a path, argument or env entry early, so the check rejects it in any string.
+#[test]
+fn nul_is_rejected_in_every_field() {
+    let values = table::table();
+    let index = values.iter().position(|hostile| hostile.name == "nul").expect("the table has a NUL value");
+    for field in Field::ALL.into_iter().filter(|field| *field != Field::FileContent) {
+        let outcome = classify(&fields::single_value_spec(field, index, &values[index].value));
+        assert!(!outcome.check.is_empty(), "{field:?} accepted a NUL character");
+    }
+}
+
 fn stagec() -> Command {
     Command::cargo_bin("stagec").expect("the stagec binary")
 }

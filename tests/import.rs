@@ -780,3 +780,40 @@ fn random_token_sequences_never_panic() {
         "only {converted} of 3000 random Dockerfiles converted; the test exercises little"
     );
 }
+
+#[test]
+fn tmpfs_size_with_unit() {
+    let output = import("FROM alpine:3\nRUN --mount=type=tmpfs,target=/tmp,size=64m df /tmp\n");
+    assert!(output.spec.contains(r#"tmpfs "/tmp" size=67108864"#), "{}", output.spec);
+    assert!(output.warnings.is_empty(), "{:?}", output.warnings);
+    assert_eq!(output.syntax_level, Some(4));
+
+    let output = import("FROM alpine:3\nRUN --mount=type=tmpfs,target=/tmp,size=1.5GiB df /tmp\n");
+    assert!(output.spec.contains(r#"tmpfs "/tmp" size=1610612736"#), "{}", output.spec);
+
+    let output = import("FROM alpine:3\nRUN --mount=type=tmpfs,target=/tmp,size=lots df /tmp\n");
+    assert!(output.spec.contains("tmpfs \"/tmp\"\n"), "{}", output.spec);
+    assert_eq!(output.warnings.len(), 1, "{:?}", output.warnings);
+    assert!(output.warnings[0].message.contains("size `lots`"), "{:?}", output.warnings);
+}
+
+#[test]
+fn heredoc_copy_expands_unquoted_marker() {
+    let output = import("FROM alpine:3\nARG VERSION=dev\nCOPY <<EOF /etc/version\nv=$VERSION\nEOF\n");
+    assert!(
+        output.spec.contains("cat > '/etc/version' <<STAGEC_EOF\n"),
+        "{}",
+        output.spec
+    );
+    assert_eq!(output.warnings.len(), 1, "{:?}", output.warnings);
+
+    let output = import("FROM alpine:3\nARG VERSION=dev\nCOPY <<\"EOF\" /etc/version\nv=$VERSION\nEOF\n");
+    assert!(
+        output.spec.contains("cat > '/etc/version' <<'STAGEC_EOF'"),
+        "{}",
+        output.spec
+    );
+
+    let output = import("FROM alpine:3\nARG V=1\nCOPY <<EOF /etc/v\n$V `date`\nEOF\n");
+    assert_eq!(output.warnings.len(), 2, "{:?}", output.warnings);
+}

@@ -133,3 +133,16 @@ fn init_rejects_unknown_stack_and_missing_dir() {
         .code(3)
         .stderr(contains("is not a directory"));
 }
+
+#[test]
+fn init_spec_mode_like_other_files() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "go.mod", "module example.com/app\n\ngo 1.19\n");
+    stagec().arg("init").arg(dir.path()).assert().success();
+
+    // std::fs::write creates files with 0666 minus the umask, as editors do.
+    let mode = |name: &str| fs::metadata(dir.path().join(name)).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode("app.kdl"), mode("go.mod"), "app.kdl mode {:o}", mode("app.kdl"));
+}

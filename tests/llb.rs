@@ -19,12 +19,17 @@ use stagec::lock::{LockFile, LockNames, Platforms, base_images, check_lock, lock
 use stagec::lower::{LowerOptions, lower};
 use stagec::model::Platform;
 
+/// Examples without a lock file: no image of their builder exists offline,
+/// so `stagec lock` cannot resolve it and their LLB is not checked here.
+const UNLOCKED_EXAMPLES: [&str; 1] = ["rust-cross"];
+
 fn examples() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs/examples");
     let mut specs: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|error| panic!("reading {}: {error}", root.display()))
         .map(|entry| entry.expect("a directory entry").path().join("app.kdl"))
         .filter(|path| path.is_file())
+        .filter(|path| !UNLOCKED_EXAMPLES.contains(&example_name(path).as_str()))
         .collect();
     specs.sort();
     assert!(!specs.is_empty(), "no examples under {}", root.display());

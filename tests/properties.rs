@@ -5,7 +5,8 @@
 //! - the order of the stages in the file changes neither the Dockerfile nor
 //!   the LLB digests;
 //! - the Dockerfile (`FROM ... AS`, `COPY --from`) and the LLB (which stage
-//!   results each definition contains) describe the same stage graph.
+//!   results each definition contains) describe the same stage graph;
+//! - `stagec::fmt::format` is idempotent and changes neither output.
 //!
 //! Run more cases with `PROPTEST_CASES=1000 cargo test --test properties`.
 
@@ -133,7 +134,7 @@ impl GenSpec {
                 let _ = write!(script, " && echo {artifact} > /out/{artifact}");
             }
             if stage.declares_arg {
-                script.push_str(" && echo \"$MODE\"");
+                script.push_str(" && echo $MODE");
             }
             let _ = writeln!(text, "    run \"{script}\" {{");
             let _ = writeln!(text, "        env RUN_NOTE=\"{name}\"");
@@ -152,8 +153,8 @@ impl GenSpec {
             let _ = writeln!(text, "    artifact \"{artifact}\" path=\"/out/{artifact}\"");
         }
 
-        let arguments: Vec<String> = stage.cmd.iter().map(|argument| format!("\"{argument}\"")).collect();
-        let _ = writeln!(text, "    cmd {}", arguments.join(" "));
+        let arguments: Vec<String> = stage.cmd.iter().map(|argument| format!(" \"{argument}\"")).collect();
+        let _ = writeln!(text, "    cmd \"/app/{name}\"{}", arguments.concat());
         let _ = writeln!(text, "}}\n");
     }
 }
@@ -384,4 +385,21 @@ proptest! {
     }
 }
 
-// TODO: add "`stagec::fmt` output formats to itself" once src/fmt/ lands.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fmt_is_idempotent_and_keeps_the_build(spec in spec_strategy()) {
+        let source = spec.render(&spec.order);
+        let formatted = stagec::fmt::format(&source)
+            .unwrap_or_else(|error| panic!("formatting failed: {error:?}\n{source}"));
+        let again = stagec::fmt::format(&formatted)
+            .unwrap_or_else(|error| panic!("formatting the formatted spec failed: {error:?}\n{formatted}"));
+        prop_assert_eq!(&again, &formatted);
+
+        let before = compile(&source);
+        let after = compile(&formatted);
+        prop_assert_eq!(&before.dockerfile, &after.dockerfile, "formatted spec:\n{}", formatted);
+        prop_assert_eq!(llb_digests(&before.llb), llb_digests(&after.llb));
+    }
+}

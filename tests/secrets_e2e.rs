@@ -122,7 +122,7 @@ fn find_in_tree(root: &Path, secrets: &[&str]) -> (Vec<String>, usize) {
         }
         files += 1;
         let shown = path.display().to_string();
-        found.extend(grep(&shown, &format!("cat \"$1\""), &path, patterns.path(), &forms));
+        found.extend(grep(&shown, "cat \"$1\"", &path, patterns.path(), &forms));
         let mut magic = [0u8; 4];
         let read = std::fs::File::open(&path).and_then(|mut file| std::io::Read::read(&mut file, &mut magic));
         if let Some(tool) = compression(&magic).filter(|_| read.is_ok_and(|count| count == 4)) {

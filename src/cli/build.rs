@@ -28,6 +28,9 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
     let secrets = parse_secrets(&args.secrets)?;
     let connect = super::lock::connect_options(&args.buildkit)?;
     let build_outputs = super::build_outputs::parse_build_outputs(args)?;
+    if let Some(text) = &args.select.platform {
+        super::lock::parse_platform_list(text)?;
+    }
     if let Some(message) = args.tags.iter().find_map(|tag| command_line_tag_error(tag)) {
         return Err(Failure::usage(message));
     }

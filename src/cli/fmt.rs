@@ -115,6 +115,15 @@ fn format_file(path: &Path, args: &FmtArgs, color: bool) -> Outcome {
         },
         _ => path.to_path_buf(),
     };
+    // Renaming a new file over a read-only one would succeed and drop the
+    // protection, so such a file is reported as `gofmt -w` and `rustfmt` do.
+    if std::fs::metadata(&target).is_ok_and(|metadata| metadata.permissions().readonly()) {
+        eprintln!(
+            "error: cannot write `{name}`: the file is read-only; make it writable (`chmod u+w {name}`) \
+             to format it, or use `stagec fmt --diff {name}`"
+        );
+        return Outcome::Io;
+    }
     match write_atomic(&target, &formatted) {
         Ok(()) => Outcome::Changed,
         Err(failure) => {

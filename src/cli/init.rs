@@ -1,6 +1,7 @@
 //! `stagec init`: write a starter spec for the project in a directory.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::args::{InitArgs, StackArg};
@@ -92,7 +93,13 @@ fn write_new(path: &Path, contents: &str, force: bool) -> Result<(), Failure> {
     };
     let cannot_write =
         |error: &dyn std::fmt::Display| Failure::io(format!("cannot write `{}`: {error}", path.display()));
-    let mut file = tempfile::NamedTempFile::new_in(&dir).map_err(|error| cannot_write(&error))?;
+    // A temporary file is created with mode 0600; the spec is an ordinary
+    // project file, so it gets 0666 minus the umask as `touch` would give.
+    let mut file = tempfile::Builder::new()
+        .prefix(".stagec-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(&dir)
+        .map_err(|error| cannot_write(&error))?;
     file.write_all(contents.as_bytes())
         .map_err(|error| cannot_write(&error))?;
 

@@ -18,6 +18,9 @@ use crate::model::Platform;
 
 pub fn run(args: &LockArgs, color: bool) -> Result<(), Failure> {
     let connect = connect_options(&args.buildkit)?;
+    if let Some(text) = &args.select.platform {
+        parse_platform_list(text)?;
+    }
     let mut prepared = prepare(&args.spec, &args.select)?;
     if prepared.build.is_none() {
         report(&prepared.diagnostics, &prepared.spec, &args.spec, color);

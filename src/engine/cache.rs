@@ -11,8 +11,8 @@ use super::exporter::split_csv;
 
 mod local;
 
-pub(crate) use local::{content_stores, update_export_index};
 pub use local::resolve_local_caches;
+pub(crate) use local::{content_stores, update_export_index};
 
 /// Backend of a cache entry, as the `type=` field names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

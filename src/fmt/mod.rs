@@ -75,7 +75,11 @@ fn format_parsed(source: &str) -> Result<String, FormatError> {
 
     let mut out = header;
     print::print_document(&block, &mut out);
-    Ok(out)
+    // Comments and multi-line strings keep the line breaks they were written
+    // with, so a CRLF file would come out with mixed line endings. KDL v2
+    // reads CRLF in a multi-line string as LF, which the checks in
+    // [`format`] confirm.
+    Ok(out.replace("\r\n", "\n"))
 }
 
 /// Splits off a byte order mark and a leading `# syntax=` line, which KDL

@@ -63,3 +63,11 @@ fn comment_inside_entry_is_not_dropped() {
         Err(error) => panic!("{error:?}"),
     }
 }
+
+#[test]
+fn crlf_in_comments_and_multiline_strings() {
+    let source = "/* a\r\n b */\r\nstage \"a\" {\r\n    run \"\"\"\r\n        x\r\n        \"\"\"\r\n}\r\n";
+    let text = formatted(source);
+    assert!(!text.contains('\r'), "{text:?}");
+    assert_eq!(text, "/* a\n b */\nstage \"a\" {\n    run \"\"\"\n        x\n        \"\"\"\n}\n");
+}

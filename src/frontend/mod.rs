@@ -37,7 +37,14 @@ pub enum FrontendError {
 
     #[error("BuildKit rejected LLBBridge.{call}: {status}")]
     Bridge { call: &'static str, status: tonic::Status },
+
+    #[error("BuildKit did not respond to LLBBridge.Ping within {} s", PING_TIMEOUT.as_secs())]
+    PingTimeout,
 }
+
+/// How long the first call may wait for BuildKit, as BuildKit's own
+/// frontend client waits (frontend/gateway/grpcclient/client.go, v0.13).
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Runs one frontend request over `channel` and hands its result, or its
 /// failure, to BuildKit with `LLBBridge.Return`. Returns an error only when
@@ -47,9 +54,9 @@ pub async fn serve(
     options: Result<FrontendOptions, OptionError>,
 ) -> Result<(), FrontendError> {
     let mut bridge = Bridge::new(channel);
-    let pong = bridge
-        .ping()
+    let pong = tokio::time::timeout(PING_TIMEOUT, bridge.ping())
         .await
+        .map_err(|_| FrontendError::PingTimeout)?
         .map_err(|status| FrontendError::Bridge { call: "Ping", status })?;
 
     let outcome = match &options {

@@ -315,8 +315,19 @@ impl Converter {
             while heredoc.body.lines().any(|line| line == marker) {
                 marker.push('_');
             }
+            // BuildKit expands `$NAME` in the body of an unquoted heredoc.
+            // The run step's shell expands it from the same args and env,
+            // but it also runs `$(...)` and backticks and reads backslashes.
+            let expands = !heredoc.quoted && heredoc.body.contains('$');
+            let quote = if expands { "" } else { "'" };
+            if expands && (heredoc.body.contains(['`', '\\']) || heredoc.body.contains("$(")) {
+                self.note(
+                    instruction.line,
+                    "the shell expands the COPY heredoc's backticks, `$(` and backslashes, which BuildKit keeps",
+                );
+            }
             script.push(format!(
-                "mkdir -p '{directory}' && cat > '{file}' <<'{marker}'\n{}{marker}",
+                "mkdir -p '{directory}' && cat > '{file}' <<{quote}{marker}{quote}\n{}{marker}",
                 heredoc.body
             ));
             if let Some(mode) = instruction.flag("chmod").and_then(|flag| flag.value.clone()) {

@@ -223,9 +223,16 @@ impl Converter {
                 known.push("size");
                 let target = target.ok_or("a tmpfs mount needs target=")?;
                 let mut node = format!("tmpfs {}", kdl::string(&target));
-                if let Some(size) = get(&["size"]).and_then(|v| v.parse::<u64>().ok()) {
-                    node.push_str(&format!(" size={size}"));
-                    self.need_syntax(4);
+                if let Some(written) = get(&["size"]) {
+                    match ram_in_bytes(&written) {
+                        Some(size) => {
+                            node.push_str(&format!(" size={size}"));
+                            self.need_syntax(4);
+                        }
+                        None => notes.push(format!(
+                            "the tmpfs size `{written}` is not a size such as `64m` and is left out"
+                        )),
+                    }
                 }
                 node
             }
@@ -274,6 +281,41 @@ impl Converter {
             }
         }
         Ok((node, notes))
+    }
+}
+
+/// Parses a size as BuildKit's tmpfs mount does (`RAMInBytes` of
+/// github.com/docker/go-units): a number, an optional space, then an
+/// optional `k`, `m`, `g`, `t` or `p` in any case for powers of 1024, an
+/// optional `i` and an optional `b`. A fraction is truncated to whole bytes.
+fn ram_in_bytes(text: &str) -> Option<u64> {
+    let number_end = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_end);
+    let mut digit_groups = number.split('.');
+    let valid_number = number.matches('.').count() <= 1
+        && digit_groups.all(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    if !valid_number {
+        return None;
+    }
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => return None,
+    };
+    let multiplier = 1024u64.pow(power);
+    match number.parse::<u64>() {
+        Ok(whole) => whole.checked_mul(multiplier),
+        Err(_) => {
+            let bytes = number.parse::<f64>().ok()? * multiplier as f64;
+            (bytes < u64::MAX as f64).then_some(bytes as u64)
+        }
     }
 }
 

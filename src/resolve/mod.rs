@@ -9,6 +9,7 @@ mod check_build_args;
 mod check_graph;
 mod check_linkage;
 mod check_mounts;
+mod check_name_length;
 mod check_names;
 mod check_outputs;
 mod check_paths;
@@ -61,6 +62,7 @@ pub fn validate(spec: &Spec, graph: &graph::StageGraph, diagnostics: &mut Diagno
     check_graph::check(&stages, graph, diagnostics);
     check_artifacts::check(&stages, &workdirs, diagnostics);
     check_paths::check(&stages, &workdirs, diagnostics);
+    check_name_length::check(&stages, diagnostics);
     check_patterns::check(&stages, diagnostics);
     check_mounts::check(&stages, diagnostics);
     check_shell::check(&stages, diagnostics);

@@ -166,7 +166,8 @@ fn skip_heredoc_bodies(text: &str, start: usize, heredocs: &[Heredoc], found: &m
             }
             if !heredoc.quoted {
                 let mut position = index;
-                while let Some(offset) = text[position..line_end].find('$') {
+                // An expansion such as `${A` that runs past the line ends the scan of this line.
+                while let Some(offset) = text.get(position..line_end).and_then(|rest| rest.find('$')) {
                     let dollar = position + offset;
                     match expansion_at(text, dollar) {
                         Some(expansion) => {

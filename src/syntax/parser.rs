@@ -1,16 +1,17 @@
 //! A KDL v2 parser that builds the syntax tree directly, with the byte span
 //! of every node, name and value. It accepts and rejects exactly what the
-//! `kdl` crate 6.7 does (tests/kdl_conformance.rs compares the two), and
-//! reports only where it rejected: the caller asks the `kdl` crate for the
-//! full diagnostics then.
+//! `kdl` crate 6.7 does (tests/kdl_conformance.rs compares the two), except
+//! past `MAX_SLASHDASH_NESTING`. On rejection it returns only the offset,
+//! and the caller asks the `kdl` crate for the full diagnostics.
 
 use super::cursor::{Cursor, Fail, Step};
 use super::{MAX_NESTING, Node, Property, Value, ValueKind};
 use crate::diag::Span;
 
-/// How many slashdashed entries may prefix each other (`/- /- a b`) before
-/// the parser gives up. That grammar recurses once per level, and no
-/// real spec nests them, so the limit only keeps the stack bounded.
+/// The maximum number of slashdashed entries that may prefix each other
+/// (`/- /- a b`). That grammar recurses once per level, so past the limit
+/// the parser rejects the spec and `syntax::parse` leaves the decision to
+/// the `kdl` crate on its large stack.
 const MAX_SLASHDASH_NESTING: usize = 32;
 
 /// Parses a whole KDL v2 document. On rejection, returns the byte offset

@@ -102,7 +102,7 @@ fn workdir(value: &str) -> String {
 }
 
 fn volume(index: usize, value: &str) -> String {
-    format!("/hostile-volume/{index}/{value}")
+    format!("/hostile-volume/{index}/a/b/c/{value}")
 }
 
 /// Spec lines for `value` (at `index` in the table) in `field`: top-level

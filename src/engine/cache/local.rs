@@ -192,9 +192,8 @@ fn import_digest(dir: &Path, attrs: &BTreeMap<String, String>) -> Result<BlobDig
                      cache there first with --cache-to type=local,dest={folder}"
                 )));
             };
-            tagged_digest(&index, tag).map_err(|reason| {
-                CacheError(format!("--cache-from type=local: {folder}/index.json {reason}"))
-            })?
+            tagged_digest(&index, tag)
+                .map_err(|reason| CacheError(format!("--cache-from type=local: {folder}/index.json {reason}")))?
         }
     };
     if !digest.blob_path(dir).is_file() {
@@ -208,7 +207,11 @@ fn import_digest(dir: &Path, attrs: &BTreeMap<String, String>) -> Result<BlobDig
 
 /// Returns the digest of the manifest tagged `tag` in an OCI image index.
 fn tagged_digest(index: &Map<String, Value>, tag: &str) -> Result<BlobDigest, String> {
-    let manifests = index.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default();
+    let manifests = index
+        .get("manifests")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let tagged = manifests.iter().find(|manifest| {
         manifest
             .pointer(&format!("/annotations/{}", REF_NAME_ANNOTATION.replace('/', "~1")))
@@ -324,8 +327,11 @@ mod tests {
     }
 
     fn export_entry(dir: &Path) -> CacheEntry {
-        parse_cache_entry(&format!("type=local,dest={},mode=max", dir.display()), CacheDirection::Export)
-            .expect("valid export")
+        parse_cache_entry(
+            &format!("type=local,dest={},mode=max", dir.display()),
+            CacheDirection::Export,
+        )
+        .expect("valid export")
     }
 
     fn import_entry(dir: &Path) -> CacheEntry {
@@ -350,7 +356,11 @@ mod tests {
 
         let index: Value = serde_json::from_slice(&fs::read(dir.path().join("index.json")).expect("index")).unwrap();
         assert_eq!(index["schemaVersion"], 2);
-        assert_eq!(index["manifests"].as_array().map(Vec::len), Some(1), "the tag is replaced: {index}");
+        assert_eq!(
+            index["manifests"].as_array().map(Vec::len),
+            Some(1),
+            "the tag is replaced: {index}"
+        );
         assert_eq!(index["manifests"][0]["annotations"][REF_NAME_ANNOTATION], "latest");
         assert!(dir.path().join("oci-layout").is_file());
         assert!(!dir.path().join("index.json.lock").exists());

@@ -31,8 +31,8 @@ use tonic_prost::ProstCodec;
 use super::super::MAX_GRPC_MESSAGE_BYTES;
 use wire::{
     AbortRequest, DeleteContentRequest, Info, InfoRequest, InfoResponse, ListContentRequest, ListContentResponse,
-    ListStatusesRequest, ListStatusesResponse, ReadContentRequest, ReadContentResponse, StatusRequest,
-    StatusResponse, UpdateRequest, WriteContentRequest, WriteContentResponse,
+    ListStatusesRequest, ListStatusesResponse, ReadContentRequest, ReadContentResponse, StatusRequest, StatusResponse,
+    UpdateRequest, WriteContentRequest, WriteContentResponse,
 };
 
 const SERVICE_NAME: &str = "containerd.services.content.v1.Content";
@@ -136,10 +136,8 @@ where
     Encode: prost::Message + Send + 'static,
     Decode: prost::Message + Default + Send + 'static,
 {
-    Grpc::new(ProstCodec::default()).apply_max_message_size_config(
-        Some(MAX_GRPC_MESSAGE_BYTES),
-        Some(MAX_GRPC_MESSAGE_BYTES),
-    )
+    Grpc::new(ProstCodec::default())
+        .apply_max_message_size_config(Some(MAX_GRPC_MESSAGE_BYTES), Some(MAX_GRPC_MESSAGE_BYTES))
 }
 
 async fn unary<B, Req, Resp, F, Fut>(request: http::Request<B>, handler: F) -> http::Response<tonic::body::Body>
@@ -166,7 +164,9 @@ where
     F: FnMut(Request<Req>) -> Fut + Send,
     Fut: Future<Output = Result<Response<ResponseStream<Resp>>, Status>> + Send,
 {
-    codec::<Resp, Req>().server_streaming(tower::service_fn(handler), request).await
+    codec::<Resp, Req>()
+        .server_streaming(tower::service_fn(handler), request)
+        .await
 }
 
 async fn info(service: ContentService, request: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
@@ -191,7 +191,9 @@ async fn list(
 ) -> Result<Response<ResponseStream<ListContentResponse>>, Status> {
     let store = service.choose(request.metadata())?;
     if !request.get_ref().filters.is_empty() {
-        return Err(Status::unimplemented("stagec does not support filters when listing content"));
+        return Err(Status::unimplemented(
+            "stagec does not support filters when listing content",
+        ));
     }
     let infos = store.list().await?;
     let response = ListContentResponse {
@@ -276,7 +278,9 @@ async fn list_statuses(
 ) -> Result<Response<ListStatusesResponse>, Status> {
     let store = service.choose(request.metadata())?;
     if !request.get_ref().filters.is_empty() {
-        return Err(Status::unimplemented("stagec does not support filters when listing writes"));
+        return Err(Status::unimplemented(
+            "stagec does not support filters when listing writes",
+        ));
     }
     Ok(Response::new(ListStatusesResponse {
         statuses: store.statuses().iter().map(status_message).collect(),

@@ -32,11 +32,15 @@ impl BlobDigest {
             return Err(format!("invalid digest {text:?}: expected sha256:HEX"));
         };
         if algorithm != "sha256" {
-            return Err(format!("unsupported digest algorithm {algorithm:?} in {text:?}: expected sha256"));
+            return Err(format!(
+                "unsupported digest algorithm {algorithm:?} in {text:?}: expected sha256"
+            ));
         }
         let valid_hex = hex.len() == 64 && hex.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
         if !valid_hex {
-            return Err(format!("invalid digest {text:?}: expected 64 lowercase hex digits after sha256:"));
+            return Err(format!(
+                "invalid digest {text:?}: expected 64 lowercase hex digits after sha256:"
+            ));
         }
         Ok(BlobDigest { hex: hex.to_string() })
     }
@@ -151,7 +155,11 @@ impl ContentStore {
             Err(error) => return Err(io_status("listing", &dir, &error)),
         };
         let mut digests = Vec::new();
-        while let Some(entry) = entries.next_entry().await.map_err(|error| io_status("listing", &dir, &error))? {
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|error| io_status("listing", &dir, &error))?
+        {
             let name = entry.file_name();
             if let Ok(digest) = BlobDigest::parse(&format!("sha256:{}", name.to_string_lossy())) {
                 digests.push(digest);
@@ -231,7 +239,9 @@ impl ContentStore {
             let mut ingests = self.lock_ingests();
             if let Some(ingest) = ingests.get_mut(reference) {
                 let Some(file) = ingest.file.take() else {
-                    return Err(Status::unavailable(format!("ref {reference:?} is locked by another write")));
+                    return Err(Status::unavailable(format!(
+                        "ref {reference:?} is locked by another write"
+                    )));
                 };
                 if total > 0 {
                     ingest.status.total = total;
@@ -255,7 +265,9 @@ impl ContentStore {
         };
         let mut ingests = self.lock_ingests();
         if ingests.contains_key(reference) {
-            return Err(Status::unavailable(format!("ref {reference:?} is locked by another write")));
+            return Err(Status::unavailable(format!(
+                "ref {reference:?} is locked by another write"
+            )));
         }
         ingests.insert(
             reference.to_string(),
@@ -310,7 +322,9 @@ impl ContentStore {
     pub(crate) fn abort(&self, reference: &str) -> Result<(), Status> {
         let mut ingests = self.lock_ingests();
         match ingests.get(reference) {
-            None => Err(Status::not_found(format!("no write in progress with ref {reference:?}"))),
+            None => Err(Status::not_found(format!(
+                "no write in progress with ref {reference:?}"
+            ))),
             Some(ingest) if ingest.file.is_none() => Err(Status::unavailable(format!(
                 "ref {reference:?} is locked by another write"
             ))),
@@ -329,11 +343,7 @@ impl ContentStore {
         file: IngestFile,
         expected: Option<&BlobDigest>,
     ) -> Result<BlobDigest, Status> {
-        let IngestFile {
-            mut file,
-            path,
-            hasher,
-        } = file;
+        let IngestFile { mut file, path, hasher } = file;
         if status.total > 0 && status.offset != status.total {
             return Err(Status::failed_precondition(format!(
                 "unexpected commit size {}, expected {}",
@@ -350,8 +360,12 @@ impl ContentStore {
         }
 
         use tokio::io::AsyncWriteExt;
-        file.flush().await.map_err(|error| io_status("writing", &path, &error))?;
-        file.sync_all().await.map_err(|error| io_status("writing", &path, &error))?;
+        file.flush()
+            .await
+            .map_err(|error| io_status("writing", &path, &error))?;
+        file.sync_all()
+            .await
+            .map_err(|error| io_status("writing", &path, &error))?;
         drop(file);
 
         let target = digest.blob_path(&self.root);
@@ -403,11 +417,26 @@ mod tests {
 
     #[test]
     fn digest_parse_accepts_sha256_only() {
-        assert_eq!(BlobDigest::parse(EMPTY_SHA256).expect("valid").to_string(), EMPTY_SHA256);
-        assert!(BlobDigest::parse("sha512:00").unwrap_err().contains("unsupported digest algorithm"));
-        assert!(BlobDigest::parse("sha256:../../etc/passwd").unwrap_err().contains("64 lowercase hex"));
+        assert_eq!(
+            BlobDigest::parse(EMPTY_SHA256).expect("valid").to_string(),
+            EMPTY_SHA256
+        );
+        assert!(
+            BlobDigest::parse("sha512:00")
+                .unwrap_err()
+                .contains("unsupported digest algorithm")
+        );
+        assert!(
+            BlobDigest::parse("sha256:../../etc/passwd")
+                .unwrap_err()
+                .contains("64 lowercase hex")
+        );
         assert!(BlobDigest::parse(&EMPTY_SHA256.to_uppercase()).is_err());
-        assert!(BlobDigest::parse("e3b0c442").unwrap_err().contains("expected sha256:HEX"));
+        assert!(
+            BlobDigest::parse("e3b0c442")
+                .unwrap_err()
+                .contains("expected sha256:HEX")
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@ async fn write_stream(
     }
     let reference = request.r#ref.clone();
     let expected = parse_expected(&request.expected)?;
-    let (mut status, mut file) = store.acquire(&reference, non_negative(request.total)?, expected).await?;
+    let (mut status, mut file) = store
+        .acquire(&reference, non_negative(request.total)?, expected)
+        .await?;
     tracing::debug!(store = %store.root().display(), reference, "content write started");
 
     loop {
@@ -162,7 +164,11 @@ async fn update_expectations(
 
 /// Appends the message's data at the current offset. Offset 0 on a write
 /// that has data starts the content over.
-async fn write_data(status: &mut IngestStatus, file: &mut IngestFile, request: &WriteContentRequest) -> Result<(), Status> {
+async fn write_data(
+    status: &mut IngestStatus,
+    file: &mut IngestFile,
+    request: &WriteContentRequest,
+) -> Result<(), Status> {
     let offset = non_negative(request.offset)?;
     if offset > 0 && offset != status.offset {
         return Err(Status::out_of_range(format!(
@@ -170,7 +176,9 @@ async fn write_data(status: &mut IngestStatus, file: &mut IngestFile, request: &
             status.offset
         )));
     }
-    if offset == 0 && status.offset > 0 {
+    // containerd truncates on any offset-0 message, but a commit without
+    // data and offset must not drop what was written.
+    if offset == 0 && status.offset > 0 && !request.data.is_empty() {
         file.file
             .set_len(0)
             .await
@@ -204,4 +212,209 @@ fn parse_expected(text: &str) -> Result<Option<BlobDigest>, Status> {
 
 fn non_negative(value: i64) -> Result<u64, Status> {
     u64::try_from(value).map_err(|_| Status::invalid_argument(format!("negative size or offset {value}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha256_of(data: &[u8]) -> BlobDigest {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(data);
+        BlobDigest::from_hasher(hasher)
+    }
+
+    fn write_request(offset: i64, data: &[u8]) -> WriteContentRequest {
+        WriteContentRequest {
+            action: WriteAction::Write as i32,
+            r#ref: "layer".to_string(),
+            offset,
+            data: data.to_vec(),
+            ..WriteContentRequest::default()
+        }
+    }
+
+    fn commit_request(expected: &BlobDigest, total: i64) -> WriteContentRequest {
+        WriteContentRequest {
+            action: WriteAction::Commit as i32,
+            expected: expected.to_string(),
+            total,
+            ..WriteContentRequest::default()
+        }
+    }
+
+    /// Writes `data` in one message to a new store in `dir` and commits it
+    /// with `expected` and `total`.
+    async fn write_and_commit(
+        dir: &std::path::Path,
+        data: &[u8],
+        expected: &BlobDigest,
+        total: i64,
+    ) -> Result<WriteContentResponse, Status> {
+        let store = ContentStore::new(dir.to_path_buf(), true);
+        let (mut status, mut file) = store.acquire("layer", 0, None).await?;
+        apply(
+            &store,
+            &mut status,
+            &mut file,
+            &write_request(0, data),
+            WriteAction::Write,
+        )
+        .await?;
+        let committed = commit(&store, &mut status, file, &commit_request(expected, total)).await;
+        store.finish("layer");
+        committed
+    }
+
+    fn blob_files(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("blobs/sha256"))
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.expect("blob entry").file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn commit_moves_checked_blob() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let digest = sha256_of(b"layer data");
+        let response = write_and_commit(dir.path(), b"layer data", &digest, 10)
+            .await
+            .expect("commit");
+        assert_eq!(response.digest, digest.to_string());
+        assert_eq!(response.offset, 10);
+        let blob = digest.blob_path(dir.path());
+        assert_eq!(std::fs::read(&blob).expect("blob"), b"layer data");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&blob).expect("blob").permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+
+    #[tokio::test]
+    async fn commit_digest_mismatch_fails() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error = write_and_commit(dir.path(), b"layer data", &sha256_of(b"other data"), 0)
+            .await
+            .expect_err("digest mismatch");
+        assert_eq!(error.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            error.message().contains("unexpected commit digest"),
+            "{}",
+            error.message()
+        );
+        assert!(blob_files(dir.path()).is_empty(), "no blob may be written");
+        // The store deletes the failed write's file and, as it drops, its empty ingest folder.
+        assert!(!dir.path().join("ingest").exists());
+    }
+
+    #[tokio::test]
+    async fn commit_size_mismatch_fails() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error = write_and_commit(dir.path(), b"layer data", &sha256_of(b"layer data"), 11)
+            .await
+            .expect_err("size mismatch");
+        assert!(
+            error.message().contains("unexpected commit size 10, expected 11"),
+            "{}",
+            error.message()
+        );
+        assert!(blob_files(dir.path()).is_empty());
+    }
+
+    #[tokio::test]
+    async fn write_at_wrong_offset_fails() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ContentStore::new(dir.path().to_path_buf(), true);
+        let (mut status, mut file) = store.acquire("layer", 0, None).await.expect("acquire");
+        apply(
+            &store,
+            &mut status,
+            &mut file,
+            &write_request(0, b"abc"),
+            WriteAction::Write,
+        )
+        .await
+        .expect("first write");
+        let error = apply(
+            &store,
+            &mut status,
+            &mut file,
+            &write_request(7, b"def"),
+            WriteAction::Write,
+        )
+        .await
+        .expect_err("gap in the content");
+        assert_eq!(error.code(), tonic::Code::OutOfRange);
+    }
+
+    #[tokio::test]
+    async fn write_at_zero_starts_over() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ContentStore::new(dir.path().to_path_buf(), true);
+        let (mut status, mut file) = store.acquire("layer", 0, None).await.expect("acquire");
+        apply(
+            &store,
+            &mut status,
+            &mut file,
+            &write_request(0, b"stale"),
+            WriteAction::Write,
+        )
+        .await
+        .expect("first write");
+        apply(
+            &store,
+            &mut status,
+            &mut file,
+            &write_request(0, b"fresh"),
+            WriteAction::Write,
+        )
+        .await
+        .expect("rewrite");
+        let digest = sha256_of(b"fresh");
+        commit(&store, &mut status, file, &commit_request(&digest, 5))
+            .await
+            .expect("commit");
+        assert_eq!(std::fs::read(digest.blob_path(dir.path())).expect("blob"), b"fresh");
+    }
+
+    #[tokio::test]
+    async fn existing_blob_already_exists() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let digest = sha256_of(b"layer data");
+        write_and_commit(dir.path(), b"layer data", &digest, 0)
+            .await
+            .expect("first commit");
+        let store = ContentStore::new(dir.path().to_path_buf(), true);
+        let error = store
+            .acquire("again", 10, Some(digest))
+            .await
+            .err()
+            .expect("already exists");
+        assert_eq!(error.code(), tonic::Code::AlreadyExists);
+    }
+
+    #[tokio::test]
+    async fn import_store_rejects_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ContentStore::new(dir.path().to_path_buf(), false);
+        let error = store.acquire("layer", 0, None).await.err().expect("read-only store");
+        assert_eq!(error.code(), tonic::Code::PermissionDenied);
+        let error = store.delete(&sha256_of(b"")).await.expect_err("read-only store");
+        assert_eq!(error.code(), tonic::Code::PermissionDenied);
+    }
+
+    #[tokio::test]
+    async fn locked_ref_is_unavailable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ContentStore::new(dir.path().to_path_buf(), true);
+        let (status, file) = store.acquire("layer", 0, None).await.expect("acquire");
+        let error = store.acquire("layer", 0, None).await.err().expect("locked");
+        assert_eq!(error.code(), tonic::Code::Unavailable);
+        store.release(status, file);
+        store.acquire("layer", 0, None).await.expect("resumed after release");
+    }
 }

@@ -1,0 +1,3 @@
+module example.com/whereami
+
+go 1.19
