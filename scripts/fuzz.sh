@@ -49,14 +49,16 @@ for target in "${targets[@]}"; do
     log="$log_dir/$target.log"
 
     # libFuzzer exits non-zero on its first finding; the summary below reports it.
+    started="$(date +%s)"
     nice -n 19 cargo fuzz run --sanitizer "$sanitizer" "$target" "$scratch/$target" "$corpus" -- \
         -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=1024 \
         -timeout="$timeout_seconds" -print_final_stats=1 >"$log" 2>&1 || true
 
+    elapsed=$(($(date +%s) - started))
     after="$(find "$root/fuzz/artifacts/$target" -type f | wc -l)"
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     findings=$((after - before))
-    printf '%-12s %8s %12s %8s\n' "$target" "$seconds" "${execs:-?}" "$findings"
+    printf '%-12s %8s %12s %8s\n' "$target" "$elapsed" "${execs:-?}" "$findings"
     if [ "$findings" -gt 0 ] || grep -q '^==[0-9]*== ERROR: libFuzzer' "$log"; then
         failed=1
         grep -E 'panicked at|ERROR: libFuzzer|Test unit written' "$log" | head -n 5 | sed 's/^/    /'

@@ -22,6 +22,10 @@ const EXAMPLE: &str = "go-static-scratch";
 /// Name of the compile step of the example in the progress output.
 const COMPILE_STEP: &str = "[builder 4/4] RUN go build";
 
+/// Lock that the tests take while they run fresh engines, so that at most
+/// one extra engine compiles Go at a time on a small CI machine.
+static FRESH_ENGINES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// An engine with the containerd image store and a new data root, stopped
 /// when dropped.
 struct FreshEngine {
@@ -111,6 +115,7 @@ fn registry_and_inline_cache_on_fresh_engine() {
     let inline_image = format!("{}/stagec-e2e/inline:1", registry.address);
     export_caches(&host, &spec, &registry, &cache_ref, &inline_image);
 
+    let _fresh_engines = FRESH_ENGINES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let engine_dir = tempfile::Builder::new()
         .prefix("stagec-cache-engine.")
         .tempdir_in("/tmp")
@@ -145,7 +150,7 @@ const LOCAL_CACHE_EXAMPLE: &str = "go-web";
 #[test]
 fn local_cache_on_fresh_engines() {
     let test = "local_cache_on_fresh_engines";
-    // The engine is not used, but its variable tells that scripts/test.sh
+    // The engine is not used, but its variable shows that scripts/test.sh
     // installed what the fresh engines need.
     if containerd_engine_or_skip(test).is_none() {
         return;
@@ -156,6 +161,7 @@ fn local_cache_on_fresh_engines() {
     }
     let work = tempfile::tempdir().expect("temp dir");
     let cache_dir = work.path().join("cache");
+    let _fresh_engines = FRESH_ENGINES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
 
     {
         let engine_dir = tempfile::Builder::new()

@@ -441,3 +441,25 @@ fn cli_read_only_file_left_alone() {
 
     stagec().args(["fmt", "--check"]).arg(&spec).assert().code(1);
 }
+
+#[test]
+fn cli_check_stdin_messages() {
+    let output = stagec()
+        .args(["fmt", "--check", "-"])
+        .write_stdin("arg  A\n")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the spec on standard input is not formatted"), "{stderr}");
+    assert!(!stderr.contains("stagec fmt <stdin>"), "{stderr}");
+
+    let output = stagec()
+        .args(["fmt", "-"])
+        .write_stdin(vec![0xff_u8, 0xfe])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the spec on standard input is not valid UTF-8"), "{stderr}");
+}

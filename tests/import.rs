@@ -817,3 +817,14 @@ fn heredoc_copy_expands_unquoted_marker() {
     let output = import("FROM alpine:3\nARG V=1\nCOPY <<EOF /etc/v\n$V `date`\nEOF\n");
     assert_eq!(output.warnings.len(), 2, "{:?}", output.warnings);
 }
+
+#[test]
+fn label_legacy_form() {
+    let output = import("FROM alpine:3\nLABEL maintainer Some Body <sb@example.com>\n");
+    assert!(
+        output.spec.contains(r#"label "maintainer"="Some Body <sb@example.com>""#),
+        "{}",
+        output.spec
+    );
+    assert!(output.warnings.is_empty(), "{:?}", output.warnings);
+}

@@ -131,7 +131,7 @@ fn init_rejects_unknown_stack_and_missing_dir() {
         .args(["init", "/nonexistent/stagec-init-dir"])
         .assert()
         .code(3)
-        .stderr(contains("is not a directory"));
+        .stderr(contains("does not exist; pass the project directory"));
 }
 
 #[test]
@@ -145,4 +145,17 @@ fn init_spec_mode_like_other_files() {
     // std::fs::write creates files with 0666 minus the umask, as editors do.
     let mode = |name: &str| fs::metadata(dir.path().join(name)).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode("app.kdl"), mode("go.mod"), "app.kdl mode {:o}", mode("app.kdl"));
+}
+
+#[test]
+fn init_output_dir_missing_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "go.mod", "module example.com/app\n\ngo 1.19\n");
+    let output = dir.path().join("missing/app.kdl");
+
+    let result = stagec().arg("init").arg(dir.path()).arg("-o").arg(&output).output().expect("run");
+    assert_eq!(result.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("does not exist; create it first"), "{stderr}");
+    assert!(!stderr.contains(".stagec-"), "temporary file named: {stderr}");
 }

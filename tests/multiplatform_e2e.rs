@@ -61,7 +61,10 @@ impl Layout {
                 .expect("index.json is JSON");
         let entries = top["manifests"].as_array().expect("index.json lists manifests");
         assert_eq!(entries.len(), 1, "index.json: {top}");
-        assert_eq!(entries[0]["mediaType"], "application/vnd.oci.image.index.v1+json", "{top}");
+        assert_eq!(
+            entries[0]["mediaType"], "application/vnd.oci.image.index.v1+json",
+            "{top}"
+        );
         self.json(entries[0]["digest"].as_str().expect("a digest"))
     }
 
@@ -107,7 +110,10 @@ fn go_cross_builds_image_index() {
             .arg(format!("type=oci,dest={}", tarball.display())),
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("[linux/arm64 builder"), "steps name their platform:\n{stderr}");
+    assert!(
+        stderr.contains("[linux/arm64 builder"),
+        "steps name their platform:\n{stderr}"
+    );
 
     let layout = Layout::unpack(&tarball, &work.path().join("layout"));
     let index = layout.image_index();
@@ -116,7 +122,11 @@ fn go_cross_builds_image_index() {
         .iter()
         .map(|manifest| {
             let platform = &manifest["platform"];
-            format!("{}/{}", platform["os"].as_str().unwrap_or(""), platform["architecture"].as_str().unwrap_or(""))
+            format!(
+                "{}/{}",
+                platform["os"].as_str().unwrap_or(""),
+                platform["architecture"].as_str().unwrap_or("")
+            )
         })
         .collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{index}");
@@ -126,7 +136,10 @@ fn go_cross_builds_image_index() {
         let config = layout.json(manifest["config"]["digest"].as_str().expect("a config digest"));
         assert_eq!(config["os"], "linux", "{architecture}: {config}");
         assert_eq!(config["architecture"], architecture, "{config}");
-        assert_eq!(config["config"]["Cmd"][0], "/usr/local/bin/whereami", "{architecture}: {config}");
+        assert_eq!(
+            config["config"]["Cmd"][0], "/usr/local/bin/whereami",
+            "{architecture}: {config}"
+        );
 
         let binary = layout
             .file(&manifest, "usr/local/bin/whereami")
@@ -141,9 +154,8 @@ fn qemu_aarch64_missing() -> Option<String> {
     if std::env::consts::ARCH == "aarch64" {
         return None;
     }
-    let enabled = || {
-        fs::read_to_string(QEMU_AARCH64_HANDLER).is_ok_and(|handler| handler.lines().next() == Some("enabled"))
-    };
+    let enabled =
+        || fs::read_to_string(QEMU_AARCH64_HANDLER).is_ok_and(|handler| handler.lines().next() == Some("enabled"));
     if enabled() {
         return None;
     }
@@ -154,7 +166,9 @@ fn qemu_aarch64_missing() -> Option<String> {
         return None;
     }
     Some(match registered {
-        Err(error) => format!("{QEMU_AARCH64_HANDLER} is missing and update-binfmts cannot run ({error}); install qemu-user-static and binfmt-support"),
+        Err(error) => format!(
+            "{QEMU_AARCH64_HANDLER} is missing and update-binfmts cannot run ({error}); install qemu-user-static and binfmt-support"
+        ),
         Ok(output) => format!(
             "{QEMU_AARCH64_HANDLER} is missing and `update-binfmts --enable qemu-aarch64` failed: {}",
             String::from_utf8_lossy(&output.stderr).trim()

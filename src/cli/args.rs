@@ -372,8 +372,9 @@ pub struct BuildSelectArgs {
     #[arg(long = "build-arg", value_name = "NAME=VALUE")]
     pub build_args: Vec<String>,
 
-    /// Platform of the image, as os/arch[/variant] [default: the engine's
-    /// platform for `lock` and `build`, this machine's for `llb`].
+    /// Platform of the image, as os/arch[/variant]; `lock` and `build` also
+    /// take a comma-separated list, which builds one image index [default:
+    /// the engine's platform for `lock` and `build`, this machine's for `llb`].
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
 
@@ -494,12 +495,13 @@ pub struct BuildArgs {
     #[arg(long)]
     pub load: bool,
 
-    /// Export the build cache, as type=registry,ref=NAME[,mode=max] or
-    /// type=inline (type=local is not supported yet). Repeatable. See docs/cache.md.
+    /// Export the build cache, as type=registry,ref=NAME[,mode=max],
+    /// type=local,dest=DIR[,mode=max] or type=inline. Repeatable. See docs/cache.md.
     #[arg(long = "cache-to", value_name = "type=TYPE,...")]
     pub cache_to: Vec<String>,
 
-    /// Import build cache, as type=registry,ref=NAME or NAME. Repeatable.
+    /// Import build cache, as type=registry,ref=NAME, NAME or
+    /// type=local,src=DIR. Repeatable.
     #[arg(long = "cache-from", value_name = "type=TYPE,...")]
     pub cache_from: Vec<String>,
 

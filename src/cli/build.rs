@@ -86,7 +86,14 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         if !check_lock(lock.as_ref(), &spec_images_digest(model), &needed, &names).is_empty() {
             eprintln!("stagec: the lock file is missing or stale; resolving the base images through the engine");
             lock = Some(
-                refresh_lock(&client, &mut prepared, &platform_list, existing.as_ref(), lock_file.as_deref()).await?,
+                refresh_lock(
+                    &client,
+                    &mut prepared,
+                    &platform_list,
+                    existing.as_ref(),
+                    lock_file.as_deref(),
+                )
+                .await?,
             );
         } else if let Some(current) = &lock {
             // A tag that now names another image would build from the locked
@@ -108,8 +115,14 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
             if !changed.is_empty() {
                 eprintln!("stagec: updating the lock file from the engine");
                 lock = Some(
-                    refresh_lock(&client, &mut prepared, &platform_list, existing.as_ref(), lock_file.as_deref())
-                        .await?,
+                    refresh_lock(
+                        &client,
+                        &mut prepared,
+                        &platform_list,
+                        existing.as_ref(),
+                        lock_file.as_deref(),
+                    )
+                    .await?,
                 );
             }
         }
@@ -163,13 +176,12 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
                 });
             }
             BuildError::Engine(EngineError::Solve(failure))
-                if failure.vertex.is_none()
-                    && super::build_outputs::missing_backend_message(&failure.message).is_some() =>
+                if super::build_outputs::export_failure_message(&failure).is_some() =>
             {
                 report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
                 return Err(Failure {
                     code: EXIT_FAILURE,
-                    message: super::build_outputs::missing_backend_message(&failure.message),
+                    message: super::build_outputs::export_failure_message(&failure),
                 });
             }
             BuildError::Engine(EngineError::Solve(failure)) => {
@@ -294,7 +306,10 @@ async fn solve_all(
                 ..output_request(build_outputs, false)
             };
             if multi_platform {
-                eprintln!("stagec: building check stage `{}` for {platform}", llb.stages[index].name);
+                eprintln!(
+                    "stagec: building check stage `{}` for {platform}",
+                    llb.stages[index].name
+                );
             } else {
                 eprintln!("stagec: building check stage `{}`", llb.stages[index].name);
             }
@@ -702,7 +717,10 @@ mod tests {
         let engine = "exporting multiple references to image store is currently unsupported";
         let message = multi_platform_message(engine, 2).expect("a multi-platform build");
         assert!(message.contains("containerd-snapshotter"), "{message}");
-        assert!(multi_platform_message(engine, 1).is_none(), "one platform has one reference");
+        assert!(
+            multi_platform_message(engine, 1).is_none(),
+            "one platform has one reference"
+        );
         assert!(multi_platform_message("file not found", 2).is_none());
     }
 

@@ -2,11 +2,13 @@
 //! build`, checked and turned into the parts of a solve request.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use super::Failure;
 use super::args::BuildArgs;
+use crate::engine::SolveFailure;
 use crate::engine::cache::{CacheDirection, CacheEntry, parse_cache_entries, resolve_local_caches};
-use crate::engine::exporter::{Output, OutputKind, parse_output, parse_outputs};
+use crate::engine::exporter::{Destination, Output, OutputKind, parse_output, parse_outputs};
 
 /// Image that generates SBOMs when `--attest type=sbom` names none, the
 /// same default as buildx 0.13.
@@ -34,6 +36,7 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
     if args.load {
         outputs.push(Output::image_store());
     }
+    check_destinations(&outputs, std::io::stdout().is_terminal())?;
     let cache_exports = parse_cache_entries(&args.cache_to, CacheDirection::Export)
         .map_err(|error| Failure::usage(error.to_string()))?;
     let mut cache_imports = parse_cache_entries(&args.cache_from, CacheDirection::Import)
@@ -81,6 +84,42 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
     })
 }
 
+/// Checks the destinations that stagec writes before the build starts, so
+/// that a path of the wrong kind or a terminal fails at once rather than
+/// after the build. BuildKit 0.13 and buildx reject the same cases.
+fn check_destinations(outputs: &[Output], stdout_is_terminal: bool) -> Result<(), Failure> {
+    for output in outputs {
+        match &output.destination {
+            Some(Destination::Stdout) if stdout_is_terminal => {
+                return Err(Failure::usage(format!(
+                    "--output type={},dest=-: standard output is a terminal, which cannot take a tarball; \
+                     redirect standard output to a file or a pipe, or write dest=FILE",
+                    output.kind
+                )));
+            }
+            Some(Destination::Directory(path)) if path.exists() && !path.is_dir() => {
+                return Err(Failure::usage(format!(
+                    "--output type=local,dest={}: the destination is a file, but type=local writes a folder; \
+                     choose a folder, or use type=tar,dest=FILE for a tarball",
+                    path.display()
+                )));
+            }
+            Some(Destination::File(path)) if path.is_dir() => {
+                return Err(Failure::usage(format!(
+                    "--output type={},dest={}: the destination is a folder, but type={} writes a file; \
+                     name a file such as {}",
+                    output.kind,
+                    path.display(),
+                    output.kind,
+                    path.join("image.tar").display()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Returns the message for a build that the engine rejected because its
 /// BuildKit lacks an exporter or cache backend, or `None` for other failures.
 /// Docker Engine 26.1 with the classic image store registers only the
@@ -105,6 +144,64 @@ pub(super) fn missing_backend_message(engine_message: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// Returns the message for a build whose output failed in a way that the
+/// user fixes outside the spec: the engine lacks an exporter or cache
+/// backend, or a push to a registry failed. Returns `None` for other failures.
+pub(super) fn export_failure_message(failure: &SolveFailure) -> Option<String> {
+    if failure.vertex.is_none()
+        && let Some(message) = missing_backend_message(&failure.message)
+    {
+        return Some(message);
+    }
+    push_failure_message(&failure.message)
+}
+
+/// Returns the message for a push that BuildKit reported as `failed to push
+/// NAME: DETAIL`, with the fix for the usual causes: no credentials, an
+/// unreachable registry, or a registry that speaks plain HTTP.
+fn push_failure_message(engine_message: &str) -> Option<String> {
+    let (_, rest) = engine_message.split_once("failed to push ")?;
+    let (name, detail) = rest.split_once(": ")?;
+    let registry = registry_host(name);
+    let lower = detail.to_ascii_lowercase();
+    let fix = if lower.contains("401 unauthorized")
+        || lower.contains("403 forbidden")
+        || lower.contains("authorization failed")
+        || lower.contains("insufficient_scope")
+    {
+        format!(
+            "the registry {registry} rejected the credentials; run `docker login {registry}`, or set \
+             DOCKER_CONFIG to the folder whose config.json has credentials for it"
+        )
+    } else if lower.contains("connection refused")
+        || lower.contains("no such host")
+        || lower.contains("i/o timeout")
+        || lower.contains("network is unreachable")
+    {
+        format!(
+            "the engine could not reach the registry {registry}; check that it runs and that the engine \
+             can reach it, or name another registry with -t or --output type=image,name=NAME,push=true"
+        )
+    } else if lower.contains("http response to https client") {
+        format!(
+            "the registry {registry} serves plain HTTP; add registry.insecure=true to the output, as in \
+             --output type=image,name={name},push=true,registry.insecure=true"
+        )
+    } else {
+        "check the image name and the registry, then build again".to_string()
+    };
+    Some(format!("pushing {name} failed: {detail}; {fix}"))
+}
+
+/// Returns the registry of an image reference as Docker reads it: the first
+/// path component when it has a dot, a port or is `localhost`, else Docker Hub.
+fn registry_host(name: &str) -> &str {
+    match name.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+        _ => "docker.io",
+    }
 }
 
 /// Returns the frontend attributes `attest:provenance` and `attest:sbom`,
@@ -190,6 +287,85 @@ mod tests {
         assert!(message.contains("cannot export a registry cache"), "{message}");
 
         assert!(missing_backend_message("process did not complete successfully").is_none());
+    }
+
+    #[test]
+    fn stdout_output_to_terminal() {
+        let outputs = parse_outputs(&["-".to_string()]).expect("valid output");
+        let failure = check_destinations(&outputs, true).expect_err("a terminal cannot take a tarball");
+        let message = failure.message.unwrap_or_default();
+        assert!(message.contains("standard output is a terminal"), "{message}");
+        assert!(message.contains("redirect"), "{message}");
+        assert!(check_destinations(&outputs, false).is_ok(), "a pipe takes the tarball");
+    }
+
+    #[test]
+    fn local_dest_existing_file() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let file = work.path().join("afile");
+        std::fs::write(&file, "x").expect("write the file");
+        let outputs = parse_outputs(&[format!("type=local,dest={}", file.display())]).expect("valid output");
+
+        let failure = check_destinations(&outputs, false).expect_err("a file is no folder");
+        let message = failure.message.unwrap_or_default();
+        assert!(message.contains("the destination is a file"), "{message}");
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert_eq!(failure.code, 2);
+    }
+
+    #[test]
+    fn tar_dest_existing_folder() {
+        let work = tempfile::tempdir().expect("temp dir");
+        let outputs = parse_outputs(&[format!("type=tar,dest={}", work.path().display())]).expect("valid output");
+
+        let failure = check_destinations(&outputs, false).expect_err("a folder is no file");
+        let message = failure.message.unwrap_or_default();
+        assert!(message.contains("the destination is a folder"), "{message}");
+        assert!(message.contains("image.tar"), "{message}");
+
+        let new_file = work.path().join("new.tar");
+        let outputs = parse_outputs(&[format!("type=tar,dest={}", new_file.display())]).expect("valid output");
+        assert!(check_destinations(&outputs, false).is_ok());
+    }
+
+    #[test]
+    fn push_wrong_credentials() {
+        let failure = SolveFailure {
+            vertex: Some("exporting to image".to_string()),
+            message: "failed to push 127.0.0.1:5047/b4/app:2: unexpected status from HEAD request to \
+                      http://127.0.0.1:5047/v2/b4/app/blobs/sha256:c8: 401 Unauthorized"
+                .to_string(),
+            last_logs: Vec::new(),
+        };
+        let message = export_failure_message(&failure).expect("a push error");
+        assert!(message.contains("pushing 127.0.0.1:5047/b4/app:2 failed"), "{message}");
+        assert!(message.contains("401 Unauthorized"), "{message}");
+        assert!(message.contains("docker login 127.0.0.1:5047"), "{message}");
+        assert!(message.contains("DOCKER_CONFIG"), "{message}");
+    }
+
+    #[test]
+    fn push_registry_not_running() {
+        let message = push_failure_message(
+            "failed to push 127.0.0.1:5048/b4/app:1: failed to do request: Head \
+             \"https://127.0.0.1:5048/v2/b4/app/blobs/sha256:88\": dial tcp 127.0.0.1:5048: connect: connection refused",
+        )
+        .expect("a push error");
+        assert!(message.contains("could not reach the registry 127.0.0.1:5048"), "{message}");
+        assert!(!message.contains("fix the step"), "{message}");
+
+        let message = push_failure_message("failed to push app:1: dial tcp: connection refused").expect("a push error");
+        assert!(message.contains("registry docker.io"), "{message}");
+    }
+
+    #[test]
+    fn push_failure_other_messages() {
+        assert!(push_failure_message("process did not complete successfully").is_none());
+        let message = push_failure_message(
+            "failed to push example.com:5000/app:1: http: server gave HTTP response to HTTPS client",
+        )
+        .expect("a push error");
+        assert!(message.contains("registry.insecure=true"), "{message}");
     }
 
     #[test]

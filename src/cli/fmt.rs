@@ -82,7 +82,11 @@ fn format_file(path: &Path, args: &FmtArgs, color: bool) -> Outcome {
         }
         return match (changed, args.check) {
             (true, true) => {
-                eprintln!("error: `{name}` is not formatted; run `stagec fmt {name}`");
+                if from_stdin {
+                    eprintln!("error: the spec on standard input is not formatted; `stagec fmt -` prints it formatted");
+                } else {
+                    eprintln!("error: `{name}` is not formatted; run `stagec fmt {name}`");
+                }
                 Outcome::Failed
             }
             (true, false) => Outcome::Changed,
@@ -143,10 +147,14 @@ fn read_source(path: &Path, from_stdin: bool) -> Result<String, String> {
     } else {
         std::fs::read(path).map_err(|error| format!("cannot read spec `{}`: {error}", path.display()))?
     };
+    let name = if from_stdin {
+        "on standard input".to_string()
+    } else {
+        format!("`{}`", path.display())
+    };
     String::from_utf8(bytes).map_err(|error| {
         format!(
-            "spec `{}` is not valid UTF-8 (invalid byte at offset {}); KDL files must be UTF-8",
-            path.display(),
+            "the spec {name} is not valid UTF-8 (invalid byte at offset {}); KDL files must be UTF-8",
             error.utf8_error().valid_up_to()
         )
     })

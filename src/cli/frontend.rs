@@ -11,7 +11,7 @@ pub fn run() -> Result<(), Failure> {
     // The blocking read of standard input never ends, because BuildKit
     // closes the pipe only after this process exits, and dropping the
     // runtime would wait for it.
-    drop(runtime);
+    runtime.shutdown_background();
     served.map_err(|error| Failure {
         code: EXIT_FAILURE,
         message: Some(error.to_string()),

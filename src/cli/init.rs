@@ -11,7 +11,11 @@ use crate::init::{self, Stack};
 pub fn run(args: &InitArgs) -> Result<(), Failure> {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     if !dir.is_dir() {
-        return Err(Failure::io(format!("`{}` is not a directory", dir.display())));
+        let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
+        return Err(Failure::io(format!(
+            "`{}` {problem}; pass the project directory (default: the current directory)",
+            dir.display()
+        )));
     }
 
     let starter = init::starter(&dir, args.stack.map(stack_of)).map_err(|error| match error {
@@ -91,8 +95,22 @@ fn write_new(path: &Path, contents: &str, force: bool) -> Result<(), Failure> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let cannot_write =
-        |error: &dyn std::fmt::Display| Failure::io(format!("cannot write `{}`: {error}", path.display()));
+    if !dir.is_dir() {
+        return Err(Failure::io(format!(
+            "cannot write `{}`: the directory `{}` does not exist; create it first",
+            path.display(),
+            dir.display()
+        )));
+    }
+    // The errors of `tempfile` name the temporary file, which the user never
+    // sees, so only the kind of error is shown.
+    let cannot_write = |error: &std::io::Error| {
+        Failure::io(format!(
+            "cannot write `{}`: {}; use -o PATH to write elsewhere, or --print",
+            path.display(),
+            std::io::Error::from(error.kind())
+        ))
+    };
     // A temporary file is created with mode 0600; the spec is an ordinary
     // project file, so it gets 0666 minus the umask as `touch` would give.
     let mut file = tempfile::Builder::new()

@@ -11,8 +11,8 @@ use super::llb::{Prepared, lock_file_path, parse_platform, prepare, read_lock};
 use super::{EXIT_FAILURE, Failure, report};
 use crate::engine::{ConnectOptions, EngineClient, ImageConfigQuery, TlsOptions, parse_address};
 use crate::lock::{
-    BaseImage, EngineSocket, LockFile, ResolveError, LockedImage, Platforms, images_to_lock, lock_entry_from_config, spec_images_digest,
-    updated_lock,
+    BaseImage, EngineSocket, LockFile, LockedImage, Platforms, ResolveError, images_to_lock, lock_entry_from_config,
+    spec_images_digest, updated_lock,
 };
 use crate::model::Platform;
 
@@ -105,7 +105,12 @@ pub(super) async fn refresh_lock(
     };
     let mut images: Vec<BaseImage> = Vec::new();
     for build_platforms in platforms {
-        match images_to_lock(model, &prepared.compilation.graph, &prepared.lower_options, build_platforms) {
+        match images_to_lock(
+            model,
+            &prepared.compilation.graph,
+            &prepared.lower_options,
+            build_platforms,
+        ) {
             Ok(found) => {
                 for image in found {
                     let known = images
@@ -188,7 +193,8 @@ async fn unavailable_image_error(client: &EngineClient, image: &BaseImage, messa
     if client.is_docker_engine()
         && let Ok(socket) = EngineSocket::new(None)
         && let Some(found) = socket.image_platform(&reference).await
-        && Platform::parse(&found).is_some_and(|found| found.os != image.platform.os || found.architecture != image.platform.architecture)
+        && Platform::parse(&found)
+            .is_some_and(|found| found.os != image.platform.os || found.architecture != image.platform.architecture)
     {
         return ResolveError::WrongPlatform {
             reference,

@@ -250,6 +250,13 @@ fn push_pattern(
         Some("is empty".to_string())
     } else if pattern.trim() != pattern {
         Some("starts or ends with whitespace, which the ignore file trims".to_string())
+    } else if let Some(c) = pattern.chars().find(|c| !c.is_ascii()) {
+        // Seen with the Docker 20.10 client and Docker Engine 26.1: the
+        // build fails with "not found" for every context path of the build.
+        Some(format!(
+            "contains the non-ASCII character U+{:04X}, and the Docker 20.10 client does not send such a file",
+            u32::from(c)
+        ))
     } else {
         pattern
             .chars()

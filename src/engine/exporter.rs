@@ -296,7 +296,13 @@ pub fn parse_output(value: &str) -> Result<Output, OutputError> {
     }
 
     let destination = match dest.as_deref() {
-        None | Some("") if matches!(kind, OutputKind::Local | OutputKind::Tar | OutputKind::Oci) => {
+        None | Some("") if kind == OutputKind::Local => {
+            return Err(invalid(
+                "type=local needs dest=PATH, the folder to write; use type=tar,dest=- for standard output"
+                    .to_string(),
+            ));
+        }
+        None | Some("") if matches!(kind, OutputKind::Tar | OutputKind::Oci) => {
             return Err(invalid(format!(
                 "type={kind} needs dest=PATH (or dest=- for standard output)"
             )));
@@ -446,6 +452,10 @@ mod tests {
     #[test]
     fn invalid_outputs_name_the_fix() {
         assert!(error("type=local").contains("needs dest=PATH"));
+        assert!(
+            !error("type=local").contains("or dest=-"),
+            "type=local cannot write to standard output"
+        );
         assert!(error("type=oci").contains("needs dest=PATH"));
         assert!(error("type=tar,dest=").contains("needs dest=PATH"));
         assert!(error("type=local,dest=-").contains("type=tar,dest=-"));

@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use bollard_buildkit_proto::google::rpc::Status as RpcStatus;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::llb_bridge_client::LlbBridgeClient;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
-    CacheOptionsEntry, PingRequest, PongResponse, Ref, RefMap, ResolveImageConfigRequest,
-    ResolveImageConfigResponse, Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest,
-    SolveResponse as BridgeSolveResponse, result,
+    CacheOptionsEntry, PingRequest, PongResponse, Ref, RefMap, ResolveImageConfigRequest, ResolveImageConfigResponse,
+    Result as FrontendResult, ReturnRequest, SolveRequest as BridgeSolveRequest, SolveResponse as BridgeSolveResponse,
+    result,
 };
 use bollard_buildkit_proto::pb::Definition;
 use tonic::metadata::MetadataValue;
@@ -78,9 +78,11 @@ pub(crate) async fn run_frontend(
         ..BridgeSolveRequest::default()
     };
     let solved = match definitions {
-        FrontendDefinitions::Single(definition) => solve_when_registered(&mut bridge, build_ref, solve_request(definition))
-            .await
-            .map(|response| result_ref(&response)),
+        FrontendDefinitions::Single(definition) => {
+            solve_when_registered(&mut bridge, build_ref, solve_request(definition))
+                .await
+                .map(|response| result_ref(&response))
+        }
         FrontendDefinitions::PerPlatform(definitions) => {
             // BuildKit solves the platforms in parallel when the calls overlap.
             let solves = definitions.into_iter().map(|(platform_id, definition)| {
@@ -205,7 +207,10 @@ pub(crate) async fn resolve_and_return(
     for request in requests {
         let mut attempt = 1;
         let outcome = loop {
-            match bridge.resolve_image_config(with_build_id(request.clone(), build_ref)?).await {
+            match bridge
+                .resolve_image_config(with_build_id(request.clone(), build_ref)?)
+                .await
+            {
                 Ok(response) => break Ok(response.into_inner()),
                 Err(status) if is_unregistered(&status) && attempt < REGISTRATION_ATTEMPTS => {
                     tracing::debug!(build = %build_ref, attempt, "engine has not registered the resolve build yet, retrying");

@@ -72,7 +72,10 @@ pub(crate) async fn resolve_image_configs(
         ..ControlSolveRequest::default()
     };
     let mut control = control_client(channel);
-    let resolve = join(control.solve(request), resolve_and_return(channel, &build_ref, requests));
+    let resolve = join(
+        control.solve(request),
+        resolve_and_return(channel, &build_ref, requests),
+    );
     // Every query may ask a registry, so the limit grows with their number.
     let limit = RESPONSE_TIMEOUT * u32::try_from(queries.len()).unwrap_or(u32::MAX).max(1);
     let (solved, resolved) = tokio::time::timeout(limit, resolve)

@@ -22,8 +22,8 @@ use crate::model::Platform;
 /// `moby` exporter reads.
 pub const IMAGE_CONFIG_KEY: &str = "containerimage.config";
 
-/// Frontend API capability of the `Warn` call (BuildKit frontend/gateway/pb/caps.go).
-const WARNINGS_CAP: &str = "frontend.warnings";
+/// Frontend API capability of the `Warn` call (BuildKit v0.13 frontend/gateway/pb/caps.go).
+const WARNINGS_CAP: &str = "gateway.warnings";
 
 /// The frontend's result: a reference to the built image with its
 /// metadata, or only metadata for a subrequest.

@@ -77,7 +77,11 @@ fn element(node: &super::Node) -> Element {
         _ => node.lines.join("\n"),
     };
     let shape = ShapeKind::Box(text);
-    let size = get_shape_size(Orientation::TopToBottom, &shape, FONT_SIZE, false);
+    let mut size = get_shape_size(Orientation::TopToBottom, &shape, FONT_SIZE, false);
+    // `layout-rs` gives each line the font size in height, but the lines are
+    // drawn LINE_HEIGHT apart, so a node of several lines needs more room.
+    let line_count = node.lines.len() + usize::from(node.kind == NodeKind::Context);
+    size.y = size.y.max(line_count as f64 * LINE_HEIGHT + 6.0);
     Element::create_with_properties(shape, look, Orientation::TopToBottom, size, node.id.clone())
 }
 

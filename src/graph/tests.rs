@@ -193,3 +193,30 @@ fn svg_long_edge_label_styled_and_inside() {
     let label_end = attribute(line, "x") + label.len() as f64 * 11.0 * 0.6 / 2.0;
     assert!(label_end <= width, "label ends at {label_end}, svg is {width} wide");
 }
+
+#[test]
+fn svg_node_fits_its_lines() {
+    let source = r#"
+stage "builder" from="golang:1.19" {
+    copy "go.mod" "go.sum" "main.go" "internal" to="/src/"
+    run "go build -o /out/app ."
+    artifact "app" path="/out/app" kind="executable" linkage="static"
+}
+stage "runtime" from="alpine:3" {
+    copy artifact="app" from="builder" to="/app"
+}
+image "runtime"
+"#;
+    let graph = graph_of(source, &GraphOptions::default());
+    let svg = svg::write(&graph).expect("svg");
+    let rect = svg
+        .lines()
+        .find(|line| line.starts_with("<rect id=\"context_0\""))
+        .unwrap_or_else(|| panic!("no context node: {svg}"));
+    let start = rect.find("height=\"").expect("height") + "height=\"".len();
+    let height: f64 = rect[start..start + rect[start..].find('"').expect("quote")]
+        .parse()
+        .expect("a number");
+    // "build context" and four paths, LINE_HEIGHT (16) apart.
+    assert!(height >= 5.0 * 16.0, "context node is {height} high: {rect}");
+}

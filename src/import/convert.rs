@@ -438,7 +438,8 @@ impl Converter {
     fn pairs(&mut self, instruction: &Instruction) -> Result<Vec<(String, Word)>, SyntaxError> {
         let words = self.split(instruction, &instruction.rest, true)?;
         let first_has_equals = words.first().and_then(words::split_key_value).is_some();
-        if !first_has_equals && instruction.keyword == "ENV" && !words.is_empty() {
+        // BuildKit reads the legacy form for LABEL as well as for ENV.
+        if !first_has_equals && !words.is_empty() {
             let name = words::literal(&words[0]).unwrap_or_default();
             let value_text = instruction.rest.trim_start()
                 [instruction.rest.trim_start().find(char::is_whitespace).unwrap_or(0)..]

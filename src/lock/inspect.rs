@@ -74,7 +74,11 @@ impl EngineSocket {
         let os = answer.get("Os")?.as_str()?;
         let architecture = answer.get("Architecture")?.as_str()?;
         let mut platform = format!("{os}/{architecture}");
-        if let Some(variant) = answer.get("Variant").and_then(|variant| variant.as_str()).filter(|v| !v.is_empty()) {
+        if let Some(variant) = answer
+            .get("Variant")
+            .and_then(|variant| variant.as_str())
+            .filter(|v| !v.is_empty())
+        {
             platform.push('/');
             platform.push_str(variant);
         }

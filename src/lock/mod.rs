@@ -152,7 +152,10 @@ mod tests {
     #[test]
     fn changed_images_compare_ids() {
         let lock = LockFile::new("sha256:a".into(), vec![entry("x/a:1", "id-1"), entry("x/b:1", "id-2")]);
-        let changed = changed_images(&lock, &[entry("x/a:1", "id-1"), entry("x/b:1", "id-3"), entry("x/c:1", "id-4")]);
+        let changed = changed_images(
+            &lock,
+            &[entry("x/a:1", "id-1"), entry("x/b:1", "id-3"), entry("x/c:1", "id-4")],
+        );
         assert_eq!(
             changed,
             [ChangedImage {

@@ -66,7 +66,11 @@ struct RootFs {
 /// the digest BuildKit resolved the reference to (empty for an image of
 /// Docker Engine's classic store). The image ID is the digest of the
 /// configuration file, which is the classic store's image ID too.
-pub fn lock_entry_from_config(base: &BaseImage, digest: &str, config_bytes: &[u8]) -> Result<LockedImage, ResolveError> {
+pub fn lock_entry_from_config(
+    base: &BaseImage,
+    digest: &str,
+    config_bytes: &[u8],
+) -> Result<LockedImage, ResolveError> {
     let reference = base.reference.to_string();
     let file: ImageConfigFile = serde_json::from_slice(config_bytes).map_err(|error| ResolveError::InvalidConfig {
         reference: reference.clone(),
@@ -97,7 +101,10 @@ pub fn lock_entry_from_config(base: &BaseImage, digest: &str, config_bytes: &[u8
         image_id: format!("sha256:{:x}", Sha256::digest(config_bytes)),
         repo_digests,
         image_platform,
-        layers: file.rootfs.and_then(|rootfs| rootfs.diff_ids).map_or(0, |layers| layers.len()),
+        layers: file
+            .rootfs
+            .and_then(|rootfs| rootfs.diff_ids)
+            .map_or(0, |layers| layers.len()),
         config: file.config.unwrap_or_default(),
     })
 }
@@ -109,7 +116,10 @@ fn platform_matches(requested: &Platform, os: &str, architecture: &str, variant:
     if requested.os != os || requested.architecture != architecture {
         return false;
     }
-    match (requested.variant.as_deref(), variant.filter(|variant| !variant.is_empty())) {
+    match (
+        requested.variant.as_deref(),
+        variant.filter(|variant| !variant.is_empty()),
+    ) {
         (Some(wanted), Some(found)) => wanted == found,
         _ => true,
     }

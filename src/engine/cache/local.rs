@@ -1,10 +1,10 @@
 //! `type=local` cache folders, laid out as OCI image layouts: `oci-layout`,
 //! `index.json` and `blobs/sha256/`. BuildKit writes and reads the blobs
-//! through the session's content store (session/content), and the client
-//! keeps `index.json`, as BuildKit v0.13's own client does: before the
-//! build it looks up the cache manifest of the tag (default `latest`) for
-//! an import, and after the build it records under the tag the manifest
-//! descriptor that the engine returns in `cache.manifest`.
+//! through the session's content store (session/content). The client keeps
+//! `index.json`, as BuildKit v0.13's own client does. Before the build it
+//! looks up the cache manifest of the tag (default `latest`) for an import.
+//! After the build it records under the tag the manifest descriptor that
+//! the engine returns in `cache.manifest`.
 //!
 //! Unlike BuildKit's client, which skips an import folder that is missing
 //! or unreadable with a warning, stagec stops with an error, so that a
@@ -32,7 +32,7 @@ const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 /// BuildKit v0.13's cache exporters.
 const CACHE_MANIFEST_KEY: &str = "cache.manifest";
 
-/// Prefix of the content store ID that BuildKit's local cache backend asks for.
+/// Prefix of the content store ID that BuildKit's local cache backend requests.
 const STORE_ID_PREFIX: &str = "local:";
 
 /// Checks the `type=local` cache folders before a build: creates each
@@ -65,7 +65,7 @@ pub fn resolve_local_caches(exports: &[CacheEntry], imports: &mut [CacheEntry]) 
 }
 
 /// Returns the content stores that the session serves for the local
-/// caches, by the store ID that BuildKit asks for. A folder that is both
+/// caches, by the store ID that BuildKit requests. A folder that is both
 /// imported and exported is one writable store.
 pub(crate) fn content_stores(exports: &[CacheEntry], imports: &[CacheEntry]) -> BTreeMap<String, Arc<ContentStore>> {
     let mut writable_by_id: BTreeMap<String, (PathBuf, bool)> = BTreeMap::new();

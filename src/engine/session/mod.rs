@@ -38,6 +38,11 @@ use super::transport::{Connection, Endpoint, EndpointKind, upgrade_h2c};
 
 pub use secrets::SecretSource;
 
+/// Receive windows of the session connection, in bytes. The small-frame
+/// budget of h2 is half the connection window, about 34,000 frames here.
+const SESSION_CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+const SESSION_STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+
 /// gRPC methods that the session serves, announced to the engine in one
 /// `X-Docker-Expose-Session-Grpc-Method` header each. `TarStream` is left
 /// out because stagec serves DiffCopy only.
@@ -122,8 +127,14 @@ impl Session {
 
         let session_id = config.id;
         let task = tokio::spawn(async move {
+            // h2 0.4.21 closes the connection (ENHANCE_YOUR_CALM) once the
+            // small DATA frames waiting to be read exceed half the connection
+            // window, and an output folder arrives as one small frame per
+            // file. An adaptive window starts at 64 KiB, which a few hundred
+            // files exceed, so the windows are fixed and large.
             let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .adaptive_window(true)
+                .initial_connection_window_size(SESSION_CONNECTION_WINDOW)
+                .initial_stream_window_size(SESSION_STREAM_WINDOW)
                 .serve_connection(connection, TowerToHyperService::new(routes))
                 .await;
             match served {

@@ -179,7 +179,7 @@ async fn info(service: ContentService, request: Request<InfoRequest>) -> Result<
 }
 
 async fn update(_request: Request<UpdateRequest>) -> Result<Response<InfoResponse>, Status> {
-    // containerd's local store without a label store answers the same way.
+    // containerd's local store without a label store returns the same error.
     Err(Status::failed_precondition(
         "stagec keeps no labels in a local cache folder, so its content cannot be updated",
     ))

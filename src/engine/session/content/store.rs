@@ -91,7 +91,7 @@ pub(crate) struct IngestFile {
 
 struct Ingest {
     status: IngestStatus,
-    /// `None` while a Write stream holds the ingest.
+    /// `None` while a Write stream owns the ingest.
     file: Option<IngestFile>,
 }
 
@@ -113,8 +113,8 @@ impl fmt::Debug for ContentStore {
 }
 
 impl ContentStore {
-    /// A store at `root`. Only a writable store accepts writes and deletes:
-    /// an import folder is read-only to the engine.
+    /// Creates a store at `root`. Only a writable store accepts writes and
+    /// deletes, because an import folder is read-only to the engine.
     pub(crate) fn new(root: PathBuf, writable: bool) -> ContentStore {
         ContentStore {
             root,
@@ -393,7 +393,7 @@ impl ContentStore {
 
 impl Drop for ContentStore {
     fn drop(&mut self) {
-        // Unfinished writes delete their files as they drop; the folder
+        // Unfinished writes delete their files as they drop. The folder
         // itself goes only when it is empty.
         self.lock_ingests().clear();
         let _ = std::fs::remove_dir(self.root.join(INGEST_DIR));

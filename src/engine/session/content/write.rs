@@ -1,9 +1,9 @@
 //! The `Write` stream of the content service. It follows containerd's
-//! server (v1.7.13, services/content/contentserver): the first message
-//! names the ref and may declare the size and digest, then each `STAT`
-//! returns the progress, each `WRITE` appends data at the current offset
-//! (offset 0 starts over), and `COMMIT` checks size and digest, moves the
-//! blob into place and ends the stream. A declared digest that the store
+//! server (v1.7.13, services/content/contentserver). The first message
+//! names the ref and may declare the size and digest. Then each `STAT`
+//! returns the progress, and each `WRITE` appends data at the current
+//! offset (offset 0 with data starts over). `COMMIT` checks size and
+//! digest, moves the blob into place and ends the stream. A declared digest that the store
 //! already has ends the stream with `AlreadyExists`, which BuildKit takes
 //! as success.
 
