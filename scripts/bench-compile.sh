@@ -14,7 +14,8 @@
 # size that `/usr/bin/time -v` reports over RUNS processes, in KiB, and the
 # median wall time in milliseconds, from hyperfine (at least 10 runs) when it
 # is installed. The times include the program's start. A last block
-# measures the go-web example the same way.
+# measures the go-web example the same way. The first and last lines give the
+# date, the CPU and the load average.
 #
 # STAGEC_BIN selects the stagec binary [default: target/release/stagec,
 # built with `cargo build --release` first]. RUNS sets how many processes
@@ -147,6 +148,15 @@ print_row() {
     printf '%-9s %10s %-10s %13s %11s\n' "$@"
 }
 
+# The machine and its load, which moves the wall times on a shared machine.
+machine() {
+    local model
+    model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
+    printf '# %s, nproc %s, %s, load average %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
+        "${model:-unknown CPU}" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+}
+
+machine
 print_row stages spec_bytes command max_rss_kib median_ms
 for size in "${sizes[@]}"; do
     spec="$work/chain-$size.kdl"
@@ -174,3 +184,4 @@ for command in check dockerfile llb; do
     read -r rss ms <<<"$(measure "${args[@]}")"
     print_row go-web "$example_bytes" "$command" "$rss" "$ms"
 done
+machine

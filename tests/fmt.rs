@@ -451,7 +451,10 @@ fn cli_check_stdin_messages() {
         .expect("run");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("the spec on standard input is not formatted"), "{stderr}");
+    assert!(
+        stderr.contains("the spec on standard input is not formatted"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("stagec fmt <stdin>"), "{stderr}");
 
     let output = stagec()
@@ -461,5 +464,8 @@ fn cli_check_stdin_messages() {
         .expect("run");
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("the spec on standard input is not valid UTF-8"), "{stderr}");
+    assert!(
+        stderr.contains("the spec on standard input is not valid UTF-8"),
+        "{stderr}"
+    );
 }

@@ -432,3 +432,33 @@ fn frontend_exits_while_stdin_open() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("LLBBridge.Ping"), "names the failed call:\n{stderr}");
 }
+
+#[test]
+fn frontend_buildx_shows_warnings() {
+    let Some(_engine) = engine_with_frontend("frontend_buildx_shows_warnings") else {
+        return;
+    };
+    let Some((docker, config)) = buildx_client() else {
+        eprintln!("frontend_buildx_shows_warnings: skipped, Docker CLI 26.1 with buildx is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let example = repo_root().join("specs/examples/go-web");
+    fs::copy(example.join("app.kdl.lock"), dir.path().join("app.kdl.lock")).expect("copy lock");
+    let spec = dir.path().join("app.kdl");
+    let source = format!(
+        "# syntax={}\nstage \"unused\" from=\"alpine:3\" {{\n    run \"echo unused\"\n}}\nstage \"app\" from=\"alpine:3\" {{\n    run \"echo app\"\n}}\nimage \"app\" tag=\"x:1\"\n",
+        frontend_image()
+    );
+    fs::write(&spec, source).expect("write spec");
+
+    let output = buildx_command(&docker, &config)
+        .args(["build", "--network", "none", "--progress", "plain", "-f"])
+        .arg(&spec)
+        .arg(dir.path())
+        .output()
+        .expect("starts docker build");
+    assert_success(&output, "docker build of a spec with a warning");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SC0203: stage `unused` is never built"), "{stderr}");
+}

@@ -10,7 +10,9 @@ use std::fs;
 use std::path::PathBuf;
 
 fn corpus(target: &str) -> Vec<(PathBuf, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut inputs: Vec<(PathBuf, String)> = fs::read_dir(&dir)
         .unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
@@ -57,8 +59,18 @@ fn import_corpus_replays_without_panics() {
 /// on a later line, made the `run` text scan slice past the end of the line.
 #[test]
 fn heredoc_expansion_past_line_end() {
-    let source = "stage \"a\" from=\"alpine:3\" {\n    run \"cat <<EOT\\n${A\\nB}\\nEOT\"\n}\nimage \"a\" tag=\"a:1\"\n";
+    let source =
+        "stage \"a\" from=\"alpine:3\" {\n    run \"cat <<EOT\\n${A\\nB}\\nEOT\"\n}\nimage \"a\" tag=\"a:1\"\n";
     pipeline::check(source);
     pipeline::dockerfile(source);
     pipeline::llb(source);
+}
+
+/// Found by the import target: a warning comment quoted the FROM image,
+/// whose form feeds KDL reads as line ends, so the imported spec was not KDL.
+#[test]
+fn import_note_with_form_feed() {
+    pipeline::import(include_str!(
+        "../fuzz/corpus/import/crash-control-characters-in-import-note.Dockerfile"
+    ));
 }

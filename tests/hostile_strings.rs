@@ -119,9 +119,17 @@ fn classify_all(values: &[Hostile]) -> Classified {
             if outcome.check.is_empty() && outcome.dockerfile.is_empty() {
                 classified.dockerfile.add(field, index);
             }
-            for (by, found) in [("check", outcome.check), ("dockerfile", outcome.dockerfile), ("llb", outcome.llb)] {
+            for (by, found) in [
+                ("check", outcome.check),
+                ("dockerfile", outcome.dockerfile),
+                ("llb", outcome.llb),
+            ] {
                 if let Some(first) = found.first() {
-                    rejected.push(format!("{} by {by}: {}", hostile.name, first.chars().take(120).collect::<String>()));
+                    rejected.push(format!(
+                        "{} by {by}: {}",
+                        hostile.name,
+                        first.chars().take(120).collect::<String>()
+                    ));
                 }
             }
         }
@@ -135,7 +143,7 @@ fn classify_all(values: &[Hostile]) -> Classified {
 }
 
 #[test]
-fn the_table_has_at_least_forty_values() {
+fn table_has_forty_values() {
     let values = table::table();
     assert!(values.len() >= 40, "{} values", values.len());
     let mut names: Vec<&str> = values.iter().map(|hostile| hostile.name).collect();
@@ -147,13 +155,16 @@ fn the_table_has_at_least_forty_values() {
 /// The part that needs no engine: every value in every field is rejected
 /// with a located diagnostic or compiles with both backends.
 #[test]
-fn every_value_is_rejected_with_a_diagnostic_or_compiles() {
+fn values_rejected_or_compiled() {
     let values = table::table();
     let accepted = classify_all(&values).llb;
     // Each free-text field takes some of the values, or the test would
     // only prove that stagec rejects everything. Ports and signals have a
     // grammar that no hostile value meets.
-    for field in Field::ALL.into_iter().filter(|field| !matches!(field, Field::Expose | Field::StopSignal)) {
+    for field in Field::ALL
+        .into_iter()
+        .filter(|field| !matches!(field, Field::Expose | Field::StopSignal))
+    {
         assert!(
             !accepted.indexes(field).is_empty(),
             "{field:?} accepts none of the values"
@@ -164,28 +175,39 @@ fn every_value_is_rejected_with_a_diagnostic_or_compiles() {
 /// BuildKit trims the include patterns that select context files, so the
 /// LLB backend could not send a file named " ".
 #[test]
-fn context_path_with_edge_whitespace_is_rejected_by_llb() {
+fn llb_rejects_edge_whitespace_path() {
     let source = "stage \"a\" from=\"alpine:3\" {\n    copy \" \" to=\"/x\"\n}\nimage \"a\" tag=\"a:1\"\n";
     let outcome = classify(source);
     assert!(outcome.check.is_empty(), "{:?}", outcome.check);
-    assert!(outcome.llb.iter().any(|error| error.contains("whitespace")), "{:?}", outcome.llb);
+    assert!(
+        outcome.llb.iter().any(|error| error.contains("whitespace")),
+        "{:?}",
+        outcome.llb
+    );
 }
 
 /// Linux rejects an argument of 128 KiB or more when the step's process starts.
 #[test]
-fn run_argument_over_linux_limit_is_rejected_by_llb() {
+fn llb_rejects_oversized_run_argument() {
     let long = "x".repeat(200_000);
     let source = format!("stage \"a\" from=\"alpine:3\" {{\n    run \"echo {long}\"\n}}\nimage \"a\" tag=\"a:1\"\n");
     let outcome = classify(&source);
     assert!(outcome.check.is_empty(), "{:?}", outcome.check);
-    assert!(outcome.llb.iter().any(|error| error.contains("Linux's limit")), "{:?}", outcome.llb);
+    assert!(
+        outcome.llb.iter().any(|error| error.contains("Linux's limit")),
+        "{:?}",
+        outcome.llb
+    );
 }
 
 /// A NUL ends a path, argument or env entry early, so the check rejects it in any string.
 #[test]
 fn nul_is_rejected_in_every_field() {
     let values = table::table();
-    let index = values.iter().position(|hostile| hostile.name == "nul").expect("the table has a NUL value");
+    let index = values
+        .iter()
+        .position(|hostile| hostile.name == "nul")
+        .expect("the table has a NUL value");
     for field in Field::ALL.into_iter().filter(|field| *field != Field::FileContent) {
         let outcome = classify(&fields::single_value_spec(field, index, &values[index].value));
         assert!(!outcome.check.is_empty(), "{field:?} accepted a NUL character");
@@ -199,7 +221,17 @@ fn stagec() -> Command {
 /// Builds `stage` of the spec at `spec` with `stagec build`.
 fn build_with_llb(spec: &Path, stage: &str, tag: &str) {
     let output = stagec()
-        .args(["build", "--network", "none", "--progress", "plain", "--target", stage, "-t", tag])
+        .args([
+            "build",
+            "--network",
+            "none",
+            "--progress",
+            "plain",
+            "--target",
+            stage,
+            "-t",
+            tag,
+        ])
         .arg(spec)
         .output()
         .expect("runs stagec");
@@ -224,8 +256,8 @@ fn build_with_dockerfile(engine: &Engine, spec: &Path, stage: &str, tag: &str) {
 }
 
 #[test]
-fn accepted_values_land_in_both_images_byte_for_byte() {
-    let Some(engine) = engine_or_skip("accepted_values_land_in_both_images_byte_for_byte") else {
+fn accepted_values_land_byte_for_byte() {
+    let Some(engine) = engine_or_skip("accepted_values_land_byte_for_byte") else {
         return;
     };
     let values = table::table();
@@ -233,7 +265,10 @@ fn accepted_values_land_in_both_images_byte_for_byte() {
 
     let mut failures: Vec<String> = Vec::new();
     let mut sources = String::new();
-    for (backend, accepted) in [("stagec build", &classified.llb), ("docker build", &classified.dockerfile)] {
+    for (backend, accepted) in [
+        ("stagec build", &classified.llb),
+        ("docker build", &classified.dockerfile),
+    ] {
         // Each backend builds the values it accepts: the Dockerfile backend
         // rejects some that LLB can carry, such as a 100 kB argument.
         let context = tempfile::tempdir().expect("temp dir");

@@ -789,12 +789,20 @@ fn tmpfs_size_with_unit() {
     assert_eq!(output.syntax_level, Some(4));
 
     let output = import("FROM alpine:3\nRUN --mount=type=tmpfs,target=/tmp,size=1.5GiB df /tmp\n");
-    assert!(output.spec.contains(r#"tmpfs "/tmp" size=1610612736"#), "{}", output.spec);
+    assert!(
+        output.spec.contains(r#"tmpfs "/tmp" size=1610612736"#),
+        "{}",
+        output.spec
+    );
 
     let output = import("FROM alpine:3\nRUN --mount=type=tmpfs,target=/tmp,size=lots df /tmp\n");
     assert!(output.spec.contains("tmpfs \"/tmp\"\n"), "{}", output.spec);
     assert_eq!(output.warnings.len(), 1, "{:?}", output.warnings);
-    assert!(output.warnings[0].message.contains("size `lots`"), "{:?}", output.warnings);
+    assert!(
+        output.warnings[0].message.contains("size `lots`"),
+        "{:?}",
+        output.warnings
+    );
 }
 
 #[test]
@@ -822,7 +830,9 @@ fn heredoc_copy_expands_unquoted_marker() {
 fn label_legacy_form() {
     let output = import("FROM alpine:3\nLABEL maintainer Some Body <sb@example.com>\n");
     assert!(
-        output.spec.contains(r#"label "maintainer"="Some Body <sb@example.com>""#),
+        output
+            .spec
+            .contains(r#"label "maintainer"="Some Body <sb@example.com>""#),
         "{}",
         output.spec
     );

@@ -153,7 +153,13 @@ fn init_output_dir_missing_named() {
     write(dir.path(), "go.mod", "module example.com/app\n\ngo 1.19\n");
     let output = dir.path().join("missing/app.kdl");
 
-    let result = stagec().arg("init").arg(dir.path()).arg("-o").arg(&output).output().expect("run");
+    let result = stagec()
+        .arg("init")
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&output)
+        .output()
+        .expect("run");
     assert_eq!(result.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("does not exist; create it first"), "{stderr}");

@@ -232,3 +232,140 @@ fn push_without_credentials_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn local_output_many_files() {
+    let Some(host) = classic_host("local_output_many_files") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    // The web stage holds the busybox rootfs: hundreds of small files and
+    // links, which arrive as many small HTTP/2 frames on the session.
+    let spec = copy_example("static-site", &work.path().join("src"));
+    let out = work.path().join("out");
+
+    run_ok(stagec_build(&host, &spec).arg("-o").arg(&out));
+
+    assert!(out.join("www/index.html").is_file(), "the site is in the folder");
+    let commands = fs::read_dir(out.join("bin")).expect("the rootfs has bin").count();
+    assert!(commands > 50, "bin has {commands} entries");
+}
+
+#[test]
+fn export_interrupted_leaves_no_partial_file() {
+    let Some(host) = classic_host("export_interrupted_leaves_no_partial_file") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = work.path().join("app.kdl");
+    fs::write(
+        &spec,
+        "stage \"big\" from=\"alpine:3\" {\n    run \"dd if=/dev/urandom of=/big bs=1M count=300\"\n}\n\
+         image \"big\" tag=\"stagec-e2e-outputs/big:1\"\n",
+    )
+    .expect("write the spec");
+    let tarball = work.path().join("big.tar");
+    let partial = work.path().join(".big.tar.stagec-partial");
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stagec"))
+        .env("DOCKER_HOST", &host)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .arg("build")
+        .arg(&spec)
+        .args(["--network", "none", "--progress", "plain"])
+        .arg("-o")
+        .arg(format!("type=tar,dest={}", tarball.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start stagec");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while !partial.exists() {
+        assert!(std::time::Instant::now() < deadline, "the export never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let pid = i32::try_from(child.id()).expect("a pid fits in i32");
+    // SAFETY: kill only sends a signal to the child process started above.
+    let sent = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(sent, 0, "sending SIGINT to stagec");
+    let output = child.wait_with_output().expect("stagec ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(!partial.exists(), "Ctrl-C removes the partial file");
+    assert!(!tarball.exists(), "Ctrl-C writes no output file");
+}
+
+#[test]
+fn push_registry_not_running() {
+    let Some(host) = containerd_engine_or_skip("push_registry_not_running") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = copy_example(EXAMPLE, &work.path().join("src"));
+    // Port 9 (discard) has no registry on the test machine.
+    let name = "127.0.0.1:9/stagec-e2e/unreachable:1";
+
+    let output = stagec_build(&host, &spec)
+        .args(["--push", "-t", name])
+        .output()
+        .expect("run stagec");
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("pushing {name} failed")), "{stderr}");
+    assert!(stderr.contains("could not reach the registry 127.0.0.1:9"), "{stderr}");
+    assert!(!stderr.contains("fix the step"), "{stderr}");
+}
+
+#[test]
+fn push_wrong_credentials() {
+    let Some(host) = containerd_engine_or_skip("push_wrong_credentials") else {
+        return;
+    };
+    let Some(registry) = registry_or_skip("push_wrong_credentials") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = copy_example(EXAMPLE, &work.path().join("src"));
+    let config = work.path().join("wrong-docker-config");
+    fs::create_dir_all(&config).expect("create the config folder");
+    // base64 of "stagec:wrong-password"
+    let auths = format!(
+        r#"{{"auths":{{"{}":{{"auth":"c3RhZ2VjOndyb25nLXBhc3N3b3Jk"}}}}}}"#,
+        registry.address
+    );
+    fs::write(config.join("config.json"), auths).expect("write config.json");
+
+    let output = stagec_build(&host, &spec)
+        .env("DOCKER_CONFIG", &config)
+        .arg("-o")
+        .arg(format!("type=registry,name={}/stagec-e2e/wrong:1", registry.address))
+        .output()
+        .expect("run stagec");
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("rejected the credentials"), "{stderr}");
+    assert!(stderr.contains(&format!("docker login {}", registry.address)), "{stderr}");
+}
+
+#[test]
+fn existing_file_as_local_dest() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = copy_example(EXAMPLE, &work.path().join("src"));
+    let file = work.path().join("afile");
+    fs::write(&file, "keep me").expect("write the file");
+
+    let output = stagec_build("unix:///nonexistent.sock", &spec)
+        .arg("-o")
+        .arg(format!("type=local,dest={}", file.display()))
+        .output()
+        .expect("run stagec");
+
+    assert_eq!(output.status.code(), Some(2), "rejected before the engine is reached");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the destination is a file"), "{stderr}");
+    assert_eq!(fs::read_to_string(&file).expect("read the file"), "keep me");
+}

@@ -200,17 +200,27 @@ fn make_valid(mut spec: GenSpec) -> GenSpec {
 }
 
 fn word() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["a", "b c", "x-1", "/srv/data", "--flag", "1.0", "é", "semi;colon"]).prop_map(str::to_string)
+    prop::sample::select(vec!["a", "b c", "x-1", "/srv/data", "--flag", "1.0", "é", "semi;colon"])
+        .prop_map(str::to_string)
 }
 
 fn stage_strategy(index: usize) -> impl Strategy<Value = GenStage> {
     let base = if index == 0 {
         prop_oneof![Just(Base::Alpine), Just(Base::Scratch)].boxed()
     } else {
-        prop_oneof![Just(Base::Alpine), Just(Base::Scratch), (0..index).prop_map(Base::Stage)].boxed()
+        prop_oneof![
+            Just(Base::Alpine),
+            Just(Base::Scratch),
+            (0..index).prop_map(Base::Stage)
+        ]
+        .boxed()
     };
-    let copies = prop::collection::vec((0..8usize, 0..3usize), 0..3)
-        .prop_map(|pairs| pairs.into_iter().map(|(stage, artifact)| Copy { stage, artifact }).collect());
+    let copies = prop::collection::vec((0..8usize, 0..3usize), 0..3).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(stage, artifact)| Copy { stage, artifact })
+            .collect()
+    });
     (
         base,
         0..3usize,
@@ -220,15 +230,17 @@ fn stage_strategy(index: usize) -> impl Strategy<Value = GenStage> {
         any::<bool>(),
         prop::collection::vec(word(), 1..3),
     )
-        .prop_map(|(base, artifacts, copies, env, declares_arg, labels_version, cmd)| GenStage {
-            base,
-            artifacts,
-            copies,
-            env,
-            declares_arg,
-            labels_version,
-            cmd,
-        })
+        .prop_map(
+            |(base, artifacts, copies, env, declares_arg, labels_version, cmd)| GenStage {
+                base,
+                artifacts,
+                copies,
+                env,
+                declares_arg,
+                labels_version,
+                cmd,
+            },
+        )
 }
 
 fn spec_strategy() -> impl Strategy<Value = GenSpec> {
@@ -269,7 +281,10 @@ fn llb_digests(llb: &LlbBuild) -> BTreeMap<String, (Option<String>, Vec<u8>)> {
     (0..llb.stages.len())
         .map(|index| {
             let marshalled = llb.definition(index, None);
-            (llb.stages[index].name.clone(), (marshalled.result_digest(), marshalled.to_bytes()))
+            (
+                llb.stages[index].name.clone(),
+                (marshalled.result_digest(), marshalled.to_bytes()),
+            )
         })
         .collect()
 }
@@ -323,7 +338,12 @@ fn transitive(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BT
 /// For each stage, the other stages whose result op its definition holds.
 fn llb_graph(llb: &LlbBuild) -> BTreeMap<String, BTreeSet<String>> {
     let results: Vec<(String, Option<String>)> = (0..llb.stages.len())
-        .map(|index| (llb.stages[index].name.clone(), llb.definition(index, None).result_digest()))
+        .map(|index| {
+            (
+                llb.stages[index].name.clone(),
+                llb.definition(index, None).result_digest(),
+            )
+        })
         .collect();
     (0..llb.stages.len())
         .map(|index| {

@@ -37,7 +37,9 @@ fn assert_spans_inside(compilation: &Compilation, source: &str) {
         for label in &diagnostic.labels {
             let span = label.span;
             assert!(
-                span.end() <= source.len() && source.is_char_boundary(span.start) && source.is_char_boundary(span.end()),
+                span.end() <= source.len()
+                    && source.is_char_boundary(span.start)
+                    && source.is_char_boundary(span.end()),
                 "{:?} has span {span:?} outside the {}-byte source",
                 diagnostic.code,
                 source.len()

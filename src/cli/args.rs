@@ -508,7 +508,8 @@ pub struct BuildArgs {
     /// Timestamp in seconds since the Unix epoch for the image's creation
     /// time and its files' modification times; the classic image store
     /// ignores it. See docs/reproducible-builds.md.
-    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH")]
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH", allow_hyphen_values = true,
+          value_parser = super::build_outputs::parse_source_date_epoch)]
     pub source_date_epoch: Option<u64>,
 
     /// Attach an attestation to the image, as type=provenance[,mode=min|max]

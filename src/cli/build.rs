@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::args::{BuildArgs, ProgressArg};
 use super::llb::{lock_and_lower, lock_file_path, prepare, read_lock, source_info};
-use super::lock::{engine_failure, engine_platforms, refresh_lock, resolve_base_images};
+use super::lock::{engine_failure, engine_platforms, refresh_lock, resolve_available_images};
 use super::{EXIT_FAILURE, Failure, report};
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{
@@ -98,14 +98,7 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
         } else if let Some(current) = &lock {
             // A tag that now names another image would build from the locked
             // configuration but the engine's new filesystem, so re-lock first.
-            let changed = match resolve_base_images(&client, &needed).await {
-                Ok(resolved) => changed_images(current, &resolved),
-                Err(failure) => {
-                    // The build reports an image that the engine cannot read.
-                    tracing::warn!(error = ?failure.message, "failed to compare the locked base images with the engine's");
-                    Vec::new()
-                }
-            };
+            let changed = changed_images(current, &resolve_available_images(&client, &needed).await?);
             for image in &changed {
                 eprintln!(
                     "stagec: base image {} ({}) changed in the engine: locked {}, engine has {}",

@@ -27,6 +27,25 @@ pub(super) struct BuildOutputs {
     pub frontend_attrs: BTreeMap<String, String>,
 }
 
+/// Latest `--source-date-epoch`: 9999-12-31T23:59:59Z. BuildKit 0.13 writes
+/// the time into the image history as JSON, and Go's time encoder fails on
+/// later years only when the image is exported, after the build.
+const MAX_SOURCE_DATE_EPOCH: u64 = 253_402_300_799;
+
+/// Parses `--source-date-epoch` and `SOURCE_DATE_EPOCH`: whole seconds since
+/// 1970-01-01T00:00:00Z, as the reproducible-builds.org specification defines.
+pub(super) fn parse_source_date_epoch(text: &str) -> Result<u64, String> {
+    let seconds: u64 = text.trim().parse().map_err(|_| {
+        format!("`{text}` is not a number of seconds since 1970-01-01 UTC; write a whole number such as 1700000000")
+    })?;
+    if seconds > MAX_SOURCE_DATE_EPOCH {
+        return Err(format!(
+            "`{text}` is after the year 9999, which image timestamps cannot hold; write at most {MAX_SOURCE_DATE_EPOCH}"
+        ));
+    }
+    Ok(seconds)
+}
+
 /// Checks the output flags of `args`.
 pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Failure> {
     let mut outputs = parse_outputs(&args.outputs).map_err(|error| Failure::usage(error.to_string()))?;
@@ -155,7 +174,29 @@ pub(super) fn export_failure_message(failure: &SolveFailure) -> Option<String> {
     {
         return Some(message);
     }
+    // Only a registry cache fails with a request to a registry's /v2/ API.
+    if failure
+        .vertex
+        .as_deref()
+        .is_some_and(|vertex| vertex.starts_with("exporting cache"))
+        && failure.message.contains("/v2/")
+    {
+        return Some(cache_export_failure_message(&failure.message));
+    }
     push_failure_message(&failure.message)
+}
+
+/// Returns the message for a cache export that failed, as BuildKit reports
+/// it: `error writing layer blob: ... Head "https://HOST/v2/...": DETAIL`.
+fn cache_export_failure_message(engine_message: &str) -> String {
+    let registry = engine_message
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once("/v2/"))
+        .map_or("of --cache-to", |(host, _)| host);
+    format!(
+        "exporting the build cache failed: {engine_message}; {}",
+        registry_fix(engine_message, registry, "--cache-to type=registry,ref=NAME")
+    )
 }
 
 /// Returns the message for a push that BuildKit reported as `failed to push
@@ -165,8 +206,18 @@ fn push_failure_message(engine_message: &str) -> Option<String> {
     let (_, rest) = engine_message.split_once("failed to push ")?;
     let (name, detail) = rest.split_once(": ")?;
     let registry = registry_host(name);
+    let another = "-t or --output type=image,name=NAME,push=true";
+    Some(format!(
+        "pushing {name} failed: {detail}; {}",
+        registry_fix(detail, registry, another)
+    ))
+}
+
+/// Returns what to do after a registry request of the engine failed with
+/// `detail`; `another` names the flag that picks another registry.
+fn registry_fix(detail: &str, registry: &str, another: &str) -> String {
     let lower = detail.to_ascii_lowercase();
-    let fix = if lower.contains("401 unauthorized")
+    if lower.contains("401 unauthorized")
         || lower.contains("403 forbidden")
         || lower.contains("authorization failed")
         || lower.contains("insufficient_scope")
@@ -182,17 +233,13 @@ fn push_failure_message(engine_message: &str) -> Option<String> {
     {
         format!(
             "the engine could not reach the registry {registry}; check that it runs and that the engine \
-             can reach it, or name another registry with -t or --output type=image,name=NAME,push=true"
+             can reach it, or name another registry with {another}"
         )
     } else if lower.contains("http response to https client") {
-        format!(
-            "the registry {registry} serves plain HTTP; add registry.insecure=true to the output, as in \
-             --output type=image,name={name},push=true,registry.insecure=true"
-        )
+        format!("the registry {registry} serves plain HTTP; add registry.insecure=true to the option")
     } else {
-        "check the image name and the registry, then build again".to_string()
-    };
-    Some(format!("pushing {name} failed: {detail}; {fix}"))
+        "check the name and the registry, then build again".to_string()
+    }
 }
 
 /// Returns the registry of an image reference as Docker reads it: the first
@@ -351,11 +398,33 @@ mod tests {
              \"https://127.0.0.1:5048/v2/b4/app/blobs/sha256:88\": dial tcp 127.0.0.1:5048: connect: connection refused",
         )
         .expect("a push error");
-        assert!(message.contains("could not reach the registry 127.0.0.1:5048"), "{message}");
+        assert!(
+            message.contains("could not reach the registry 127.0.0.1:5048"),
+            "{message}"
+        );
         assert!(!message.contains("fix the step"), "{message}");
 
         let message = push_failure_message("failed to push app:1: dial tcp: connection refused").expect("a push error");
         assert!(message.contains("registry docker.io"), "{message}");
+    }
+
+    #[test]
+    fn cache_export_registry_not_running() {
+        let failure = SolveFailure {
+            vertex: Some("exporting cache to registry".to_string()),
+            message: "error writing layer blob: failed to do request: Head \
+                      \"https://127.0.0.1:5099/v2/b4/cache/blobs/sha256:3d\": dial tcp 127.0.0.1:5099: \
+                      connect: connection refused"
+                .to_string(),
+            last_logs: Vec::new(),
+        };
+        let message = export_failure_message(&failure).expect("a cache export error");
+        assert!(message.starts_with("exporting the build cache failed"), "{message}");
+        assert!(
+            message.contains("could not reach the registry 127.0.0.1:5099"),
+            "{message}"
+        );
+        assert!(message.contains("--cache-to"), "{message}");
     }
 
     #[test]
@@ -366,6 +435,27 @@ mod tests {
         )
         .expect("a push error");
         assert!(message.contains("registry.insecure=true"), "{message}");
+    }
+
+    #[test]
+    fn source_date_epoch_invalid_values() {
+        assert_eq!(parse_source_date_epoch("0"), Ok(0));
+        assert_eq!(parse_source_date_epoch("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_source_date_epoch("253402300799"), Ok(MAX_SOURCE_DATE_EPOCH));
+
+        for (value, expected) in [
+            ("", "not a number of seconds"),
+            ("abc", "not a number of seconds"),
+            ("-5", "not a number of seconds"),
+            ("1.5", "not a number of seconds"),
+            ("253402300800", "after the year 9999"),
+            ("18446744073709551615", "after the year 9999"),
+            ("99999999999999999999", "not a number of seconds"),
+        ] {
+            let message = parse_source_date_epoch(value).expect_err(value);
+            assert!(message.contains(expected), "{value}: {message}");
+            assert!(message.contains(&format!("`{value}`")), "{value}: {message}");
+        }
     }
 
     #[test]

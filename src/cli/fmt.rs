@@ -120,7 +120,7 @@ fn format_file(path: &Path, args: &FmtArgs, color: bool) -> Outcome {
         _ => path.to_path_buf(),
     };
     // Renaming a new file over a read-only one would succeed and drop the
-    // protection, so such a file is reported as `gofmt -w` and `rustfmt` do.
+    // protection, so such a file is reported instead of written.
     if std::fs::metadata(&target).is_ok_and(|metadata| metadata.permissions().readonly()) {
         eprintln!(
             "error: cannot write `{name}`: the file is read-only; make it writable (`chmod u+w {name}`) \

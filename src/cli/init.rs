@@ -11,7 +11,11 @@ use crate::init::{self, Stack};
 pub fn run(args: &InitArgs) -> Result<(), Failure> {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     if !dir.is_dir() {
-        let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
+        let problem = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
         return Err(Failure::io(format!(
             "`{}` {problem}; pass the project directory (default: the current directory)",
             dir.display()

@@ -79,6 +79,12 @@ pub(super) fn engine_platforms(client: &EngineClient, select: &BuildSelectArgs) 
 pub(super) fn parse_platform_list(text: &str) -> Result<Vec<Platform>, Failure> {
     let mut platforms: Vec<Platform> = Vec::new();
     for part in text.split(',').map(str::trim) {
+        if part.is_empty() {
+            return Err(Failure::usage(format!(
+                "--platform `{text}` has an empty entry; write one platform or a comma-separated list, such as \
+                 linux/amd64,linux/arm64"
+            )));
+        }
         let platform = parse_platform(part)?;
         if platforms.contains(&platform) {
             return Err(Failure::usage(format!(
@@ -156,14 +162,10 @@ pub(super) async fn resolve_base_images(
     client: &EngineClient,
     images: &[BaseImage],
 ) -> Result<Vec<LockedImage>, Failure> {
-    let queries: Vec<ImageConfigQuery> = images
-        .iter()
-        .map(|image| ImageConfigQuery {
-            reference: image.reference.to_string(),
-            platform: image.platform.clone(),
-        })
-        .collect();
-    let outcomes = client.resolve_image_configs(&queries).await.map_err(engine_failure)?;
+    let outcomes = client
+        .resolve_image_configs(&image_queries(images))
+        .await
+        .map_err(engine_failure)?;
 
     let mut locked = Vec::with_capacity(images.len());
     for (image, outcome) in images.iter().zip(outcomes) {
@@ -183,10 +185,45 @@ pub(super) async fn resolve_base_images(
     Ok(locked)
 }
 
+/// Resolves the configuration of every image of `images` that the engine
+/// has or can pull, and returns their lock entries. An image that fails is
+/// left out, for the caller to report when it needs it.
+pub(super) async fn resolve_available_images(
+    client: &EngineClient,
+    images: &[BaseImage],
+) -> Result<Vec<LockedImage>, Failure> {
+    let outcomes = client
+        .resolve_image_configs(&image_queries(images))
+        .await
+        .map_err(engine_failure)?;
+
+    let mut locked = Vec::with_capacity(images.len());
+    for (image, outcome) in images.iter().zip(outcomes) {
+        match outcome.map(|resolved| lock_entry_from_config(image, &resolved.digest, &resolved.config)) {
+            Ok(Ok(entry)) => locked.push(entry),
+            Ok(Err(error)) => tracing::debug!(reference = %image.reference, %error, "base image left out"),
+            Err(message) => {
+                tracing::debug!(reference = %image.reference, platform = %image.platform, %message, "base image cannot be resolved")
+            }
+        }
+    }
+    Ok(locked)
+}
+
+fn image_queries(images: &[BaseImage]) -> Vec<ImageConfigQuery> {
+    images
+        .iter()
+        .map(|image| ImageConfigQuery {
+            reference: image.reference.to_string(),
+            platform: image.platform.clone(),
+        })
+        .collect()
+}
+
 /// Returns the error for a base image that BuildKit could not resolve. Docker
-/// Engine's classic store keeps one platform per tag, and its BuildKit then
-/// asks the registry, so the engine's own image is named when it exists for
-/// another platform.
+/// Engine's classic store keeps one platform per tag, so its BuildKit
+/// requests another platform from the registry. The error then names the
+/// platform of the engine's own image, when there is one.
 async fn unavailable_image_error(client: &EngineClient, image: &BaseImage, message: String) -> ResolveError {
     let reference = image.reference.to_string();
     let platform = image.platform.to_string();
@@ -235,4 +272,29 @@ pub(super) fn connect_options(args: &BuildkitArgs) -> Result<ConnectOptions, Fai
         ));
     }
     Ok(ConnectOptions { addr, tls })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_list_parses_in_order() {
+        let platforms = parse_platform_list("linux/arm64, linux/amd64,linux/arm/v7").expect("valid list");
+        let names: Vec<String> = platforms.iter().map(Platform::to_string).collect();
+        assert_eq!(names, ["linux/arm64", "linux/amd64", "linux/arm/v7"]);
+    }
+
+    #[test]
+    fn platform_list_rejects_invalid_entries() {
+        for (text, expected) in [
+            ("linux/amd64,", "has an empty entry"),
+            ("linux/amd64,linux/amd64", "names linux/amd64 twice"),
+            ("linux/amd64,windows", "`windows` is not a platform"),
+        ] {
+            let failure = parse_platform_list(text).expect_err(text);
+            let message = failure.message.unwrap_or_default();
+            assert!(message.contains(expected), "{text}: {message}");
+        }
+    }
 }

@@ -96,20 +96,27 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
+    let level = match verbose {
+        0 => tracing_subscriber::filter::LevelFilter::WARN,
+        1 => tracing_subscriber::filter::LevelFilter::INFO,
+        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colour escape codes are noise in a pipe or a log file.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .try_init();
+        .without_time();
+
+    // Without RUST_LOG a level filter is enough, and it skips the directive
+    // parser of `EnvFilter`, which compiles a regex for a field-value directive.
+    let _ = match std::env::var_os("RUST_LOG") {
+        Some(_) => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_string()));
+            subscriber.with_env_filter(filter).try_init()
+        }
+        None => subscriber.with_max_level(level).try_init(),
+    };
 }
 
 /// A spec read from disk or stdin, with the names used in messages.

@@ -164,6 +164,18 @@ fn write_expose(ports: &[Interpolated], span: Span, writer: &mut Writer) {
 fn write_volume(paths: &[Interpolated], span: Span, writer: &mut Writer) {
     let mut items = Vec::with_capacity(paths.len());
     for path in paths {
+        // The frontend trims each VOLUME item (seen with BuildKit 0.13).
+        let last = path.parts.last().and_then(|part| match part {
+            crate::model::interpolate::Part::Literal(text) => Some(text.as_str()),
+            _ => None,
+        });
+        if last.is_some_and(|text| text.trim_end() != text) {
+            let error = quote::Unrepresentable {
+                reason: "ends with whitespace, which the Dockerfile frontend trims".into(),
+                help: "remove the whitespace at the end of the path".into(),
+            };
+            return writer.unrepresentable(path.span, "`volume` path", error);
+        }
         match quote::lexed_json_item(&path.parts) {
             Ok(item) => items.push(item),
             Err(error) => return writer.unrepresentable(path.span, "`volume` path", error),

@@ -298,8 +298,7 @@ pub fn parse_output(value: &str) -> Result<Output, OutputError> {
     let destination = match dest.as_deref() {
         None | Some("") if kind == OutputKind::Local => {
             return Err(invalid(
-                "type=local needs dest=PATH, the folder to write; use type=tar,dest=- for standard output"
-                    .to_string(),
+                "type=local needs dest=PATH, the folder to write; use type=tar,dest=- for standard output".to_string(),
             ));
         }
         None | Some("") if matches!(kind, OutputKind::Tar | OutputKind::Oci) => {

@@ -17,8 +17,8 @@ use super::transport::Endpoint;
 use super::{control_client, error_from_status};
 use crate::model::Platform;
 
-/// Resolve mode that looks in the engine's image store first and asks the
-/// registry only for an image that is not there (BuildKit's
+/// Resolve mode that looks in the engine's image store first and requests
+/// from the registry only an image that is not there (BuildKit's
 /// `AttrImageResolveModePreferLocal`).
 const PREFER_LOCAL: &str = "local";
 

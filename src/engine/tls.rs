@@ -91,11 +91,7 @@ impl TlsClient {
                 let key = read_private_key(key_path)?;
                 builder
                     .with_client_auth_cert(chain, key)
-                    .map_err(|error| EngineError::TlsFile {
-                        option: "--tlskey".to_string(),
-                        path: key_path.clone(),
-                        detail: format!("does not fit the certificate in {}: {error}", cert_path.display()),
-                    })?
+                    .map_err(|error| client_cert_error(&error, cert_path, key_path))?
             }
             (None, None) => builder.with_no_client_auth(),
             (Some(_), None) => {
@@ -244,11 +240,53 @@ impl AsyncWrite for CheckedTls {
     }
 }
 
+/// Names the cause when rustls rejects the client certificate and key pair:
+/// rustls checks that the key matches the certificate, and webpki parses only
+/// X.509 version 3 certificates, while `openssl x509 -req` without
+/// `-extfile` issues version 1.
+fn client_cert_error(error: &rustls::Error, cert_path: &Path, key_path: &Path) -> EngineError {
+    let text = format!("{error:?}");
+    if text.contains("UnsupportedCertVersion") {
+        return EngineError::TlsFile {
+            option: "--tlscert".to_string(),
+            path: cert_path.to_path_buf(),
+            detail: "the certificate is X.509 version 1, which stagec's TLS library rejects; issue it again \
+                     as version 3, for example with `openssl x509 -req -extfile FILE` where FILE contains \
+                     extendedKeyUsage=clientAuth"
+                .to_string(),
+        };
+    }
+    let detail = if text.contains("KeyMismatch") {
+        format!(
+            "the key belongs to another certificate than {}; name the key that was made with that certificate",
+            cert_path.display()
+        )
+    } else {
+        format!("does not fit the certificate in {}: {error}", cert_path.display())
+    };
+    EngineError::TlsFile {
+        option: "--tlskey".to_string(),
+        path: key_path.to_path_buf(),
+        detail,
+    }
+}
+
 fn read_pem_file(option: &str, path: &Path) -> Result<Vec<u8>, EngineError> {
-    std::fs::read(path).map_err(|error| EngineError::TlsFile {
+    let detail = if path.is_dir() {
+        format!(
+            "it is a folder, not a PEM file; name the file in it, such as {}",
+            path.join("ca.pem").display()
+        )
+    } else {
+        match std::fs::read(path) {
+            Ok(bytes) => return Ok(bytes),
+            Err(error) => format!("unreadable: {error}; check the path and its permissions"),
+        }
+    };
+    Err(EngineError::TlsFile {
         option: option.to_string(),
         path: path.to_path_buf(),
-        detail: format!("unreadable: {error}"),
+        detail,
     })
 }
 
@@ -327,6 +365,69 @@ mod tests {
         };
         let error = TlsClient::new(&tls, "tcp://h:1", "h").expect_err("no key");
         assert!(error.to_string().contains("--tlscert needs --tlskey"), "{error}");
+    }
+
+    #[test]
+    fn ca_file_is_directory() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let error = TlsClient::new(&options(folder.path()), "tcp://h:1", "h").expect_err("a folder");
+        let message = error.to_string();
+        assert!(message.contains("it is a folder, not a PEM file"), "{message}");
+        assert!(message.contains("ca.pem"), "{message}");
+    }
+
+    /// Writes `pem` into a new temp file.
+    fn pem_file(pem: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), pem).expect("write");
+        file
+    }
+
+    #[test]
+    fn wrong_key_for_cert() {
+        let ca = rcgen::generate_simple_self_signed(vec!["ca".to_string()]).expect("certificate");
+        let client = rcgen::generate_simple_self_signed(vec!["client".to_string()]).expect("certificate");
+        let other = rcgen::generate_simple_self_signed(vec!["other".to_string()]).expect("certificate");
+        let (ca_file, cert_file) = (pem_file(&ca.cert.pem()), pem_file(&client.cert.pem()));
+        let key_file = pem_file(&other.signing_key.serialize_pem());
+        let tls = TlsOptions {
+            cert: Some(cert_file.path().to_path_buf()),
+            key: Some(key_file.path().to_path_buf()),
+            ..options(ca_file.path())
+        };
+
+        let message = TlsClient::new(&tls, "tcp://h:1", "h")
+            .expect_err("mismatched key")
+            .to_string();
+        assert!(message.contains("--tlskey"), "{message}");
+        assert!(message.contains("belongs to another certificate"), "{message}");
+    }
+
+    /// A self-signed X.509 version 1 certificate and its key, made with
+    /// `openssl x509 -req -signkey` (OpenSSL 3.0) without `-extfile`.
+    const VERSION_1_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBIzCByQIUOQdmMUw2XMQ+cjOLpvq7+pmMnBYwCgYIKoZIzj0EAwIwEzERMA8G\nA1UEAwwIdjFjbGllbnQwIBcNMjYxMjA0MjMxMzEyWhgPMjEyNjExMTAyMzEzMTJa\nMBMxETAPBgNVBAMMCHYxY2xpZW50MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\nE+w2q0MgN8BJ0qqDtZCwn04pKU8VfaRlPK8+4XQO0VlGxXUzWW2o23jEhReuAN1r\nfqkBAeKkF7wmgd8SoleiEzAKBggqhkjOPQQDAgNJADBGAiEA9AyeJBhahs2umMN4\nFOsbSLzmvgGhgYwffMdT6hWJjFYCIQDDfl+jZ1t+IQ5TTukXIuAJHcK/2fdlFwo7\nzDCpAhucXQ==\n-----END CERTIFICATE-----";
+    const VERSION_1_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgL1H/RO+5pCKKWhLu\nUu0jvydyihPKxA1UjeJYovH9+pahRANCAAQT7DarQyA3wEnSqoO1kLCfTikpTxV9\npGU8rz7hdA7RWUbFdTNZbajbeMSFF64A3Wt+qQEB4qQXvCaB3xKiV6IT\n-----END PRIVATE KEY-----";
+
+    #[test]
+    fn version_1_client_cert() {
+        let ca = rcgen::generate_simple_self_signed(vec!["ca".to_string()]).expect("certificate");
+        let (ca_file, cert_file, key_file) = (
+            pem_file(&ca.cert.pem()),
+            pem_file(VERSION_1_CERT),
+            pem_file(VERSION_1_KEY),
+        );
+        let tls = TlsOptions {
+            cert: Some(cert_file.path().to_path_buf()),
+            key: Some(key_file.path().to_path_buf()),
+            ..options(ca_file.path())
+        };
+
+        let message = TlsClient::new(&tls, "tcp://h:1", "h")
+            .expect_err("version 1")
+            .to_string();
+        assert!(message.contains("--tlscert"), "{message}");
+        assert!(message.contains("X.509 version 1"), "{message}");
+        assert!(message.contains("extendedKeyUsage=clientAuth"), "{message}");
     }
 
     /// Serves one TLS handshake on a local port with a server certificate

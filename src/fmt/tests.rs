@@ -69,5 +69,8 @@ fn crlf_in_comments_and_multiline_strings() {
     let source = "/* a\r\n b */\r\nstage \"a\" {\r\n    run \"\"\"\r\n        x\r\n        \"\"\"\r\n}\r\n";
     let text = formatted(source);
     assert!(!text.contains('\r'), "{text:?}");
-    assert_eq!(text, "/* a\n b */\nstage \"a\" {\n    run \"\"\"\n        x\n        \"\"\"\n}\n");
+    assert_eq!(
+        text,
+        "/* a\n b */\nstage \"a\" {\n    run \"\"\"\n        x\n        \"\"\"\n}\n"
+    );
 }

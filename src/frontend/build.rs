@@ -49,13 +49,10 @@ pub async fn handle_request(
 ) -> Result<FrontendOutput, FrontendFailure> {
     if let Some(request) = &options.request_id {
         if !subrequest::is_known(request) {
-            return Err(FrontendFailure::new(
-                tonic::Code::Unimplemented,
-                format!(
-                    "stagec does not answer the subrequest `{request}`; it answers {REQUEST_OUTLINE}, \
+            return Err(FrontendFailure::new(format!(
+                "stagec does not answer the subrequest `{request}`; it answers {REQUEST_OUTLINE}, \
                      {REQUEST_TARGETS} and {REQUEST_DESCRIBE}"
-                ),
-            ));
+            )));
         }
         if request == REQUEST_DESCRIBE {
             return Ok(metadata_only(subrequest::describe()));
@@ -63,9 +60,10 @@ pub async fn handle_request(
     }
 
     let mut files = read_spec(bridge, options).await?;
-    let build_args = options.spec_build_args();
+    let mut build_args = options.spec_build_args();
     let mut compilation = crate::compile::check(&files.source);
     if let Some(model) = &compilation.spec {
+        build_args = without_undeclared_proxy_args(model, build_args);
         compilation
             .diagnostics
             .extend(crate::resolve::check_build_arg_overrides(model, &build_args));
@@ -170,12 +168,8 @@ async fn solve_build(
         .map_err(|status| FrontendFailure::from_status(&status))?;
 
     let config = image_config_with_labels(output.image_config.clone(), &options.labels);
-    let config_bytes = serde_json::to_vec(&config).map_err(|error| {
-        FrontendFailure::new(
-            tonic::Code::Internal,
-            format!("the image configuration does not serialize: {error}"),
-        )
-    })?;
+    let config_bytes = serde_json::to_vec(&config)
+        .map_err(|error| FrontendFailure::new(format!("the image configuration does not serialize: {error}")))?;
     Ok(FrontendOutput {
         reference: Some(reference),
         metadata: BTreeMap::from([(IMAGE_CONFIG_KEY.to_string(), config_bytes)]),
@@ -191,7 +185,7 @@ fn prepared(
 ) -> Result<pb::Definition, FrontendFailure> {
     crate::engine::prepare_definition(definition, no_cache, &options.session_id)
         .map(|prepared| prepared.definition)
-        .map_err(|error| FrontendFailure::new(tonic::Code::Internal, error.to_string()))
+        .map_err(|error| FrontendFailure::new(error.to_string()))
 }
 
 /// Reads the spec, and the lock file when the client has one, from the
@@ -222,35 +216,29 @@ async fn read_spec(bridge: &mut Bridge, options: &FrontendOptions) -> Result<Spe
         .read_file(&reference, &options.filename)
         .await
         .map_err(|status| {
-            FrontendFailure::new(
-                tonic::Code::NotFound,
-                format!(
-                    "cannot read spec `{}` from the build's `{}` source: {}; name the spec with `docker build -f PATH`",
-                    options.filename,
-                    options.spec_source,
-                    status.message()
-                ),
-            )
+            FrontendFailure::new(format!(
+                "cannot read spec `{}` from the build's `{}` source: {}; name the spec with `docker build -f PATH`",
+                options.filename,
+                options.spec_source,
+                status.message()
+            ))
         })?;
     let source = String::from_utf8(bytes).map_err(|error| {
-        FrontendFailure::new(
-            tonic::Code::InvalidArgument,
-            format!(
-                "spec `{}` is not valid UTF-8 (invalid byte at offset {}); KDL files must be UTF-8",
-                options.filename,
-                error.utf8_error().valid_up_to()
-            ),
-        )
+        FrontendFailure::new(format!(
+            "spec `{}` is not valid UTF-8 (invalid byte at offset {}); KDL files must be UTF-8",
+            options.filename,
+            error.utf8_error().valid_up_to()
+        ))
     })?;
 
     let lock = match bridge.read_file(&reference, &lock_filename).await {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
             let parsed = LockFile::parse(&text).map_err(|reason| {
-                FrontendFailure::new(
-                    tonic::Code::InvalidArgument,
-                    format!("lock file `{lock_filename}` is invalid: {reason}; delete it and run `stagec lock` to write it again"),
-                )
+                FrontendFailure::new(format!(
+                    "lock file `{lock_filename}` is invalid: {reason}; run `stagec lock` to write it again, \
+                     or delete it so that the frontend resolves the base images itself"
+                ))
             })?;
             Some(parsed)
         }
@@ -260,6 +248,50 @@ async fn read_spec(bridge: &mut Bridge, options: &FrontendOptions) -> Result<Spe
         }
     };
     Ok(SpecFiles { source, lock, vertex })
+}
+
+/// Docker's predefined proxy args. `docker build` and buildx send them as
+/// build args whenever the client's config.json has `proxies`, without the
+/// user passing `--build-arg` (Docker CLI 26.1 and buildx 0.13).
+const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Drops the proxy args that the spec does not declare, so that a client
+/// with proxies configured can build a spec that does not use them.
+// TODO: the Dockerfile frontend also passes undeclared proxy args to every
+// RUN; stagec passes a proxy arg only to the stages that declare it.
+fn without_undeclared_proxy_args(
+    spec: &crate::model::Spec,
+    build_args: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let declared = |name: &str| {
+        spec.args.iter().any(|arg| arg.name.value == name)
+            || spec
+                .stages
+                .iter()
+                .flat_map(|stage| &stage.steps)
+                .any(|step| matches!(&step.kind, crate::model::StepKind::Arg(arg) if arg.name.value == name))
+    };
+    build_args
+        .into_iter()
+        .filter(|(name, _)| {
+            let keep = !PROXY_ARGS.contains(&name.as_str()) || declared(name);
+            if !keep {
+                tracing::debug!(arg = %name, "ignoring a proxy build arg that the spec does not declare");
+            }
+            keep
+        })
+        .collect()
 }
 
 /// Returns the spec's name in messages and source maps: its file name.
@@ -327,10 +359,9 @@ fn network_mode(options: &FrontendOptions) -> Result<NetworkMode, FrontendFailur
         None | Some("sandbox") | Some("default") => Ok(NetworkMode::Sandbox),
         Some("none") => Ok(NetworkMode::None),
         Some("host") => Ok(NetworkMode::Host),
-        Some(other) => Err(FrontendFailure::new(
-            tonic::Code::InvalidArgument,
-            format!("invalid network mode `{other}`: use default, none or host"),
-        )),
+        Some(other) => Err(FrontendFailure::new(format!(
+            "invalid network mode `{other}`: use default, none or host"
+        ))),
     }
 }
 
@@ -387,8 +418,16 @@ async fn send_warnings(
         .iter()
         .filter(|diagnostic| diagnostic.severity == Severity::Warning)
     {
-        let range = range_json(&files.source, diagnostic.primary_span());
         let position = |line: i32, character: i32| Some(pb::Position { line, character });
+        let ranges = if diagnostic.labels.is_empty() {
+            Vec::new()
+        } else {
+            let range = range_json(&files.source, diagnostic.primary_span());
+            vec![pb::Range {
+                start: position(range.start.line, range.start.character),
+                end: position(range.end.line, range.end.character),
+            }]
+        };
         let request = WarnRequest {
             digest: files.vertex.clone(),
             level: 1,
@@ -401,10 +440,7 @@ async fn send_warnings(
                 definition: None,
                 language: SPEC_LANGUAGE.to_string(),
             }),
-            ranges: vec![pb::Range {
-                start: position(range.start.line, range.start.character),
-                end: position(range.end.line, range.end.character),
-            }],
+            ranges,
         };
         if let Err(status) = bridge.warn(request).await {
             tracing::warn!(error = %status.message(), "failed to send a spec warning to BuildKit");
@@ -436,6 +472,26 @@ mod tests {
         assert_eq!(network_mode(&options).expect("valid"), NetworkMode::None);
         options.network = Some("bridge".to_string());
         assert!(network_mode(&options).is_err());
+    }
+
+    #[test]
+    fn undeclared_proxy_args_dropped() {
+        let source = "stage \"app\" from=\"alpine:3\" {\n    arg \"https_proxy\"\n    arg \"MSG\"\n}\nimage \"app\" tag=\"app:1\"\n";
+        let spec = crate::compile::check(source).spec.expect("a spec");
+        let args = BTreeMap::from([
+            ("HTTP_PROXY".to_string(), "http://proxy:3128".to_string()),
+            ("NO_PROXY".to_string(), "localhost".to_string()),
+            ("https_proxy".to_string(), "http://proxy:3128".to_string()),
+            ("MSG".to_string(), "hi".to_string()),
+            ("NOPE".to_string(), "1".to_string()),
+        ]);
+        let kept = without_undeclared_proxy_args(&spec, args);
+        let names: Vec<&str> = kept.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["MSG", "NOPE", "https_proxy"],
+            "an undeclared non-proxy arg stays, to be reported"
+        );
     }
 
     #[test]

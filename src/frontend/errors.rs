@@ -30,11 +30,14 @@ pub struct FrontendFailure {
 }
 
 impl FrontendFailure {
-    /// Creates a failure with a gRPC `code` and a message, without details.
-    pub fn new(code: tonic::Code, message: impl Into<String>) -> FrontendFailure {
+    /// Creates a failure with a message and no details. The gRPC code is
+    /// always Unknown: BuildKit v0.13 (util/grpcerrors) prefixes the message
+    /// with the name of any other code at each hop, so `docker build` would
+    /// print `InvalidArgument: InvalidArgument: ...`.
+    pub fn new(message: impl Into<String>) -> FrontendFailure {
         FrontendFailure {
             status: RpcStatus {
-                code: code as i32,
+                code: tonic::Code::Unknown as i32,
                 message: message.into(),
                 details: Vec::new(),
             },
@@ -53,12 +56,12 @@ impl FrontendFailure {
         let report = render_report(diagnostics, filename, source, &options, false);
         let details = diagnostics
             .iter()
-            .filter(|diagnostic| diagnostic.is_error())
+            // An error without a label, such as one about a `--build-arg`,
+            // has no spec line to show.
+            .filter(|diagnostic| diagnostic.is_error() && !diagnostic.labels.is_empty())
             .map(|diagnostic| source_detail(filename, source, diagnostic.primary_span()))
             .collect();
-        // BuildKit v0.13 prefixes the message with the code's name at every
-        // error wrap unless the code is Unknown (util/grpcerrors), so a spec
-        // error keeps Unknown, as the Dockerfile frontend's parse errors do.
+        // Unknown, as in `new`, and as the Dockerfile frontend's parse errors use.
         FrontendFailure {
             status: RpcStatus {
                 code: tonic::Code::Unknown as i32,
@@ -142,12 +145,24 @@ pub struct PositionJson {
     pub character: i32,
 }
 
-/// Returns the range of `span` in `source`.
+/// Returns the range of `span` in `source`. The end is the position after
+/// the span's last character on that character's line, because BuildKit
+/// shows every line from the start line to the end line: a span that ends
+/// with a newline must not mark the line after it.
 pub fn range_json(source: &str, span: Span) -> RangeJson {
-    RangeJson {
-        start: position_json(source, span.start),
-        end: position_json(source, span.end()),
-    }
+    let start = position_json(source, span.start);
+    let end = match source.get(span.start..span.end().min(source.len())) {
+        Some(text) if !text.is_empty() => {
+            let last = text.chars().next_back().map_or(1, char::len_utf8);
+            let last_character = position_json(source, span.start + text.len() - last);
+            PositionJson {
+                line: last_character.line,
+                character: last_character.character.saturating_add(1),
+            }
+        }
+        _ => start,
+    };
+    RangeJson { start, end }
 }
 
 fn position_json(source: &str, offset: usize) -> PositionJson {
@@ -206,6 +221,45 @@ mod tests {
             failure.status.message
         );
         assert_eq!(failure.status.details.len(), compilation.diagnostics.error_count());
+    }
+
+    #[test]
+    fn range_ending_in_newline_stays_on_line() {
+        let source = "a {\n  b\n}\n";
+        let range = range_json(source, Span::new(0, source.len()));
+        assert_eq!(range.start, PositionJson { line: 1, character: 1 });
+        assert_eq!(range.end, PositionJson { line: 3, character: 3 }, "not line 4");
+
+        let multibyte = "x \"é☃\"\n";
+        let range = range_json(multibyte, Span::new(2, "\"é☃\"".len()));
+        assert_eq!(range.start, PositionJson { line: 1, character: 3 });
+        assert_eq!(range.end, PositionJson { line: 1, character: 7 });
+
+        let empty = range_json(source, Span::new(4, 0));
+        assert_eq!(empty.start, empty.end);
+    }
+
+    #[test]
+    fn spanless_error_has_no_source_detail() {
+        let source = "arg \"GO\" default=\"1\"\nstage \"app\" from=\"alpine:3\" {\n    arg \"GO\"\n}\nimage \"app\" tag=\"app:1\"\n";
+        let compilation = crate::compile::check(source);
+        let spec = compilation.spec.expect("a spec");
+        let overrides = std::collections::BTreeMap::from([("NOPE".to_string(), "1".to_string())]);
+        let diagnostics = crate::resolve::check_build_arg_overrides(&spec, &overrides);
+        assert_eq!(diagnostics.error_count(), 1);
+
+        let failure = FrontendFailure::from_diagnostics(&diagnostics, "app.kdl", source);
+        assert!(failure.status.message.contains("NOPE"), "{failure}");
+        assert!(
+            failure.status.details.is_empty(),
+            "no line 1 marker for a --build-arg error"
+        );
+    }
+
+    #[test]
+    fn failure_code_is_unknown() {
+        let failure = FrontendFailure::new("invalid frontend option `platform=x`");
+        assert_eq!(failure.status.code, tonic::Code::Unknown as i32, "no code name prefix");
     }
 
     #[test]

@@ -74,13 +74,10 @@ fn matching_context(
             continue;
         }
         let image = value.strip_prefix(IMAGE_CONTEXT_SCHEME).ok_or_else(|| {
-            FrontendFailure::new(
-                tonic::Code::InvalidArgument,
-                format!(
-                    "named context `{name}={value}` replaces a base image, which stagec supports only with an \
+            FrontendFailure::new(format!(
+                "named context `{name}={value}` replaces a base image, which stagec supports only with an \
                      image: write `{name}=docker-image://REFERENCE`"
-                ),
-            )
+            ))
         })?;
         match name_platform {
             Some(text) if Platform::parse(text).as_ref() == Some(platform) => return Ok(Some(image.to_string())),
@@ -134,10 +131,9 @@ pub async fn resolve_through_bridge(
             .await
             .map_err(|status| FrontendFailure::from_status(&status))?;
         let entry = lock_entry(base, &response.digest, &response.config).map_err(|reason| {
-            FrontendFailure::new(
-                tonic::Code::Internal,
-                format!("the configuration of base image {reference} is invalid: {reason}"),
-            )
+            FrontendFailure::new(format!(
+                "the configuration of base image {reference} is invalid: {reason}"
+            ))
         })?;
         tracing::info!(reference = %entry.reference, platform = %entry.platform, id = %entry.image_id, "resolved base image");
         locked.push(entry);

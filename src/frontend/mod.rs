@@ -61,7 +61,7 @@ pub async fn serve(
 
     let outcome = match &options {
         Ok(options) => handle_request(&mut bridge, options, &pong).await,
-        Err(error) => Err(FrontendFailure::new(tonic::Code::InvalidArgument, error.to_string())),
+        Err(error) => Err(FrontendFailure::new(error.to_string())),
     };
 
     let returned = match outcome {

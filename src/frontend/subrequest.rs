@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::errors::{RangeJson, range_json};
 use super::options::{REQUEST_DESCRIBE, REQUEST_OUTLINE, REQUEST_TARGETS};
 use crate::diag::Span;
-use crate::model::Spec;
+use crate::model::{MountKind, Spec, StepKind};
 
 /// Version of every subrequest that stagec handles.
 const SUBREQUEST_VERSION: &str = "1.0.0";
@@ -132,35 +132,64 @@ struct OutlineSecret {
     location: Location,
 }
 
-/// Answers `frontend.outline`: the spec's build args with their defaults
-/// (overridden by `build-arg:` options), and its secrets.
+/// Answers `frontend.outline`: the spec's build args, global and of every
+/// stage, with their defaults (overridden by `build-arg:` options), and its
+/// secrets. A secret is required when its declaration or one of its mounts
+/// says so. The outline names the `target` option, else the default stage.
 pub fn outline(
     spec: &Spec,
     source: &str,
     target: Option<&str>,
     build_args: &BTreeMap<String, String>,
 ) -> SubrequestResult {
-    let args: Vec<OutlineArg> = spec
-        .args
+    let stage_args = spec
+        .stages
         .iter()
-        .map(|arg| OutlineArg {
+        .flat_map(|stage| &stage.steps)
+        .filter_map(|step| match &step.kind {
+            StepKind::Arg(arg) => Some(arg),
+            _ => None,
+        });
+    let mut args: Vec<OutlineArg> = Vec::new();
+    for arg in spec.args.iter().chain(stage_args) {
+        let default = arg.default.as_ref().map(|default| default.value.clone());
+        if let Some(listed) = args.iter_mut().find(|listed| listed.name == arg.name.value) {
+            // A stage's `arg "NAME"` without a default reuses the global default.
+            if listed.value.is_none() {
+                listed.value = default;
+            }
+            continue;
+        }
+        args.push(OutlineArg {
             name: arg.name.value.clone(),
-            value: build_args
-                .get(&arg.name.value)
-                .cloned()
-                .or_else(|| arg.default.as_ref().map(|default| default.value.clone())),
+            value: build_args.get(&arg.name.value).cloned().or(default),
             location: location(source, arg.span),
-        })
-        .collect();
+        });
+    }
+
+    let mounted_required = |id: &str| {
+        spec.stages
+            .iter()
+            .flat_map(|stage| &stage.steps)
+            .filter_map(|step| match &step.kind {
+                StepKind::Run(run) => Some(&run.mounts),
+                _ => None,
+            })
+            .flatten()
+            .any(|mount| matches!(&mount.kind, MountKind::Secret { id: mounted, required: true, .. } if mounted.value == id))
+    };
     let secrets: Vec<OutlineSecret> = spec
         .secrets
         .iter()
         .map(|secret| OutlineSecret {
             name: secret.name.value.clone(),
-            required: secret.required,
+            required: secret.required || mounted_required(&secret.name.value),
             location: location(source, secret.span),
         })
         .collect();
+
+    let target = target.map(str::to_string).or_else(|| default_stage(spec));
+    let target = target.as_deref();
 
     let mut text = String::new();
     if let Some(target) = target {
@@ -230,12 +259,7 @@ struct Target {
 /// that export it. The default target is the image with `default=#true`,
 /// else the only image.
 pub fn targets(spec: &Spec, source: &str) -> SubrequestResult {
-    let default_stage = spec
-        .images
-        .iter()
-        .find(|image| image.default)
-        .or_else(|| (spec.images.len() == 1).then(|| &spec.images[0]))
-        .map(|image| image.stage.value.clone());
+    let default_stage = default_stage(spec);
 
     let targets: Vec<Target> = spec
         .stages
@@ -283,6 +307,15 @@ pub fn targets(spec: &Spec, source: &str) -> SubrequestResult {
         sources: vec![encoded(source)],
     };
     result(&list, text)
+}
+
+/// Returns the stage of the image with `default=#true`, else of the only image.
+fn default_stage(spec: &Spec) -> Option<String> {
+    spec.images
+        .iter()
+        .find(|image| image.default)
+        .or_else(|| (spec.images.len() == 1).then(|| &spec.images[0]))
+        .map(|image| image.stage.value.clone())
 }
 
 /// Returns the `from=` value as written, without quotes.
@@ -345,6 +378,38 @@ image "runtime" tag="app:1"
         let text = String::from_utf8(result["result.txt"].clone()).expect("UTF-8");
         assert!(text.contains("GO          1.20"), "{text}");
         assert_eq!(result["version"], b"1.0.0");
+    }
+
+    #[test]
+    fn outline_lists_stage_args_and_mounted_secrets() {
+        let source = r#"arg "MSG" default="hello"
+secret "tok"
+stage "app" from="alpine:3" {
+    arg "MSG"
+    arg "LEVEL" default="2"
+    run "cat /run/secrets/tok" {
+        secret "tok"
+    }
+}
+image "app" tag="app:1"
+"#;
+        let compilation = crate::compile::check(source);
+        assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
+        let spec = compilation.spec.expect("a spec");
+        let overrides = BTreeMap::from([("LEVEL".to_string(), "3".to_string())]);
+        let value = json(&outline(&spec, source, None, &overrides));
+
+        let args = value["args"].as_array().expect("a list");
+        assert_eq!(args.len(), 2, "MSG once: {args:?}");
+        assert_eq!(args[0]["name"], "MSG");
+        assert_eq!(args[0]["value"], "hello");
+        assert_eq!(args[1]["name"], "LEVEL");
+        assert_eq!(args[1]["value"], "3");
+        assert_eq!(
+            value["secrets"][0]["required"], true,
+            "the mount is required by default"
+        );
+        assert_eq!(value["name"], "app", "the default stage");
     }
 
     #[test]

@@ -39,7 +39,10 @@ pub fn write(graph: &Graph) -> Result<String, String> {
         let mut canvas = SvgCanvas::default();
         for edge in &graph.edges {
             let arrow = arrow(edge);
-            let look = canvas.edge_labels.entry(arrow.text.clone()).or_insert_with(|| arrow.look.clone());
+            let look = canvas
+                .edge_labels
+                .entry(arrow.text.clone())
+                .or_insert_with(|| arrow.look.clone());
             // A label shared by a reachable and a greyed edge is drawn in the normal colour.
             if !edge.unreachable {
                 *look = arrow.look.clone();

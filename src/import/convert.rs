@@ -197,6 +197,7 @@ impl Converter {
     pub fn keep(&mut self, instruction: &Instruction, reason: &str) {
         self.warn(instruction.line, reason);
         let indent = if self.current.is_some() { "    " } else { "" };
+        let reason = kdl::comment_text(reason);
         let mut lines = vec![format!("{indent}// stagec import: line {}: {reason}", instruction.line)];
         lines.extend(kdl::comment_lines(&instruction.source, indent));
         self.comment_target().extend(lines);
@@ -206,7 +207,7 @@ impl Converter {
     pub fn note(&mut self, line: usize, reason: &str) {
         self.warn(line, reason);
         let indent = if self.current.is_some() { "    " } else { "" };
-        let text = format!("{indent}// stagec import: line {line}: {reason}");
+        let text = format!("{indent}// stagec import: line {line}: {}", kdl::comment_text(reason));
         self.comment_target().push(text);
     }
 

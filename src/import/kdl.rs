@@ -81,20 +81,23 @@ fn is_disallowed(c: char) -> bool {
 /// Turns `text` into `//` comment lines at `indent`, one per source line.
 pub fn comment_lines(text: &str, indent: &str) -> Vec<String> {
     text.lines()
-        .map(|line| {
-            let clean: String = line
-                .chars()
-                .map(|c| {
-                    if c == '\t' {
-                        ' '
-                    } else if c.is_control() || is_disallowed(c) {
-                        '?'
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            format!("{indent}// {}", clean.trim_end())
+        .map(|line| format!("{indent}// {}", comment_text(line).trim_end()))
+        .collect()
+}
+
+/// Returns `text` as it can stand in one `//` comment: a tab becomes a
+/// space, and control characters (KDL reads form feed, vertical tab and
+/// NEL as line ends) and code points KDL forbids become `?`.
+pub fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '\t' {
+                ' '
+            } else if c.is_control() || is_disallowed(c) || matches!(c, '\u{2028}' | '\u{2029}') {
+                '?'
+            } else {
+                c
+            }
         })
         .collect()
 }

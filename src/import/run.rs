@@ -289,7 +289,9 @@ impl Converter {
 /// optional `k`, `m`, `g`, `t` or `p` in any case for powers of 1024, an
 /// optional `i` and an optional `b`. A fraction is truncated to whole bytes.
 fn ram_in_bytes(text: &str) -> Option<u64> {
-    let number_end = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let number_end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(number_end);
     let mut digit_groups = number.split('.');
     let valid_number = number.matches('.').count() <= 1

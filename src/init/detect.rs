@@ -105,7 +105,8 @@ pub struct NodeFacts {
     pub name: Option<String>,
     pub has_lock: bool,
     pub has_build_script: bool,
-    /// The file `node` runs: `main` from package.json, else index.js.
+    /// The file `node` runs: `main` from package.json, else the file of a
+    /// `start` script of the form `node FILE`, else index.js.
     pub entry: String,
 }
 
@@ -300,7 +301,21 @@ fn node_facts(package_json: &str, has_lock: bool) -> NodeFacts {
         name: text("name"),
         has_lock,
         has_build_script,
-        entry: text("main").unwrap_or_else(|| "index.js".into()),
+        entry: text("main")
+            .or_else(|| start_script_file(&value))
+            .unwrap_or_else(|| "index.js".into()),
+    }
+}
+
+/// Returns FILE when `scripts.start` is exactly `node FILE`, which is what
+/// `npm start` then runs. Anything more, such as flags or `&&`, is left alone.
+fn start_script_file(package: &serde_json::Value) -> Option<String> {
+    let start = package.get("scripts")?.get("start")?.as_str()?;
+    match start.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["node", file] if !file.starts_with('-') && !file.contains(['$', '&', '|', ';', '<', '>']) => {
+            Some(file.to_string())
+        }
+        _ => None,
     }
 }
 
@@ -349,5 +364,17 @@ mod tests {
         assert!(facts.has_build_script);
         assert_eq!(facts.entry, "index.js");
         assert_eq!(node_facts("not json", true).entry, "index.js");
+    }
+
+    #[test]
+    fn node_entry_from_start_script() {
+        let facts = node_facts(r#"{"scripts":{"start":"node server.js"}}"#, false);
+        assert_eq!(facts.entry, "server.js");
+        let facts = node_facts(r#"{"main":"lib/app.js","scripts":{"start":"node server.js"}}"#, false);
+        assert_eq!(facts.entry, "lib/app.js");
+        let facts = node_facts(r#"{"scripts":{"start":"node --inspect server.js"}}"#, false);
+        assert_eq!(facts.entry, "index.js");
+        let facts = node_facts(r#"{"scripts":{"start":"tsc && node dist/app.js"}}"#, false);
+        assert_eq!(facts.entry, "index.js");
     }
 }

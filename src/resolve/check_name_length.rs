@@ -22,7 +22,9 @@ pub fn check(stages: &Stages<'_>, diagnostics: &mut Diagnostics) {
                     check_path(&copy.to, "`copy to=`", diagnostics);
                     match &copy.source {
                         CopySource::Context(paths) => {
-                            paths.iter().for_each(|path| check_path(path, "`copy` source", diagnostics));
+                            paths
+                                .iter()
+                                .for_each(|path| check_path(path, "`copy` source", diagnostics));
                         }
                         CopySource::StagePath { path, .. } => check_path(path, "`copy path=`", diagnostics),
                         CopySource::Artifact { .. } => {}
@@ -47,7 +49,9 @@ fn check_path(path: &Spanned<String>, what: &str, diagnostics: &mut Diagnostics)
             ),
         )
         .label(path.span, "a name in this path is too long")
-        .help(format!("shorten each file and directory name in the path to at most {NAME_MAX} bytes")),
+        .help(format!(
+            "shorten each file and directory name in the path to at most {NAME_MAX} bytes"
+        )),
     );
 }
 
@@ -58,15 +62,21 @@ mod tests {
     #[test]
     fn long_copy_destination_name_is_an_error() {
         let name = "y".repeat(256);
-        let source = format!("stage \"a\" from=\"alpine:3\" {{\n    copy \"f\" to=\"/x/{name}\"\n}}\nimage \"a\" tag=\"a:1\"\n");
-        let codes: Vec<Code> = crate::compile::check(&source).diagnostics.iter().map(|d| d.code).collect();
+        let source =
+            format!("stage \"a\" from=\"alpine:3\" {{\n    copy \"f\" to=\"/x/{name}\"\n}}\nimage \"a\" tag=\"a:1\"\n");
+        let codes: Vec<Code> = crate::compile::check(&source)
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect();
         assert!(codes.contains(&Code::InvalidValue), "{codes:?}");
     }
 
     #[test]
     fn name_of_255_bytes_is_accepted() {
         let name = "y".repeat(255);
-        let source = format!("stage \"a\" from=\"alpine:3\" {{\n    workdir \"/x/{name}\"\n}}\nimage \"a\" tag=\"a:1\"\n");
+        let source =
+            format!("stage \"a\" from=\"alpine:3\" {{\n    workdir \"/x/{name}\"\n}}\nimage \"a\" tag=\"a:1\"\n");
         let compilation = crate::compile::check(&source);
         assert!(!compilation.has_errors(), "{:?}", compilation.diagnostics);
     }

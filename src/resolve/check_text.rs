@@ -12,7 +12,10 @@ pub fn check(document: &Document, diagnostics: &mut Diagnostics) {
 }
 
 fn check_node(node: &Node, diagnostics: &mut Diagnostics) {
-    let values = node.args.iter().chain(node.props.iter().map(|property| &property.value));
+    let values = node
+        .args
+        .iter()
+        .chain(node.props.iter().map(|property| &property.value));
     for value in values {
         if value.as_str().is_some_and(|text| text.contains('\0')) {
             diagnostics.push(nul_error(&node.name, value.span));
@@ -27,9 +30,12 @@ fn check_node(node: &Node, diagnostics: &mut Diagnostics) {
 }
 
 fn nul_error(node: &str, span: Span) -> Diagnostic {
-    Diagnostic::new(Code::InvalidValue, format!("a string of `{node}` contains a NUL character"))
-        .label(span, "contains `\\u{0}`")
-        .help("remove the NUL character: arguments, environment entries and paths end at the first NUL byte")
+    Diagnostic::new(
+        Code::InvalidValue,
+        format!("a string of `{node}` contains a NUL character"),
+    )
+    .label(span, "contains `\\u{0}`")
+    .help("remove the NUL character: arguments, environment entries and paths end at the first NUL byte")
 }
 
 #[cfg(test)]
@@ -37,7 +43,11 @@ mod tests {
     use crate::diag::Code;
 
     fn codes(source: &str) -> Vec<Code> {
-        crate::compile::check(source).diagnostics.iter().map(|d| d.code).collect()
+        crate::compile::check(source)
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect()
     }
 
     #[test]

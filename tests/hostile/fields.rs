@@ -79,7 +79,10 @@ impl Accepted {
     }
 
     pub fn indexes(&self, field: Field) -> Vec<usize> {
-        self.0.get(&field).map(|set| set.iter().copied().collect()).unwrap_or_default()
+        self.0
+            .get(&field)
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     fn has(&self, field: Field, index: usize) -> bool {
@@ -121,27 +124,39 @@ fn lines(field: Field, index: usize, value: &str) -> Lines {
         tag: None,
     };
     match field {
-        Field::FileContent => lines.stage.push(format!("copy \"content-{index}\" to=\"/hostile/content/\"")),
-        Field::CopySource => lines.stage.push(format!("copy {quoted} to=\"/hostile/source/{index}/\"")),
+        Field::FileContent => lines
+            .stage
+            .push(format!("copy \"content-{index}\" to=\"/hostile/content/\"")),
+        Field::CopySource => lines
+            .stage
+            .push(format!("copy {quoted} to=\"/hostile/source/{index}/\"")),
         Field::CopyDestination => lines.stage.push(format!(
             "copy \"payload\" to={}",
             kdl_string(&copy_destination(index, value))
         )),
         Field::EnvValue => lines.stage.push(format!("env \"HOSTILE_VALUE_{index}\"={quoted}")),
         Field::EnvName => lines.stage.push(format!("env {quoted}=\"name-{index}\"")),
-        Field::LabelValue => lines.stage.push(format!("label \"org.hostile.value-{index}\"={quoted}")),
+        Field::LabelValue => lines
+            .stage
+            .push(format!("label \"org.hostile.value-{index}\"={quoted}")),
         Field::LabelKey => lines.stage.push(format!("label {quoted}=\"key-{index}\"")),
         Field::ArgDefault => {
             lines.top.push(format!("arg \"HOSTILE_ARG_{index}\" default={quoted}"));
-            lines.stage.push(format!("env \"FROM_ARG_{index}\"=\"${{HOSTILE_ARG_{index}}}\""));
+            lines
+                .stage
+                .push(format!("env \"FROM_ARG_{index}\"=\"${{HOSTILE_ARG_{index}}}\""));
         }
         Field::CmdArgs => lines.stage.push(format!("cmd {quoted}")),
         Field::EntrypointArgs => lines.stage.push(format!("entrypoint {quoted}")),
         Field::HealthcheckArgs => lines.stage.push(format!("healthcheck {quoted}")),
-        Field::RunText => lines.stage.push(format!("run {}", kdl_string(&run_text(&[(index, value)])))),
+        Field::RunText => lines
+            .stage
+            .push(format!("run {}", kdl_string(&run_text(&[(index, value)])))),
         Field::RunExecArgs => lines.stage.push(run_exec(&[value])),
         Field::RunEnvValue => lines.stage.push(run_env(&[(index, value)])),
-        Field::Volume => lines.stage.push(format!("volume {}", kdl_string(&volume(index, value)))),
+        Field::Volume => lines
+            .stage
+            .push(format!("volume {}", kdl_string(&volume(index, value)))),
         Field::Expose => lines.stage.push(format!("expose {quoted}")),
         Field::Workdir => lines.stage.push(format!("workdir {}", kdl_string(&workdir(value)))),
         Field::User => lines.stage.push(format!("user {quoted}")),
@@ -165,7 +180,8 @@ fn run_text(values: &[(usize, &str)]) -> String {
 
 /// An exec-form run that writes its Nth argument to `/hostile/exec/N`.
 fn run_exec(values: &[&str]) -> String {
-    let script = "mkdir -p /hostile/exec; n=0; for v in \"$@\"; do printf '%s' \"$v\" > /hostile/exec/$n; n=$((n+1)); done";
+    let script =
+        "mkdir -p /hostile/exec; n=0; for v in \"$@\"; do printf '%s' \"$v\" > /hostile/exec/$n; n=$((n+1)); done";
     let mut line = format!("run \"/bin/sh\" \"-c\" {} \"sh\"", kdl_string(script));
     for value in values {
         line.push(' ');
@@ -178,7 +194,9 @@ fn run_exec(values: &[&str]) -> String {
 fn run_env(values: &[(usize, &str)]) -> String {
     let mut script = String::from("mkdir -p /hostile/runenv");
     for (index, _) in values {
-        script.push_str(&format!(" && printf '%s' \"$HOSTILE_RUN_{index}\" > /hostile/runenv/{index}"));
+        script.push_str(&format!(
+            " && printf '%s' \"$HOSTILE_RUN_{index}\" > /hostile/runenv/{index}"
+        ));
     }
     let mut line = format!("run {} {{\n", kdl_string(&script));
     for (index, value) in values {
@@ -203,7 +221,11 @@ fn render(top: &[String], stages: &[(String, Vec<String>, String)]) -> String {
     }
     source.push('\n');
     for (position, (name, _, tag)) in stages.iter().enumerate() {
-        let default = if position == 0 && stages.len() > 1 { " default=#true" } else { "" };
+        let default = if position == 0 && stages.len() > 1 {
+            " default=#true"
+        } else {
+            ""
+        };
         source.push_str(&format!("image \"{name}\" tag={}{default}\n", kdl_string(tag)));
     }
     source
@@ -295,7 +317,10 @@ pub fn batch_spec(accepted: &Accepted, values: &[Hostile]) -> Batch {
     for index in 0..values.len() {
         let mut lines_of_value = Vec::new();
         let mut tag = format!("stagec-hostile/single-{index}:spec");
-        for field in Field::ALL.into_iter().filter(|field| field.single() && accepted.has(*field, index)) {
+        for field in Field::ALL
+            .into_iter()
+            .filter(|field| field.single() && accepted.has(*field, index))
+        {
             let lines = lines(field, index, value(index));
             lines_of_value.extend(lines.stage);
             if let Some(accepted_tag) = lines.tag {
@@ -312,6 +337,11 @@ pub fn batch_spec(accepted: &Accepted, values: &[Hostile]) -> Batch {
         context_files,
         stages: stages.into_iter().map(|(name, _, _)| name).collect(),
     }
+}
+
+/// Whether a written path names a directory: it ends with `/`, `/.` or `/..`.
+fn names_directory(written: &str) -> bool {
+    written.ends_with('/') || written.ends_with("/.") || written.ends_with("/..")
 }
 
 fn env_of(config: &Value) -> BTreeMap<String, String> {
@@ -365,23 +395,43 @@ pub fn verify(
         }
     };
 
-    if let Some(index) = stage.strip_prefix("single-").and_then(|index| index.parse::<usize>().ok()) {
+    if let Some(index) = stage
+        .strip_prefix("single-")
+        .and_then(|index| index.parse::<usize>().ok())
+    {
         let value = values[index].value.as_str();
-        for field in Field::ALL.into_iter().filter(|field| field.single() && accepted.has(*field, index)) {
+        for field in Field::ALL
+            .into_iter()
+            .filter(|field| field.single() && accepted.has(*field, index))
+        {
             let (ok, found) = match field {
                 Field::Workdir => {
-                    let expected = clean_path(&interpolated(&workdir(value)));
-                    let is_dir = files.get(expected.as_bytes()) == Some(&Entry::Dir);
-                    (config["WorkingDir"] == expected.as_str() && is_dir, config["WorkingDir"].clone())
+                    let written = interpolated(&workdir(value));
+                    let cleaned = clean_path(&written);
+                    let is_dir = files.get(cleaned.as_bytes()) == Some(&Entry::Dir);
+                    // The image config keeps a final `/`, as Docker's WORKDIR does.
+                    let expected = if names_directory(&written) {
+                        format!("{cleaned}/")
+                    } else {
+                        cleaned
+                    };
+                    (
+                        config["WorkingDir"] == expected.as_str() && is_dir,
+                        config["WorkingDir"].clone(),
+                    )
                 }
                 Field::User => (config["User"] == interpolated(value).as_str(), config["User"].clone()),
                 Field::EntrypointShell => (
                     strings(&config["Entrypoint"]) == ["/bin/sh", "-c", value],
                     config["Entrypoint"].clone(),
                 ),
-                Field::CmdShell => (strings(&config["Cmd"]) == ["/bin/sh", "-c", value], config["Cmd"].clone()),
+                Field::CmdShell => (
+                    strings(&config["Cmd"]) == ["/bin/sh", "-c", value],
+                    config["Cmd"].clone(),
+                ),
+                // stagec writes the shell form with the stage's shell, as an exec form.
                 Field::HealthcheckShell => (
-                    strings(&config["Healthcheck"]["Test"]) == ["CMD-SHELL", value],
+                    strings(&config["Healthcheck"]["Test"]) == ["CMD", "/bin/sh", "-c", value],
                     config["Healthcheck"].clone(),
                 ),
                 Field::StopSignal => (config["StopSignal"] == value, config["StopSignal"].clone()),
@@ -401,7 +451,10 @@ pub fn verify(
             let (ok, what) = match field {
                 Field::FileContent => {
                     let found = file_content(files, &format!("/hostile/content/content-{index}"));
-                    (found.as_deref() == Some(value.as_bytes()), "file content differs".to_string())
+                    (
+                        found.as_deref() == Some(value.as_bytes()),
+                        "file content differs".to_string(),
+                    )
                 }
                 Field::CopySource if usable_file_name(value) => {
                     let found = file_content(files, &format!("/hostile/source/{index}/{value}"));
@@ -413,19 +466,28 @@ pub fn verify(
                 Field::CopyDestination => {
                     let written = interpolated(&copy_destination(index, value));
                     let mut path = clean_path(&written);
-                    if written.ends_with('/') {
+                    if names_directory(&written) {
                         path.push_str("/payload");
                     }
                     let found = file_content(files, &path);
-                    (found.as_deref() == Some(b"payload\n".as_slice()), format!("no file at {path:?}"))
+                    (
+                        found.as_deref() == Some(b"payload\n".as_slice()),
+                        format!("no file at {path:?}"),
+                    )
                 }
                 Field::EnvValue => {
                     let found = env.get(&format!("HOSTILE_VALUE_{index}"));
-                    (found.map(String::as_str) == Some(&interpolated(value)), format!("env is {found:?}"))
+                    (
+                        found.map(String::as_str) == Some(&interpolated(value)),
+                        format!("env is {found:?}"),
+                    )
                 }
                 Field::EnvName => {
                     let found = env.get(value);
-                    (found.map(String::as_str) == Some(&format!("name-{index}")), format!("env is {found:?}"))
+                    (
+                        found.map(String::as_str) == Some(&format!("name-{index}")),
+                        format!("env is {found:?}"),
+                    )
                 }
                 Field::LabelValue => {
                     let found = &labels[format!("org.hostile.value-{index}")];
@@ -448,20 +510,32 @@ pub fn verify(
                     "entrypoint argument differs".to_string(),
                 ),
                 Field::HealthcheckArgs => (
-                    strings(&config["Healthcheck"]["Test"]).get(position + 1).map(String::as_str) == Some(value),
+                    strings(&config["Healthcheck"]["Test"])
+                        .get(position + 1)
+                        .map(String::as_str)
+                        == Some(value),
                     "healthcheck argument differs".to_string(),
                 ),
                 Field::RunText => {
                     let found = file_content(files, &format!("/hostile/run/{index}"));
-                    (found.as_deref() == Some(value.as_bytes()), "the script wrote other text".to_string())
+                    (
+                        found.as_deref() == Some(value.as_bytes()),
+                        "the script wrote other text".to_string(),
+                    )
                 }
                 Field::RunExecArgs => {
                     let found = file_content(files, &format!("/hostile/exec/{position}"));
-                    (found.as_deref() == Some(value.as_bytes()), "the argument arrived changed".to_string())
+                    (
+                        found.as_deref() == Some(value.as_bytes()),
+                        "the argument arrived changed".to_string(),
+                    )
                 }
                 Field::RunEnvValue => {
                     let found = file_content(files, &format!("/hostile/runenv/{index}"));
-                    (found.as_deref() == Some(value.as_bytes()), "the env value arrived changed".to_string())
+                    (
+                        found.as_deref() == Some(value.as_bytes()),
+                        "the env value arrived changed".to_string(),
+                    )
                 }
                 Field::Volume => {
                     let expected = interpolated(&volume(index, value));
@@ -470,7 +544,9 @@ pub fn verify(
                 }
                 Field::Expose => {
                     let found = config["ExposedPorts"].as_object().is_some_and(|ports| {
-                        ports.keys().any(|port| port == value || *port == format!("{value}/tcp"))
+                        ports
+                            .keys()
+                            .any(|port| port == value || *port == format!("{value}/tcp"))
                     });
                     (found, format!("ports are {}", config["ExposedPorts"]))
                 }

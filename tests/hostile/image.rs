@@ -67,7 +67,11 @@ fn read_tar(data: &[u8]) -> BTreeMap<Vec<u8>, Entry> {
         }
         let path = pax.remove(b"path".as_slice()).unwrap_or_else(|| {
             let (prefix, name) = (field(345..500), field(0..100));
-            if prefix.is_empty() { name } else { [prefix, b"/".to_vec(), name].concat() }
+            if prefix.is_empty() {
+                name
+            } else {
+                [prefix, b"/".to_vec(), name].concat()
+            }
         });
         let mut path = path.strip_prefix(b"./").unwrap_or(&path).to_vec();
         while path.last() == Some(&b'/') {

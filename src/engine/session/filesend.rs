@@ -172,10 +172,11 @@ async fn receive_file(path: &Path, mut incoming: Streaming<Bytes>) -> Result<(),
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let partial = parent.join(format!(".{file_name}.stagec-partial"));
+    let partial = PartialFile(Some(parent.join(format!(".{file_name}.stagec-partial"))));
+    let partial_path = partial.path();
 
     let received = async {
-        let mut file = tokio::fs::File::create(&partial)
+        let mut file = tokio::fs::File::create(&partial_path)
             .await
             .map_err(|error| failed("creating", error))?;
         let mut written = 0u64;
@@ -186,22 +187,44 @@ async fn receive_file(path: &Path, mut incoming: Streaming<Bytes>) -> Result<(),
         }
         file.flush().await.map_err(|error| failed("writing", error))?;
         drop(file);
-        tokio::fs::rename(&partial, path)
+        tokio::fs::rename(&partial_path, path)
             .await
             .map_err(|error| failed("renaming the partial file to", error))?;
         Ok::<u64, Status>(written)
     }
     .await;
-    // A failed export (a full disk, a closed session) leaves no partial file.
-    let written = match received {
-        Ok(written) => written,
-        Err(status) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(status);
-        }
-    };
+    let written = received?;
+    partial.keep();
     tracing::debug!(path = %path.display(), bytes = written, "output file written");
     Ok(())
+}
+
+/// Temporary file of an export, removed on drop unless the export finished.
+/// The drop also runs when Ctrl-C ends the build: the runtime then drops the
+/// task that receives the file, and no hidden partial file stays behind, as
+/// it would after a failed export (a full disk, a closed session).
+struct PartialFile(Option<PathBuf>);
+
+impl PartialFile {
+    fn path(&self) -> PathBuf {
+        self.0.clone().unwrap_or_default()
+    }
+
+    /// Leaves the file alone on drop, because it was renamed to the output.
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take()
+            && let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %error, "failed to remove the partial output file");
+        }
+    }
 }
 
 async fn receive_stdout(mut incoming: Streaming<Bytes>) -> Result<(), Status> {

@@ -32,7 +32,7 @@ impl Lowering<'_> {
                 Code::UnrepresentableValue,
                 format!("context path {:?} starts or ends with whitespace", path.value),
             )
-            .label(path.span, "BuildKit trims the include patterns that select the context files to send")
+            .label(path.span, "BuildKit trims the include patterns that select the files to send")
             .help("rename the file so that its name neither starts nor ends with whitespace"),
         );
     }

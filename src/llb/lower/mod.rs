@@ -94,7 +94,7 @@ impl LlbBuild {
 
     /// Prefixes every step name with `platform`, as the Dockerfile frontend
     /// does in a multi-platform build (`[linux/arm64 app 2/3] RUN ...`), so
-    /// that progress output tells the platforms' steps apart.
+    /// that progress output distinguishes the steps of each platform.
     pub fn name_platform(&mut self, platform: &Platform) {
         let prefixed = |name: &mut String| {
             if let Some(rest) = name.strip_prefix('[') {
@@ -349,10 +349,11 @@ impl Lowering<'_> {
     fn step(&mut self, state: &mut StageState, stage: usize, kind: &BuildStepKind, span: Span, names: &mut StepNames) {
         match kind {
             BuildStepKind::Workdir(path) => {
-                let dir = state::clean_dir(&state.expand(&path.value, &self.args), &state.dir);
+                let written = state.expand(&path.value, &self.args);
+                let dir = state::clean_dir(&written, &state.dir);
                 let name = names.next(&format!("WORKDIR {dir}"));
                 state.dir = dir.clone();
-                state.config.working_dir = dir.clone();
+                state.config.working_dir = state::config_workdir(&written, &dir);
                 if dir != "/" {
                     // Like WORKDIR, create the directory, owned by the user in effect.
                     let owner = (!state.config.user.is_empty()).then(|| super::Chown::parse(&state.config.user));

@@ -175,6 +175,19 @@ pub fn clean_dir(path: &str, current: &str) -> String {
     }
 }
 
+/// Returns the image config's working directory for a `workdir` written as
+/// `written` and cleaned to `dir`. BuildKit's Dockerfile frontend (seen with
+/// BuildKit 0.13) keeps a final `/` when the written path ends with `/`,
+/// `/.` or `/..`, and both backends must give the same config.
+pub fn config_workdir(written: &str, dir: &str) -> String {
+    let names_directory = written.ends_with('/') || written.ends_with("/.") || written.ends_with("/..");
+    if names_directory && dir != "/" {
+        format!("{dir}/")
+    } else {
+        dir.to_string()
+    }
+}
+
 /// Lexically cleans an absolute path, as the checks do: drops empty and `.`
 /// components, applies `..` (never above `/`), and drops a trailing `/`.
 pub use crate::resolve::unix_path::normalize as clean_path;
@@ -243,5 +256,14 @@ mod tests {
         assert_eq!(clean_dir("/go/", "/"), "/go");
         assert_eq!(clean_dir("src", "/go"), "/go/src");
         assert_eq!(clean_dir("/", "/"), "/");
+    }
+
+    #[test]
+    fn config_workdir_keeps_a_final_slash() {
+        assert_eq!(config_workdir("/srv/app/", "/srv/app"), "/srv/app/");
+        assert_eq!(config_workdir("/srv/app/b/..", "/srv/app"), "/srv/app/");
+        assert_eq!(config_workdir("/srv/app/.", "/srv/app"), "/srv/app/");
+        assert_eq!(config_workdir("/srv/app", "/srv/app"), "/srv/app");
+        assert_eq!(config_workdir("/", "/"), "/");
     }
 }
