@@ -462,3 +462,84 @@ fn frontend_buildx_shows_warnings() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SC0203: stage `unused` is never built"), "{stderr}");
 }
+
+/// Cases a buildx user meets: a client config with `proxies` (the CLI then
+/// sends HTTP_PROXY and NO_PROXY build args that the spec does not declare),
+/// the outline of stage args, a `--build-arg` error without a spec line,
+/// and an option error without gRPC code names.
+#[test]
+fn frontend_buildx_proxies_outline_and_option_errors() {
+    let Some(_engine) = engine_with_frontend("frontend_buildx_proxies_outline_and_option_errors") else {
+        return;
+    };
+    let Some((docker, config)) = buildx_client() else {
+        eprintln!(
+            "frontend_buildx_proxies_outline_and_option_errors: skipped, Docker CLI 26.1 with buildx is not installed"
+        );
+        return;
+    };
+    let client_config = tempfile::tempdir().expect("temp dir");
+    let mut settings: serde_json::Value =
+        serde_json::from_slice(&fs::read(config.join("config.json")).expect("buildx client config"))
+            .expect("client config is JSON");
+    settings["proxies"] =
+        serde_json::json!({"default": {"httpProxy": "http://proxy.invalid:3128", "noProxy": "localhost"}});
+    fs::write(client_config.path().join("config.json"), settings.to_string()).expect("write client config");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = dir.path().join("app.kdl");
+    let source = "arg \"MSG\" default=\"hello\"\nstage \"app\" from=\"alpine:3\" {\n    arg \"MSG\"\n    arg \"LEVEL\" default=\"2\"\n    run \"echo ${MSG} ${LEVEL} > /msg\"\n}\nimage \"app\" tag=\"x:1\"\n";
+    fs::write(&spec, source).expect("write spec");
+    let syntax = format!("BUILDKIT_SYNTAX={}", frontend_image());
+    let buildx = |extra: &[&str]| {
+        buildx_command(&docker, client_config.path())
+            .args([
+                "build",
+                "--network",
+                "none",
+                "--progress",
+                "plain",
+                "--build-arg",
+                &syntax,
+            ])
+            .args(extra)
+            .arg("-f")
+            .arg(&spec)
+            .arg(dir.path())
+            .output()
+            .expect("starts docker build")
+    };
+
+    let output = buildx(&[]);
+    assert_success(&output, "docker build with proxies in the client config");
+
+    let output = buildx(&["--print", "outline"]);
+    assert_success(&output, "docker buildx build --print outline");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("LEVEL"), "the outline lists stage args:\n{stdout}");
+    assert!(
+        stdout.contains("TARGET:"),
+        "the outline names the default stage:\n{stdout}"
+    );
+
+    let output = buildx(&["--build-arg", "NOPE=1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "an unknown --build-arg fails:\n{stderr}");
+    assert!(stderr.contains("`NOPE` names no build arg"), "{stderr}");
+    assert!(
+        !stderr.contains(">>>"),
+        "a --build-arg error marks no spec line:\n{stderr}"
+    );
+
+    let output = buildx(&["--build-context", &format!("alpine:3={}", dir.path().display())]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a folder context for a base image fails:\n{stderr}"
+    );
+    assert!(stderr.contains("docker-image://REFERENCE"), "{stderr}");
+    assert!(
+        !stderr.contains("InvalidArgument:"),
+        "no gRPC code names in the message:\n{stderr}"
+    );
+}

@@ -369,3 +369,19 @@ fn existing_file_as_local_dest() {
     assert!(stderr.contains("the destination is a file"), "{stderr}");
     assert_eq!(fs::read_to_string(&file).expect("read the file"), "keep me");
 }
+
+#[test]
+fn cacheonly_output_builds() {
+    let Some(host) = classic_host("cacheonly_output_builds") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = copy_example(EXAMPLE, &work.path().join("src"));
+
+    // BuildKit has no `cacheonly` exporter, so stagec must send none.
+    let output = run_ok(stagec_build(&host, &spec).args(["-o", "type=cacheonly"]));
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("exported it (cacheonly)"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no image ID: {:?}", output.stdout);
+}

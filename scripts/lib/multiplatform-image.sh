@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Make alpine:3 a multi-platform image (linux/amd64 and linux/arm64) in an
 # engine with the containerd image store. Sourced by scripts/base-images.sh,
-# which defines make_busybox_rootfs, log, die and docker.
+# which defines make_busybox_rootfs, log, die, docker, image_path,
+# revision_label and base_image_revision.
+# shellcheck disable=SC2154 # the variables above come from base-images.sh
 #
 # Each platform's root file system is the busybox-static layout of
 # base-images.sh: /bin/busybox of this machine for amd64, and bookworm's

@@ -27,9 +27,9 @@ pub(super) struct BuildOutputs {
     pub frontend_attrs: BTreeMap<String, String>,
 }
 
-/// Latest `--source-date-epoch`: 9999-12-31T23:59:59Z. BuildKit 0.13 writes
-/// the time into the image history as JSON, and Go's time encoder fails on
-/// later years only when the image is exported, after the build.
+/// Latest `--source-date-epoch`: 9999-12-31T23:59:59Z, the last time that
+/// Go's `Time.MarshalJSON` accepts. BuildKit 0.13 failed the export, after the
+/// build, with `year outside of range [0,9999]` for the epoch 2^63 - 1.
 const MAX_SOURCE_DATE_EPOCH: u64 = 253_402_300_799;
 
 /// Parses `--source-date-epoch` and `SOURCE_DATE_EPOCH`: whole seconds since
@@ -206,16 +206,16 @@ fn push_failure_message(engine_message: &str) -> Option<String> {
     let (_, rest) = engine_message.split_once("failed to push ")?;
     let (name, detail) = rest.split_once(": ")?;
     let registry = registry_host(name);
-    let another = "-t or --output type=image,name=NAME,push=true";
+    let other_registry_flag = "-t or --output type=image,name=NAME,push=true";
     Some(format!(
         "pushing {name} failed: {detail}; {}",
-        registry_fix(detail, registry, another)
+        registry_fix(detail, registry, other_registry_flag)
     ))
 }
 
 /// Returns what to do after a registry request of the engine failed with
-/// `detail`; `another` names the flag that picks another registry.
-fn registry_fix(detail: &str, registry: &str, another: &str) -> String {
+/// `detail`; `other_registry_flag` names the flag that picks another registry.
+fn registry_fix(detail: &str, registry: &str, other_registry_flag: &str) -> String {
     let lower = detail.to_ascii_lowercase();
     if lower.contains("401 unauthorized")
         || lower.contains("403 forbidden")
@@ -233,7 +233,7 @@ fn registry_fix(detail: &str, registry: &str, another: &str) -> String {
     {
         format!(
             "the engine could not reach the registry {registry}; check that it runs and that the engine \
-             can reach it, or name another registry with {another}"
+             can reach it, or name another registry with {other_registry_flag}"
         )
     } else if lower.contains("http response to https client") {
         format!("the registry {registry} serves plain HTTP; add registry.insecure=true to the option")

@@ -102,8 +102,14 @@ fn parse_tcp(rest: &str) -> Result<BuildkitAddress, String> {
     if authority.contains('/') || authority.contains('?') {
         return Err("a tcp:// address has no path or query; write tcp://HOST:PORT".to_string());
     }
+    let port_missing = || "the port is missing; write tcp://HOST:PORT, such as tcp://127.0.0.1:1234".to_string();
+    // The last colon of a bracketed IPv6 address without a port, as in
+    // tcp://[::1], is inside the brackets.
+    if authority.starts_with('[') && authority.ends_with(']') {
+        return Err(port_missing());
+    }
     let Some((host, port)) = authority.rsplit_once(':') else {
-        return Err("the port is missing; write tcp://HOST:PORT, such as tcp://127.0.0.1:1234".to_string());
+        return Err(port_missing());
     };
     // An IPv6 address comes in brackets, as in tcp://[::1]:1234.
     let host = host
@@ -239,6 +245,15 @@ mod tests {
                 container: Some("buildkitd".to_string()),
             }
         );
+    }
+
+    #[test]
+    fn tcp_ipv6_without_port() {
+        for value in ["tcp://[::1]", "tcp://[::1]/"] {
+            let message = parse_address(value).expect_err(value).to_string();
+            assert!(message.contains("the port is missing"), "{value}: {message}");
+            assert!(!message.contains("invalid port"), "{value}: {message}");
+        }
     }
 
     #[test]

@@ -109,7 +109,13 @@ impl SolveRequest {
         if self.outputs.is_empty() && !self.tags.is_empty() {
             vec![Output::image_store()]
         } else {
-            self.outputs.clone()
+            // BuildKit 0.13 registers no `cacheonly` exporter, so that output
+            // is a solve without an exporter.
+            self.outputs
+                .iter()
+                .filter(|output| output.kind != crate::engine::exporter::OutputKind::Cacheonly)
+                .cloned()
+                .collect()
         }
     }
 }

@@ -23,6 +23,12 @@ pub const SOURCE_DETAIL_TYPE_URL: &str = "github.com/moby/buildkit/errdefs.Sourc
 /// Language name of the spec in source details; the spec map of `stagec build` uses it too.
 pub const SPEC_LANGUAGE: &str = "KDL";
 
+/// Maximum size of the message and details of a returned error. BuildKit
+/// v0.13 in Docker Engine 26.1 rejects an `LLBBridge.Return` request above
+/// about 4 MiB (grpc-go's default maximum received message size), and the
+/// frontend then exits without showing the error.
+const MAX_RETURN_BYTES: usize = 3 * 1024 * 1024;
+
 /// A failed frontend run, as BuildKit receives it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrontendFailure {
@@ -54,18 +60,32 @@ impl FrontendFailure {
             width: 100,
         };
         let report = render_report(diagnostics, filename, source, &options, false);
-        let details = diagnostics
+        let message = format!("stagec: the spec has errors\n{}", report.trim_end());
+
+        // Every detail carries the whole spec, so a large spec with many
+        // errors gets details only while they fit in one message: the report
+        // in the message still shows every error's line.
+        let mut budget = MAX_RETURN_BYTES.saturating_sub(message.len());
+        let mut details = Vec::new();
+        // An error without a label, such as one about a `--build-arg`, has no spec line to show.
+        for diagnostic in diagnostics
             .iter()
-            // An error without a label, such as one about a `--build-arg`,
-            // has no spec line to show.
             .filter(|diagnostic| diagnostic.is_error() && !diagnostic.labels.is_empty())
-            .map(|diagnostic| source_detail(filename, source, diagnostic.primary_span()))
-            .collect();
+        {
+            let detail = source_detail(filename, source, diagnostic.primary_span());
+            if detail.value.len() > budget {
+                tracing::debug!(code = %diagnostic.code, "the error's source location does not fit in the message");
+                break;
+            }
+            budget -= detail.value.len();
+            details.push(detail);
+        }
+
         // Unknown, as in `new`, and as the Dockerfile frontend's parse errors use.
         FrontendFailure {
             status: RpcStatus {
                 code: tonic::Code::Unknown as i32,
-                message: format!("stagec: the spec has errors\n{}", report.trim_end()),
+                message,
                 details,
             },
         }
@@ -253,6 +273,35 @@ mod tests {
         assert!(
             failure.status.details.is_empty(),
             "no line 1 marker for a --build-arg error"
+        );
+    }
+
+    #[test]
+    fn large_spec_details_fit_return_message() {
+        let padding = "// a comment line that makes the spec large\n".repeat(12_000);
+        let images: String = (0..30)
+            .map(|index| format!("image \"nope{index}\" tag=\"x:{index}\"\n"))
+            .collect();
+        let source = format!("{padding}stage \"app\" from=\"alpine:3\" {{\n    run \"true\"\n}}\n{images}");
+        let compilation = crate::compile::check(&source);
+        assert_eq!(compilation.diagnostics.error_count(), 30);
+
+        let failure = FrontendFailure::from_diagnostics(&compilation.diagnostics, "app.kdl", &source);
+        let size = failure.status.message.len()
+            + failure
+                .status
+                .details
+                .iter()
+                .map(|detail| detail.value.len())
+                .sum::<usize>();
+        assert!(size <= MAX_RETURN_BYTES, "{size} bytes");
+        assert!(
+            !failure.status.details.is_empty(),
+            "the first errors keep their location"
+        );
+        assert!(
+            failure.status.message.contains("nope29"),
+            "the message lists every error"
         );
     }
 

@@ -129,7 +129,15 @@ pub async fn resolve_through_bridge(
         let response = bridge
             .resolve_image_config(&reference, platform, resolve_mode)
             .await
-            .map_err(|status| FrontendFailure::from_status(&status))?;
+            .map_err(|status| {
+                let mut failure = FrontendFailure::from_status(&status);
+                failure.status.message = format!(
+                    "cannot read base image {reference} for platform {}: {}; load it into the engine \
+                     (`docker pull --platform {0} {reference}`) and build again",
+                    base.platform, failure.status.message
+                );
+                failure
+            })?;
         let entry = lock_entry(base, &response.digest, &response.config).map_err(|reason| {
             FrontendFailure::new(format!(
                 "the configuration of base image {reference} is invalid: {reason}"

@@ -38,9 +38,22 @@ use super::transport::{Connection, Endpoint, EndpointKind, upgrade_h2c};
 
 pub use secrets::SecretSource;
 
-/// Receive windows of the session connection, in bytes. The small-frame
-/// budget of h2 is half the connection window, about 34,000 frames here.
-const SESSION_CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+/// Receive window of the whole session connection, in bytes: h2's maximum,
+/// 2^31 - 1. h2 0.4.21 closes a connection with GOAWAY `too_many_data_frames`
+/// (ENHANCE_YOUR_CALM) when the DATA frames under 256 bytes that the service
+/// has not read yet cost more than half this window, at 256 minus the payload
+/// length each, and hyper 1.13 does not expose that budget. BuildKit's fsutil
+/// sends a folder output as one STAT packet per entry and one 7 to 12 byte
+/// end-of-file packet per file, faster than stagec writes them, so a 16 MiB
+/// window failed at about 34,000 unread frames (an output of 40,000 files).
+const SESSION_CONNECTION_WINDOW: u32 = (1 << 31) - 1;
+
+/// Receive window of each stream, in bytes, which bounds what the engine can
+/// send ahead of the service on one stream. At 7-byte frames a stream's
+/// backlog costs at most 4 MiB / 7 * 249, about 150 MiB of the 1 GiB budget.
+// NOTE: so the budget can still run out when more than 7 streams each hold a
+// full window of 7-byte frames; BuildKit has one stream per output or local
+// folder, and realistic packets are larger.
 const SESSION_STREAM_WINDOW: u32 = 4 * 1024 * 1024;
 
 /// gRPC methods that the session serves, announced to the engine in one
@@ -127,14 +140,7 @@ impl Session {
 
         let session_id = config.id;
         let task = tokio::spawn(async move {
-            // h2 0.4.21 closes the connection (ENHANCE_YOUR_CALM) once the
-            // small DATA frames waiting to be read exceed half the connection
-            // window, and an output folder arrives as one small frame per
-            // file. An adaptive window starts at 64 KiB, which a few hundred
-            // files exceed, so the windows are fixed and large.
-            let served = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                .initial_connection_window_size(SESSION_CONNECTION_WINDOW)
-                .initial_stream_window_size(SESSION_STREAM_WINDOW)
+            let served = http2_server()
                 .serve_connection(connection, TowerToHyperService::new(routes))
                 .await;
             match served {
@@ -152,8 +158,88 @@ impl Session {
     }
 }
 
+/// Builds the HTTP/2 server of the session connection, with fixed windows
+/// because an adaptive window starts at 64 KiB and so would the small-frame
+/// budget of h2 that is derived from it.
+fn http2_server() -> hyper::server::conn::http2::Builder<TokioExecutor> {
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    // Safe: the only peer is the engine that stagec connected to, which already writes the outputs.
+    builder
+        .initial_connection_window_size(SESSION_CONNECTION_WINDOW)
+        .initial_stream_window_size(SESSION_STREAM_WINDOW);
+    builder
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use http_body_util::{BodyExt, Full, StreamBody};
+    use hyper::body::{Frame, Incoming};
+    use hyper_util::rt::TokioIo;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// DATA frames of the size of fsutil's end-of-file packet, three times
+    /// as many as the 16 MiB connection window let h2 buffer unread.
+    const TINY_FRAMES: usize = 100_000;
+    const TINY_PAYLOAD: &[u8] = b"0123456";
+
+    #[tokio::test]
+    async fn session_server_buffers_tiny_frames() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let body_sent = Arc::new(Notify::new());
+
+        // The handler reads nothing until the client has sent the whole body,
+        // as stagec does while it writes files of an output folder.
+        let handler_body_sent = body_sent.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let body_sent = handler_body_sent.clone();
+            async move {
+                body_sent.notified().await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let body = request.into_body().collect().await?.to_bytes();
+                Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::from(body.len().to_string()))))
+            }
+        });
+        let server = tokio::spawn(http2_server().serve_connection(TokioIo::new(server_io), service));
+
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client_io))
+                .await
+                .expect("HTTP/2 handshake");
+        tokio::spawn(connection);
+        let frames = futures::stream::iter(
+            (0..TINY_FRAMES).map(|_| Ok::<_, Infallible>(Frame::data(Bytes::from_static(TINY_PAYLOAD)))),
+        )
+        .chain(futures::stream::once(async move {
+            body_sent.notify_one();
+            Ok(Frame::data(Bytes::from_static(TINY_PAYLOAD)))
+        }))
+        .boxed();
+        let request = http::Request::post("http://session/tiny")
+            .body(StreamBody::new(frames))
+            .expect("request");
+
+        let response = sender.send_request(request).await.expect("the server answers");
+        let received = response.into_body().collect().await.expect("response body").to_bytes();
+
+        let expected = (TINY_FRAMES + 1) * TINY_PAYLOAD.len();
+        assert_eq!(received, expected.to_string().as_bytes());
+        drop(sender);
+        server
+            .await
+            .expect("server task")
+            .expect("the server closes the connection cleanly");
     }
 }
