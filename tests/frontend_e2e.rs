@@ -465,11 +465,12 @@ fn frontend_buildx_shows_warnings() {
 
 /// Cases a buildx user meets: a client config with `proxies` (the CLI then
 /// sends HTTP_PROXY and NO_PROXY build args that the spec does not declare),
-/// the outline of stage args, a `--build-arg` error without a spec line,
-/// and an option error without gRPC code names.
+/// a `--secret` that must reach the run step but not the image, the outline
+/// of stage args, a `--build-arg` error without a spec line, and an option
+/// error without gRPC code names.
 #[test]
 fn frontend_buildx_proxies_outline_and_option_errors() {
-    let Some(_engine) = engine_with_frontend("frontend_buildx_proxies_outline_and_option_errors") else {
+    let Some(engine) = engine_with_frontend("frontend_buildx_proxies_outline_and_option_errors") else {
         return;
     };
     let Some((docker, config)) = buildx_client() else {
@@ -488,8 +489,22 @@ fn frontend_buildx_proxies_outline_and_option_errors() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let spec = dir.path().join("app.kdl");
-    let source = "arg \"MSG\" default=\"hello\"\nstage \"app\" from=\"alpine:3\" {\n    arg \"MSG\"\n    arg \"LEVEL\" default=\"2\"\n    run \"echo ${MSG} ${LEVEL} > /msg\"\n}\nimage \"app\" tag=\"x:1\"\n";
+    let source = r#"arg "MSG" default="hello"
+secret "token"
+stage "app" from="alpine:3" {
+    arg "MSG"
+    arg "LEVEL" default="2"
+    run "echo ${MSG} ${LEVEL} > /msg && test \"$(cat /run/secrets/token)\" = e2e-secret-value" {
+        secret "token"
+    }
+}
+image "app" tag="x:1"
+"#;
     fs::write(&spec, source).expect("write spec");
+    // Outside the build context, so that only the secret mount can read it.
+    let secret_file = client_config.path().join("token.txt");
+    fs::write(&secret_file, "e2e-secret-value").expect("write secret");
+    let secret = format!("id=token,src={}", secret_file.display());
     let syntax = format!("BUILDKIT_SYNTAX={}", frontend_image());
     let buildx = |extra: &[&str]| {
         buildx_command(&docker, client_config.path())
@@ -510,8 +525,15 @@ fn frontend_buildx_proxies_outline_and_option_errors() {
             .expect("starts docker build")
     };
 
-    let output = buildx(&[]);
-    assert_success(&output, "docker build with proxies in the client config");
+    let tag = "stagec-e2e-frontend/proxies:frontend";
+    let output = buildx(&["--secret", &secret, "-t", tag]);
+    assert_success(&output, "docker build with proxies in the client config and a secret");
+    let saved = engine.run(["save", tag]);
+    let secret_in_image = saved
+        .stdout
+        .windows(b"e2e-secret-value".len())
+        .any(|window| window == b"e2e-secret-value");
+    assert!(!secret_in_image, "the secret value must not be in the image");
 
     let output = buildx(&["--print", "outline"]);
     assert_success(&output, "docker buildx build --print outline");

@@ -281,7 +281,13 @@ fn accepted_values_land_byte_for_byte() {
         sources.push_str(&format!("{backend} spec:\n{}\n", batch.source));
 
         for stage in &batch.stages {
-            let tag = format!("stagec-hostile/{stage}:{}", backend.replace(' ', "-"));
+            // The process id keeps two test runs on one engine from reading
+            // each other's images.
+            let tag = format!(
+                "stagec-hostile-{}/{stage}:{}",
+                std::process::id(),
+                backend.replace(' ', "-")
+            );
             if backend == "stagec build" {
                 build_with_llb(&spec, stage, &tag);
             } else {
@@ -292,6 +298,7 @@ fn accepted_values_land_byte_for_byte() {
             for problem in fields::verify(accepted, &values, stage, &config, &files) {
                 failures.push(format!("{backend}, stage {stage}: {problem}"));
             }
+            engine.run(["image", "rm", tag.as_str()]);
         }
     }
     assert!(

@@ -348,7 +348,10 @@ fn push_wrong_credentials() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("rejected the credentials"), "{stderr}");
-    assert!(stderr.contains(&format!("docker login {}", registry.address)), "{stderr}");
+    assert!(
+        stderr.contains(&format!("docker login {}", registry.address)),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -384,4 +387,68 @@ fn cacheonly_output_builds() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("exported it (cacheonly)"), "{stderr}");
     assert!(output.stdout.is_empty(), "no image ID: {:?}", output.stdout);
+}
+
+/// Regression: BuildKit streams a folder output as one small HTTP/2 DATA
+/// frame per entry and per end of file, faster than stagec writes them, and
+/// with a 16 MiB session window h2 closed the session with GOAWAY
+/// `too_many_data_frames` at about 34,000 unread frames.
+#[test]
+fn local_output_fifty_thousand_files() {
+    let Some(host) = containerd_engine_or_skip("local_output_fifty_thousand_files") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = work.path().join("app.kdl");
+    fs::write(
+        &spec,
+        "stage \"files\" from=\"alpine:3\" {\n    workdir \"/many\"\n    \
+         run \"seq 50000 | awk '{ name = \\\"f\\\" $1; print $1 > name; close(name) }'\"\n}\n\
+         image \"files\" tag=\"stagec-e2e-outputs/many-files:1\"\n",
+    )
+    .expect("write the spec");
+    let out = work.path().join("out");
+
+    let output = stagec_build(&host, &spec)
+        .arg("-o")
+        .arg(format!("type=local,dest={}", out.display()))
+        .output()
+        .expect("run stagec");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("too_many_data_frames"), "{stderr}");
+    assert!(output.status.success(), "{stderr}");
+    let files = fs::read_dir(out.join("many")).expect("the output has /many").count();
+    assert_eq!(files, 50_000);
+    assert_eq!(
+        fs::read_to_string(out.join("many/f49999")).expect("read f49999"),
+        "49999\n"
+    );
+}
+
+#[test]
+fn sbom_generator_unavailable_named() {
+    let Some(host) = containerd_engine_or_skip("sbom_generator_unavailable_named") else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    let spec = copy_example(EXAMPLE, &work.path().join("src"));
+    // The test engine has no network, so it cannot pull this image.
+    let generator = "127.0.0.1:9/stagec-e2e/no-such-scanner:1";
+
+    let output = stagec_build(&host, &spec)
+        .arg("--attest")
+        .arg(format!("type=sbom,generator={generator}"))
+        .arg("-o")
+        .arg(format!("type=oci,dest={}", work.path().join("app.tar").display()))
+        .output()
+        .expect("run stagec");
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("the SBOM generator image {generator} is not available")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fix the step"), "{stderr}");
 }

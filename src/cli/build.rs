@@ -169,12 +169,12 @@ pub fn run(args: &BuildArgs, color: bool) -> Result<(), Failure> {
                 });
             }
             BuildError::Engine(EngineError::Solve(failure))
-                if super::build_outputs::export_failure_message(&failure).is_some() =>
+                if super::build_outputs::export_failure_message(&failure, &build_outputs).is_some() =>
             {
                 report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
                 return Err(Failure {
                     code: EXIT_FAILURE,
-                    message: super::build_outputs::export_failure_message(&failure),
+                    message: super::build_outputs::export_failure_message(&failure, &build_outputs),
                 });
             }
             BuildError::Engine(EngineError::Solve(failure)) => {

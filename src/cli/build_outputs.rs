@@ -105,7 +105,7 @@ pub(super) fn parse_build_outputs(args: &BuildArgs) -> Result<BuildOutputs, Fail
 
 /// Checks the destinations that stagec writes before the build starts, so
 /// that a path of the wrong kind or a terminal fails at once rather than
-/// after the build. BuildKit 0.13 and buildx reject the same cases.
+/// after the build.
 fn check_destinations(outputs: &[Output], stdout_is_terminal: bool) -> Result<(), Failure> {
     for output in outputs {
         match &output.destination {
@@ -165,10 +165,23 @@ pub(super) fn missing_backend_message(engine_message: &str) -> Option<String> {
     None
 }
 
-/// Returns the message for a build whose output failed in a way that the
-/// user fixes outside the spec: the engine lacks an exporter or cache
-/// backend, or a push to a registry failed. Returns `None` for other failures.
-pub(super) fn export_failure_message(failure: &SolveFailure) -> Option<String> {
+/// Returns the message for a build that failed in a way that the user fixes
+/// outside the spec: the engine lacks an exporter or cache backend, a push or
+/// a registry cache export failed, or the SBOM generator image is missing.
+/// Returns `None` for other failures.
+pub(super) fn export_failure_message(failure: &SolveFailure, outputs: &BuildOutputs) -> Option<String> {
+    if let Some(generator) = sbom_generator(&outputs.frontend_attrs)
+        && failure
+            .vertex
+            .as_deref()
+            .is_some_and(|vertex| vertex.contains(generator))
+    {
+        return Some(format!(
+            "the SBOM generator image {generator} is not available to the engine: {}; load it into the \
+             engine or a registry that the engine reaches, or name another with --attest type=sbom,generator=IMAGE",
+            failure.message
+        ));
+    }
     if failure.vertex.is_none()
         && let Some(message) = missing_backend_message(&failure.message)
     {
@@ -184,6 +197,15 @@ pub(super) fn export_failure_message(failure: &SolveFailure) -> Option<String> {
         return Some(cache_export_failure_message(&failure.message));
     }
     push_failure_message(&failure.message)
+}
+
+/// Returns the image that `--attest type=sbom` runs, from the frontend
+/// attribute `attest:sbom`.
+fn sbom_generator(frontend_attrs: &BTreeMap<String, String>) -> Option<&str> {
+    frontend_attrs
+        .get("attest:sbom")?
+        .split(',')
+        .find_map(|field| field.strip_prefix("generator="))
 }
 
 /// Returns the message for a cache export that failed, as BuildKit reports
@@ -384,7 +406,7 @@ mod tests {
                 .to_string(),
             last_logs: Vec::new(),
         };
-        let message = export_failure_message(&failure).expect("a push error");
+        let message = export_failure_message(&failure, &BuildOutputs::default()).expect("a push error");
         assert!(message.contains("pushing 127.0.0.1:5047/b4/app:2 failed"), "{message}");
         assert!(message.contains("401 Unauthorized"), "{message}");
         assert!(message.contains("docker login 127.0.0.1:5047"), "{message}");
@@ -418,13 +440,40 @@ mod tests {
                 .to_string(),
             last_logs: Vec::new(),
         };
-        let message = export_failure_message(&failure).expect("a cache export error");
+        let message = export_failure_message(&failure, &BuildOutputs::default()).expect("a cache export error");
         assert!(message.starts_with("exporting the build cache failed"), "{message}");
         assert!(
             message.contains("could not reach the registry 127.0.0.1:5099"),
             "{message}"
         );
         assert!(message.contains("--cache-to"), "{message}");
+    }
+
+    #[test]
+    fn sbom_generator_not_available() {
+        let outputs = BuildOutputs {
+            frontend_attrs: attestation_attrs(&["type=sbom".to_string()]).expect("valid attestation"),
+            ..BuildOutputs::default()
+        };
+        let failure = SolveFailure {
+            vertex: Some(format!(
+                "resolve image config for docker-image://docker.io/{DEFAULT_SBOM_GENERATOR}"
+            )),
+            message: "failed to resolve source metadata: connect: connection refused".to_string(),
+            last_logs: Vec::new(),
+        };
+
+        let message = export_failure_message(&failure, &outputs).expect("an SBOM generator error");
+        assert!(
+            message.contains(&format!("generator image {DEFAULT_SBOM_GENERATOR}")),
+            "{message}"
+        );
+        assert!(message.contains("connection refused"), "{message}");
+        assert!(message.contains("generator=IMAGE"), "{message}");
+        assert!(
+            export_failure_message(&failure, &BuildOutputs::default()).is_none(),
+            "without --attest the vertex is the spec's"
+        );
     }
 
     #[test]

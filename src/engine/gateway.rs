@@ -23,6 +23,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::frontend::{
     result,
 };
 use bollard_buildkit_proto::pb::Definition;
+use prost::Message;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
@@ -67,7 +68,7 @@ pub(crate) async fn run_frontend(
     definitions: FrontendDefinitions,
     metadata: HashMap<String, Vec<u8>>,
     cache_imports: Vec<CacheOptionsEntry>,
-) -> Result<(), tonic::Status> {
+) -> Result<(), FrontendError> {
     let mut bridge = LlbBridgeClient::new(channel.clone()).max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
     let solve_request = |definition: Definition| BridgeSolveRequest {
@@ -111,7 +112,7 @@ pub(crate) async fn run_frontend(
         Ok(reference) => ReturnRequest {
             result: Some(FrontendResult {
                 metadata,
-                result: reference.clone(),
+                result: reference.clone().map(without_definitions),
                 ..FrontendResult::default()
             }),
             error: None,
@@ -125,10 +126,58 @@ pub(crate) async fn run_frontend(
             }),
         },
     };
-    let returned = bridge.r#return(with_build_id(return_request, build_ref)?).await;
+    let return_bytes = return_request.encoded_len();
+    let config_bytes: usize = metadata_bytes(&return_request);
+    let request = with_build_id(return_request, build_ref).map_err(FrontendError::NotReturned)?;
+    if let Err(status) = bridge.r#return(request).await {
+        tracing::debug!(build = %build_ref, error = %status, return_bytes, "LLBBridge.Return failed");
+        return Err(FrontendError::NotReturned(return_error(status, return_bytes, config_bytes)));
+    }
 
-    solved?;
-    returned.map(|_| ())
+    solved.map(|_| ()).map_err(FrontendError::Returned)
+}
+
+/// A failed frontend, by whether BuildKit got its outcome.
+#[derive(Debug)]
+pub(crate) enum FrontendError {
+    /// The frontend failed, and `LLBBridge.Return` handed the error to
+    /// BuildKit, so the Control `Solve` ends with it.
+    Returned(tonic::Status),
+    /// `LLBBridge.Return` failed, so BuildKit would wait for a result that
+    /// never comes, and the Control `Solve` would not end on its own.
+    NotReturned(tonic::Status),
+}
+
+impl FrontendError {
+    pub(crate) fn status(&self) -> &tonic::Status {
+        match self {
+            FrontendError::Returned(status) | FrontendError::NotReturned(status) => status,
+        }
+    }
+}
+
+/// Returns the bytes of result metadata in a Return request, which is
+/// where the image configurations are.
+fn metadata_bytes(request: &ReturnRequest) -> usize {
+    request
+        .result
+        .iter()
+        .flat_map(|result| result.metadata.values())
+        .map(Vec::len)
+        .sum()
+}
+
+/// Rewords a Return that the engine rejected as too large, because its
+/// gRPC text ("received message larger than max") names no field.
+fn return_error(status: tonic::Status, return_bytes: usize, config_bytes: usize) -> tonic::Status {
+    if status.code() != tonic::Code::ResourceExhausted {
+        return status;
+    }
+    tonic::Status::resource_exhausted(format!(
+        "the image configuration ({config_bytes} bytes of result metadata, {return_bytes} bytes in all) \
+         is too large for the engine's gRPC message size limit: {}",
+        status.message()
+    ))
 }
 
 /// Calls `LLBBridge.Solve`, and retries while the engine has not registered
@@ -253,6 +302,27 @@ fn result_ref(response: &BridgeSolveResponse) -> Option<result::Result> {
         Some(reference) => Some(reference),
         None if !response.r#ref.is_empty() => Some(result::Result::RefDeprecated(response.r#ref.clone())),
         None => None,
+    }
+}
+
+/// Drops the definitions that BuildKit echoes in a solved result's
+/// references. BuildKit 0.13 finds a returned reference by its ID alone,
+/// and the echoed definition would count a second time against its 4 MiB
+/// limit on the Return message.
+fn without_definitions(result: result::Result) -> result::Result {
+    match result {
+        result::Result::Ref(reference) => result::Result::Ref(Ref {
+            def: None,
+            ..reference
+        }),
+        result::Result::Refs(map) => result::Result::Refs(RefMap {
+            refs: map
+                .refs
+                .into_iter()
+                .map(|(platform_id, reference)| (platform_id, Ref { def: None, ..reference }))
+                .collect(),
+        }),
+        other => other,
     }
 }
 

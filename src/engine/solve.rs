@@ -22,7 +22,7 @@ use super::connect::EngineInfo;
 use super::definition::{PreparedDefinition, prepare_definition};
 use super::error::{EngineError, SolveFailure};
 use super::exporter::{Destination, MOBY_EXPORTER, Output};
-use super::gateway::{FrontendDefinitions, IMAGE_CONFIG_KEY, PLATFORMS_KEY, run_frontend};
+use super::gateway::{FrontendDefinitions, FrontendError, IMAGE_CONFIG_KEY, PLATFORMS_KEY, run_frontend};
 use super::progress::{ProgressSink, VertexTracker};
 use super::session::{SecretSource, Session, SessionConfig};
 use super::transport::Endpoint;
@@ -277,25 +277,75 @@ async fn run_build(
     let frontend = run_frontend(channel, build_ref, definitions, metadata, cache_imports);
     tokio::pin!(control_solve, frontend);
 
-    // When the Control Solve fails before it needs the frontend, such as for
-    // an invalid tag, the frontend would only wait for a build that is gone.
-    let (solved, frontend_result) = match select(control_solve, frontend).await {
-        Either::Left((solved, _frontend)) => (solved, Ok(())),
-        Either::Right((frontend_result, control_solve)) => (control_solve.await, frontend_result),
+    let (solved, frontend_error) = match select(control_solve, frontend).await {
+        Either::Left((solved, frontend)) => {
+            // A build canceled because the frontend failed can end before the
+            // frontend's own calls return, and only the frontend's error names
+            // the cause. Any other outcome of the Control Solve is final, and
+            // the frontend would only wait for a build that is gone.
+            let frontend_error = match &solved {
+                Err(status) if is_cancellation(status.message()) => {
+                    match tokio::time::timeout(FRONTEND_ERROR_WAIT, frontend).await {
+                        Ok(Err(error)) => Some(error),
+                        Ok(Ok(())) | Err(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            (solved.map(tonic::Response::into_inner), frontend_error)
+        }
+        Either::Right((Ok(()), control_solve)) => (control_solve.await.map(tonic::Response::into_inner), None),
+        Either::Right((Err(FrontendError::Returned(status)), control_solve)) => (
+            control_solve.await.map(tonic::Response::into_inner),
+            Some(FrontendError::Returned(status)),
+        ),
+        // BuildKit never got the frontend's outcome, so the Control Solve
+        // would wait for it until the connection closes.
+        Either::Right((Err(FrontendError::NotReturned(status)), _control_solve)) => {
+            tracing::debug!(build = %build_ref, error = %status, "the frontend could not return its result");
+            return Err(status);
+        }
     };
 
-    match (solved, frontend_result) {
-        (Ok(response), _) => Ok(response.into_inner()),
-        // The frontend's error names the cause when the Control Solve only
-        // reports that the build was canceled because of it.
-        (Err(solve_status), Err(frontend_status))
-            if is_cancellation(solve_status.message()) && !is_cancellation(frontend_status.message()) =>
-        {
-            tracing::debug!(build = %build_ref, error = %solve_status, "build canceled after the frontend failed");
-            Err(frontend_status)
-        }
-        (Err(solve_status), _) => Err(solve_status),
+    build_outcome(build_ref, solved, frontend_error)
+}
+
+/// How long a Control Solve that ended as canceled waits for the frontend's
+/// error. The frontend is then one `LLBBridge.Return` round trip from done.
+const FRONTEND_ERROR_WAIT: Duration = Duration::from_secs(5);
+
+/// Chooses the outcome of a build from the Control Solve's and the
+/// frontend's. The frontend's error wins only over a Control Solve that
+/// reports the cancellation it caused, and only when it is an error that
+/// BuildKit returned rather than the teardown of a call.
+fn build_outcome(
+    build_ref: &str,
+    solved: Result<SolveResponse, tonic::Status>,
+    frontend_error: Option<FrontendError>,
+) -> Result<SolveResponse, tonic::Status> {
+    let solve_status = match solved {
+        Ok(response) => return Ok(response),
+        Err(status) => status,
+    };
+    let Some(frontend_error) = frontend_error else {
+        return Err(solve_status);
+    };
+
+    let frontend_status = frontend_error.status();
+    let names_cause = !is_cancellation(frontend_status.message()) && !is_call_teardown(frontend_status);
+    if is_cancellation(solve_status.message()) && names_cause {
+        tracing::debug!(build = %build_ref, error = %solve_status, "build canceled after the frontend failed");
+        return Err(frontend_status.clone());
     }
+    Err(solve_status)
+}
+
+/// Returns whether a call failed because its stream or connection closed,
+/// which happens to the frontend's calls once the build has ended.
+fn is_call_teardown(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
+        || matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Cancelled)
+        || status.message().contains("h2 protocol error")
 }
 
 fn is_cancellation(message: &str) -> bool {
@@ -393,14 +443,18 @@ fn control_request(
 /// Turns a failed Control `Solve` into the error for the user: a lost
 /// connection, or the failed step with its last log lines.
 fn solve_error(endpoint: &Endpoint, status: &tonic::Status, tracker: &VertexTracker) -> EngineError {
-    if let Some(error) = transport_error(endpoint, status) {
-        return error;
-    }
     let failed = tracker.failed_vertex();
-    let message = if status.message().is_empty() {
-        status.code().to_string()
-    } else {
-        status.message().to_string()
+    let step_failed = failed.as_ref().is_some_and(|vertex| !is_cancellation(&vertex.error));
+    let message = match transport_error(endpoint, status) {
+        // After a step fails, the engine tears down the build's calls and
+        // streams, and that teardown is no fault of the connection.
+        Some(error) if step_failed => {
+            tracing::debug!(error = %error, "the connection closed after a build step failed");
+            failed.as_ref().map(|vertex| vertex.error.clone()).unwrap_or_default()
+        }
+        Some(error) => return error,
+        None if status.message().is_empty() => status.code().to_string(),
+        None => status.message().to_string(),
     };
     EngineError::Solve(SolveFailure {
         vertex: failed.as_ref().map(|vertex| vertex.name.clone()),

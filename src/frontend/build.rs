@@ -485,8 +485,8 @@ mod tests {
             ("MSG".to_string(), "hi".to_string()),
             ("NOPE".to_string(), "1".to_string()),
         ]);
-        let kept = without_undeclared_proxy_args(&spec, args);
-        let names: Vec<&str> = kept.keys().map(String::as_str).collect();
+        let passed = without_undeclared_proxy_args(&spec, args);
+        let names: Vec<&str> = passed.keys().map(String::as_str).collect();
         assert_eq!(
             names,
             ["MSG", "NOPE", "https_proxy"],

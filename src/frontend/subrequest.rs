@@ -132,7 +132,7 @@ struct OutlineSecret {
     location: Location,
 }
 
-/// Answers `frontend.outline`: the spec's build args, global and of every
+/// Returns the result of `frontend.outline`: the spec's build args, global and of every
 /// stage, with their defaults (overridden by `build-arg:` options), and its
 /// secrets. A secret is required when its declaration or one of its mounts
 /// says so. The outline names the `target` option, else the default stage.

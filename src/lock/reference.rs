@@ -313,8 +313,8 @@ mod tests {
             (self.next() % bound as u64) as usize
         }
 
-        /// A string of up to `max_len` pieces, each a character of `alphabet`
-        /// or, now and then, a run of one character, so separators repeat.
+        /// Returns up to `max_len` pieces of `alphabet`, where a piece now and
+        /// then repeats up to 40 times, so separators and long tags occur.
         fn string(&mut self, alphabet: &[&str], max_len: usize) -> String {
             let mut text = String::new();
             for _ in 0..self.below(max_len + 1) {
@@ -339,7 +339,7 @@ mod tests {
             assert_eq!(matcher(sample), expected, "{name} on {sample:?}");
             accepted += usize::from(expected);
         }
-        // The samples must exercise both answers, or the test proves little.
+        // The samples must contain matches and non-matches, or the test proves little.
         assert!(
             accepted > samples.len() / 20,
             "{name}: only {accepted} of {} accepted",

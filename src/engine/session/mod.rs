@@ -39,21 +39,21 @@ use super::transport::{Connection, Endpoint, EndpointKind, upgrade_h2c};
 pub use secrets::SecretSource;
 
 /// Receive window of the whole session connection, in bytes: h2's maximum,
-/// 2^31 - 1. h2 0.4.21 closes a connection with GOAWAY `too_many_data_frames`
-/// (ENHANCE_YOUR_CALM) when the DATA frames under 256 bytes that the service
-/// has not read yet cost more than half this window, at 256 minus the payload
-/// length each, and hyper 1.13 does not expose that budget. BuildKit's fsutil
-/// sends a folder output as one STAT packet per entry and one 7 to 12 byte
-/// end-of-file packet per file, faster than stagec writes them, so a 16 MiB
-/// window failed at about 34,000 unread frames (an output of 40,000 files).
+/// 2^31 - 1. h2 0.4.21 charges each received DATA frame under 256 bytes
+/// 256 minus its length until the service reads it. When the charges exceed
+/// half this window, h2 closes the connection with GOAWAY
+/// `too_many_data_frames`, and hyper 1.13 has no setting for that budget.
+/// BuildKit's fsutil sends a folder output as one STAT packet per entry and a
+/// 7 to 12 byte end-of-file packet per file, faster than stagec writes them,
+/// so a 16 MiB window failed on an output of 40,000 files.
 const SESSION_CONNECTION_WINDOW: u32 = (1 << 31) - 1;
 
 /// Receive window of each stream, in bytes, which bounds what the engine can
-/// send ahead of the service on one stream. At 7-byte frames a stream's
-/// backlog costs at most 4 MiB / 7 * 249, about 150 MiB of the 1 GiB budget.
-// NOTE: so the budget can still run out when more than 7 streams each hold a
-// full window of 7-byte frames; BuildKit has one stream per output or local
-// folder, and realistic packets are larger.
+/// send ahead of the service on one stream. A backlog of 7-byte frames
+/// costs at most 4 MiB / 7 * 249, about 150 MiB of the 1 GiB budget.
+// NOTE: The budget can still run out if more than 7 streams each hold a full
+// window of 7-byte frames. BuildKit opens one stream per output or local
+// folder, and most packets are larger.
 const SESSION_STREAM_WINDOW: u32 = 4 * 1024 * 1024;
 
 /// gRPC methods that the session serves, announced to the engine in one
