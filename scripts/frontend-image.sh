@@ -27,9 +27,9 @@ log() {
 
 log "building a static stagec for $target in $target_dir"
 RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --locked --release --target "$target" --target-dir "$target_dir" --bin stagec
+    cargo build --locked --profile frontend --target "$target" --target-dir "$target_dir" --bin stagec
 
-binary="$target_dir/$target/release/stagec"
+binary="$target_dir/$target/frontend/stagec"
 # A dynamically linked binary would fail on the empty image with "no such
 # file or directory" for its loader, so check before building the image.
 if ! program_headers="$(LC_ALL=C readelf -l "$binary" 2>/dev/null)"; then

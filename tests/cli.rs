@@ -103,6 +103,57 @@ fn non_utf8_spec_exits_three() {
 }
 
 #[test]
+fn non_utf8_stdin_spec_names_offset() {
+    stagec()
+        .args(["check", "-"])
+        .write_stdin(&b"stage \"a\xff\""[..])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "the spec on standard input is not valid UTF-8 (invalid byte at offset 8)",
+        ));
+}
+
+#[test]
+fn non_utf8_stdin_for_fmt_names_offset() {
+    stagec()
+        .args(["fmt", "-"])
+        .write_stdin(&b"stage \"a\xff\""[..])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "standard input is not valid UTF-8 (invalid byte at offset 8)",
+        ));
+}
+
+#[test]
+fn tls_flags_without_partner_exit_two() {
+    let cases: [&[&str]; 4] = [
+        &["--tlscacert", "ca.pem", "--tlscert", "cert.pem"],
+        &["--tlscacert", "ca.pem", "--tlskey", "key.pem"],
+        &["--tlscert", "cert.pem", "--tlskey", "key.pem"],
+        &["--tlsservername", "builder.example.com"],
+    ];
+    for flags in cases {
+        for command in ["build", "lock"] {
+            let output = stagec()
+                .arg(command)
+                .args(["--addr", "tcp://127.0.0.1:1"])
+                .args(flags)
+                .arg(GO_WEB)
+                .output()
+                .expect("run stagec");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{command} {flags:?}: {stderr}");
+            assert!(
+                stderr.contains("required arguments were not provided"),
+                "{command} {flags:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn unknown_flag_exits_two() {
     stagec().args(["check", "--no-such-flag", GO_WEB]).assert().code(2);
 }

@@ -589,6 +589,63 @@ fn syntax_error_unclosed_quote() {
 }
 
 #[test]
+fn copy_from_index_beyond_stages_is_error() {
+    let dockerfile = "FROM alpine:3 AS build\nRUN true\nFROM alpine:3\nCOPY --from=5 /out /out\n";
+    let error = convert(dockerfile).error.expect("invalid stage index");
+    assert_eq!((error.line, error.column), (4, 1));
+    assert!(
+        error.message.contains("`--from=5` names stage index 5"),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("invalid stage index"), "{}", error.message);
+    assert!(error.help.contains("earlier stage"), "{}", error.help);
+}
+
+#[test]
+fn copy_from_negative_index_is_error() {
+    let error = convert("FROM alpine:3\nCOPY --from=-1 /out /out\n")
+        .error
+        .expect("invalid stage index");
+    assert_eq!(error.line, 2);
+    assert!(error.message.contains("stage index -1"), "{}", error.message);
+}
+
+#[test]
+fn copy_from_index_of_own_stage_is_error() {
+    // Stage 1 is the stage being converted, which cannot copy from itself.
+    let error = convert("FROM alpine:3\nFROM alpine:3\nCOPY --from=1 /out /out\n")
+        .error
+        .expect("copy from itself");
+    assert_eq!(error.line, 3);
+    assert!(
+        error.message.contains("names the stage this COPY is in"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn copy_from_earlier_index_still_converts() {
+    let output = convert("FROM alpine:3 AS build\nRUN true\nFROM alpine:3\nCOPY --from=0 /out /out\n");
+    assert!(output.error.is_none(), "{:?}", output.error);
+    assert!(output.spec.contains("from=\"build\""), "{}", output.spec);
+}
+
+#[test]
+fn cli_copy_from_index_beyond_stages_exits_one() {
+    stagec()
+        .args(["import", "-"])
+        .write_stdin("FROM alpine:3\nCOPY --from=5 /out /out\n")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "error: <stdin>:2:1: `--from=5` names stage index 5",
+        ));
+}
+
+#[test]
 fn syntax_error_no_from() {
     assert!(convert("# only a comment\n").error.is_some());
     assert!(convert("").error.is_some());
@@ -671,6 +728,18 @@ fn cli_output_refuses_overwrite_without_force() {
             .expect("read")
             .contains("stage \"stage-0\"")
     );
+}
+
+#[test]
+fn cli_non_utf8_stdin_names_offset() {
+    stagec()
+        .args(["import", "-"])
+        .write_stdin(&b"FROM alpine:3\nRUN echo \xfe\n"[..])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "the Dockerfile on standard input is not valid UTF-8 (invalid byte at offset 23)",
+        ));
 }
 
 #[test]

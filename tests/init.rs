@@ -50,7 +50,7 @@ fn init_refuses_to_overwrite() {
         .arg("init")
         .arg(dir.path())
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("already exists; pass --force"));
     assert_eq!(
         fs::read_to_string(dir.path().join("app.kdl")).expect("read"),

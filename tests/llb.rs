@@ -272,6 +272,63 @@ fn cli_stdin_spec_needs_lock_flag() {
 }
 
 #[test]
+fn cli_json_labels_each_platform() {
+    // The go-cross lock file covers linux/amd64 and linux/arm64.
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/examples/go-cross/app.kdl");
+    let dump_for = |platform: &str| {
+        let output = stagec()
+            .args(["llb", "--format", "json", "--platform", platform])
+            .arg(&spec)
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("UTF-8 JSON")
+    };
+
+    let both = dump_for("linux/amd64,linux/arm64");
+    let labels: Vec<&str> = both.lines().filter(|line| line.starts_with("{\"Platform\"")).collect();
+    assert_eq!(
+        labels,
+        ["{\"Platform\":\"linux/amd64\"}", "{\"Platform\":\"linux/arm64\"}"]
+    );
+    assert!(both.starts_with("{\"Platform\":\"linux/amd64\"}\n"), "{both}");
+
+    let (amd64, arm64) = both
+        .split_once("{\"Platform\":\"linux/arm64\"}\n")
+        .expect("an arm64 section");
+    assert!(amd64.contains("[linux/amd64 runtime 1/2]"), "{amd64}");
+    assert!(!amd64.contains("\"architecture\":\"arm64\""), "{amd64}");
+    assert!(arm64.contains("[linux/arm64 runtime 1/2]"), "{arm64}");
+    assert!(arm64.contains("\"architecture\":\"arm64\""), "{arm64}");
+    assert!(!arm64.contains("[linux/amd64 "), "{arm64}");
+
+    let single = dump_for("linux/arm64");
+    assert!(!single.contains("\"Platform\""), "one platform has no label: {single}");
+    assert!(
+        single.contains("[runtime 1/2]"),
+        "one platform has no name prefix: {single}"
+    );
+}
+
+#[test]
+fn cli_binary_rejects_platform_list() {
+    let scratch = "stage \"a\" from=\"scratch\" {\n    cmd \"/x\"\n}\nimage \"a\" tag=\"a:1\"\n";
+    let output = stagec()
+        .args(["llb", "--platform", "linux/amd64,linux/arm64", "-"])
+        .write_stdin(scratch)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("a binary definition describes a build for one platform"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--format json"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
 fn cli_build_rejects_invalid_secret() {
     let spec_path = examples()
         .into_iter()

@@ -4,11 +4,14 @@
 //! output. The test then searches for the secret's bytes (raw, base64 and
 //! hex) in the image: every layer tar of `docker save`, the config, the
 //! manifests and the history. It also searches the engine's BuildKit state
-//! (the build cache and build records), an exported build cache where stagec
-//! and the engine support one, and everything stagec wrote or printed: LLB,
-//! Dockerfile, lock file, progress, metadata and error messages. A spec that
-//! copies the secret into the image on purpose shows that the search finds
-//! a value where there is one.
+//! (the build cache and build records) and everything stagec wrote or
+//! printed: LLB, Dockerfile, lock file, progress, metadata and error
+//! messages. On the engine with the containerd image store
+//! (STAGEC_CONTAINERD_DOCKER_HOST), it exports the build cache with
+//! `--cache-to type=local,mode=max` and `type=inline` and the image with
+//! `-o type=oci`, and searches every blob with the layers unpacked. A spec
+//! that copies the secret into the image on purpose shows that the search
+//! finds a value where there is one.
 
 mod support;
 
@@ -392,40 +395,158 @@ fn llb_build_keeps_secrets_out() {
     }
     found.extend(find_in_saved_image(&engine, "stagec-secrets/llb:1", &secrets));
     found.extend(find_in_engine_state(&engine, &secrets).unwrap_or_default());
-    found.extend(find_in_cache_export(dir.path(), &secret_file, &env_secret, &secrets));
     assert_nothing_found("stagec build", &found);
 }
 
-/// Exports the build cache with `stagec build --cache-to type=local` and
-/// searches it. When the export fails, the reason is printed and nothing is
-/// searched, because stagec cannot export a local cache from Docker Engine
-/// yet, and that engine keeps its whole cache in the BuildKit folder that
-/// `find_in_engine_state` searches.
-fn find_in_cache_export(dir: &Path, secret_file: &Path, env_secret: &str, secrets: &[&str]) -> Vec<String> {
-    let cache = tempfile::tempdir().expect("temp dir");
+/// Returns the DOCKER_HOST of the engine with the containerd image store,
+/// which can export a `type=local` cache (the classic store's engine cannot).
+/// Without it the test is skipped with the reason printed, or fails when
+/// STAGEC_E2E=1, because CI always starts that engine.
+fn containerd_engine_or_skip(test: &str) -> Option<String> {
+    if let Ok(host) = std::env::var("STAGEC_CONTAINERD_DOCKER_HOST")
+        && !host.is_empty()
+    {
+        return Some(host);
+    }
+    let reason = "STAGEC_CONTAINERD_DOCKER_HOST is not set, so no engine with the containerd image store \
+                  can export the build cache (scripts/test.sh starts one and sets it)";
+    if std::env::var("STAGEC_E2E").is_ok_and(|value| value == "1") {
+        panic!("{test}: STAGEC_E2E=1 but {reason}");
+    }
+    eprintln!("{test}: skipped, {reason}");
+    None
+}
+
+/// Searches `root` with `find_in_tree`, then unpacks every tar file below
+/// it (plain, gzip or zstd, as the layer blobs of an OCI layout are) and
+/// searches the unpacked files too. Returns what was found and the folders
+/// the layers were unpacked into, which live as long as `scratch`.
+fn find_in_blobs(root: &Path, scratch: &Path, secrets: &[&str]) -> (Vec<String>, Vec<PathBuf>) {
+    let (mut found, files) = find_in_tree(root, secrets);
+    assert!(files > 0, "no files in {}", root.display());
+
+    let mut layers = Vec::new();
+    let (blobs, _) = list_files(root);
+    for blob in blobs {
+        if !is_tar(&blob) {
+            continue;
+        }
+        let target = scratch.join(format!("layer-{}", layers.len()));
+        std::fs::create_dir(&target).expect("mkdir");
+        untar(&blob, &target);
+        let (in_layer, _) = find_in_tree(&target, secrets);
+        found.extend(
+            in_layer
+                .into_iter()
+                .map(|place| format!("{place}, unpacked from {}", blob.display())),
+        );
+        layers.push(target);
+    }
+    (found, layers)
+}
+
+/// Returns whether GNU tar can list `path` as an archive, compressed or not.
+fn is_tar(path: &Path) -> bool {
+    Command::new("tar")
+        .arg("-tf")
+        .arg(path)
+        .output()
+        .is_ok_and(|output| output.status.success() && !output.stdout.is_empty())
+}
+
+/// Returns whether a file below `root` contains `needle`.
+fn tree_contains(root: &Path, needle: &str) -> bool {
+    Command::new("grep")
+        .args(["-r", "-a", "-q", "-F", "--", needle])
+        .arg(root)
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Builds the secret spec on the engine with the containerd image store
+/// with `--cache-to type=local,mode=max`, `--cache-to type=inline` and
+/// `-o type=oci`, then searches every blob of the cache folder and of the
+/// OCI archive, with the layers unpacked. The run steps' outputs (the
+/// secrets' SHA-256) must be in the exported layers, which shows that the
+/// search reaches the files of the steps, and the secrets must not.
+#[test]
+fn cache_export_keeps_secrets_out() {
+    let test = "cache_export_keeps_secrets_out";
+    let Some(host) = containerd_engine_or_skip(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("app.kdl"), SECRET_SPEC).expect("write spec");
+    let file_secret = unique_secret("cache-file");
+    let env_secret = unique_secret("cache-env");
+    let secrets_dir = tempfile::tempdir().expect("temp dir");
+    let secret_file = secrets_dir.path().join("token");
+    std::fs::write(&secret_file, &file_secret).expect("write secret");
+    let secrets = [file_secret.as_str(), env_secret.as_str()];
+
+    let cache = dir.path().join("cache");
+    let archive = dir.path().join("image.tar");
+    // --no-cache makes the steps run with this test's secrets, and the
+    // records of that run are what the cache export writes.
     let output = stagec()
-        .current_dir(dir)
-        .args(["build", "app.kdl", "--network", "none", "--progress", "plain"])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", &host)
+        .args([
+            "build",
+            "app.kdl",
+            "--network",
+            "none",
+            "--no-cache",
+            "--progress",
+            "plain",
+        ])
         .arg("--cache-to")
-        .arg(format!("type=local,dest={},mode=max", cache.path().display()))
+        .arg(format!("type=local,dest={},mode=max", cache.display()))
+        .args(["--cache-to", "type=inline"])
+        .arg("-o")
+        .arg(format!("type=oci,dest={}", archive.display()))
         .arg("--secret")
         .arg(format!("id=file_token,src={}", secret_file.display()))
         .args(["--secret", "id=env_token,env=STAGEC_TEST_ENV_TOKEN"])
-        .env("STAGEC_TEST_ENV_TOKEN", env_secret)
+        .env("STAGEC_TEST_ENV_TOKEN", &env_secret)
+        .env("RUST_LOG", "stagec=debug")
         .output()
         .expect("run stagec build");
-    let mut found = find_in("stderr of stagec build --cache-to", &output.stderr, secrets);
-    if !output.status.success() {
-        eprintln!(
-            "stagec build --cache-to type=local failed, so no exported cache is searched:\n{}",
-            text(&output.stderr)
-        );
-        return found;
-    }
-    let (in_cache, files) = find_in_tree(cache.path(), secrets);
-    assert!(files > 0, "the cache export wrote no files");
+    assert_success("stagec build --cache-to type=local", &output);
+    let mut found = find_in("stdout of stagec build --cache-to", &output.stdout, &secrets);
+    found.extend(find_in("stderr of stagec build --cache-to", &output.stderr, &secrets));
+
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let cache_layers = scratch.path().join("cache");
+    std::fs::create_dir(&cache_layers).expect("mkdir");
+    let (in_cache, layers) = find_in_blobs(&cache, &cache_layers, &secrets);
     found.extend(in_cache);
-    found
+    assert!(!layers.is_empty(), "the local cache export has no layer blobs");
+    for hash in [sha256_hex(file_secret.as_bytes()), sha256_hex(env_secret.as_bytes())] {
+        assert!(
+            tree_contains(&cache_layers, &hash),
+            "no layer of the cache export contains the run step's output {hash}"
+        );
+    }
+
+    let oci = scratch.path().join("oci");
+    std::fs::create_dir(&oci).expect("mkdir");
+    untar(&archive, &oci);
+    found.extend(find_in(
+        "the OCI archive",
+        &std::fs::read(&archive).expect("read the OCI archive"),
+        &secrets,
+    ));
+    let oci_layers = scratch.path().join("oci-layers");
+    std::fs::create_dir(&oci_layers).expect("mkdir");
+    let (in_oci, layers) = find_in_blobs(&oci, &oci_layers, &secrets);
+    found.extend(in_oci);
+    assert!(!layers.is_empty(), "the OCI archive has no layer blobs");
+    assert!(
+        tree_contains(&oci_layers, &sha256_hex(file_secret.as_bytes())),
+        "no layer of the OCI archive contains the run step's output"
+    );
+    assert_nothing_found("stagec build --cache-to type=local", &found);
 }
 
 #[test]

@@ -373,7 +373,8 @@ pub struct BuildSelectArgs {
     pub build_args: Vec<String>,
 
     /// Platform of the image, as os/arch[/variant]; `lock` and `build` also
-    /// take a comma-separated list, which builds one image index [default:
+    /// take a comma-separated list, which builds one image index, and so does
+    /// `llb --format json`, which dumps one definition per platform [default:
     /// the engine's platform for `lock` and `build`, this machine's for `llb`].
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -418,15 +419,15 @@ pub struct BuildkitArgs {
     pub tlscacert: Option<PathBuf>,
 
     /// PEM file of the client certificate, for mutual TLS.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires_all = ["tlskey", "tlscacert"])]
     pub tlscert: Option<PathBuf>,
 
     /// PEM file of the client certificate's private key.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires_all = ["tlscert", "tlscacert"])]
     pub tlskey: Option<PathBuf>,
 
     /// Server name to check the server certificate against [default: the host of --addr].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "tlscacert")]
     pub tlsservername: Option<String>,
 }
 

@@ -447,10 +447,13 @@ fn solve_diagnostic(llb: &LlbBuild, failure: &SolveFailure) -> Option<Diagnostic
         ));
         return Some(diagnostic);
     }
+    let help = failure
+        .missing_base_image_help()
+        .unwrap_or_else(|| failure.message.clone());
     Some(
         Diagnostic::new(Code::BuildStepFailed, format!("build step {} failed", step.name))
             .label(step.span, "this step failed")
-            .help(format!("{}{logs_note}", failure.message)),
+            .help(format!("{help}{logs_note}")),
     )
 }
 

@@ -53,10 +53,16 @@ pub fn run(args: &ImportArgs) -> Result<(), Failure> {
 
 fn read_dockerfile(path: &Path) -> Result<(String, String), Failure> {
     if path == Path::new("-") {
-        let mut source = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut source)
+            .read_to_end(&mut bytes)
             .map_err(|error| Failure::io(format!("cannot read the Dockerfile from standard input: {error}")))?;
+        let source = String::from_utf8(bytes).map_err(|error| {
+            Failure::io(format!(
+                "the Dockerfile on standard input is not valid UTF-8 (invalid byte at offset {}); convert it to UTF-8 first",
+                error.utf8_error().valid_up_to()
+            ))
+        })?;
         return Ok(("<stdin>".to_string(), source));
     }
     let bytes =

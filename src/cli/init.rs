@@ -86,13 +86,11 @@ fn stack_names() -> String {
 /// is never replaced, even one created while the spec was being written.
 fn write_new(path: &Path, contents: &str, force: bool) -> Result<(), Failure> {
     if path.exists() && !force {
-        return Err(Failure {
-            code: EXIT_FAILURE,
-            message: Some(format!(
-                "`{}` already exists; pass --force to replace it, -o PATH to write elsewhere, or --print",
-                path.display()
-            )),
-        });
+        // Exit code 2 like every other refusal to overwrite (`dockerfile -o`, `import -o`).
+        return Err(Failure::usage(format!(
+            "`{}` already exists; pass --force to replace it, -o PATH to write elsewhere, or --print",
+            path.display()
+        )));
     }
 
     let dir = match path.parent() {

@@ -16,14 +16,22 @@ use crate::lower::{BuildGraph, LowerOptions};
 use crate::model::Platform;
 
 pub fn run(args: &LlbArgs, color: bool) -> Result<(), Failure> {
-    let target_platform = match &args.select.platform {
-        Some(text) => parse_platform(text)?,
-        None => host_platform(),
+    let target_platforms = match &args.select.platform {
+        Some(text) => super::lock::parse_platform_list(text)?,
+        None => vec![host_platform()],
     };
-    let platforms = Platforms {
-        target: target_platform,
-        build: host_platform(),
-    };
+    // A binary definition is one build for one platform, which is what
+    // `buildctl build` solves, so a list is dumped only as JSON.
+    if target_platforms.len() > 1 && args.format == LlbFormat::Binary {
+        return Err(Failure::usage(format!(
+            "--platform `{}` names {} platforms, but a binary definition describes a build for one platform; \
+             run `stagec llb --platform PLATFORM` once per platform, or pass --format json to dump every \
+             platform's definition",
+            args.select.platform.as_deref().unwrap_or_default(),
+            target_platforms.len()
+        )));
+    }
+
     let mut prepared = prepare(&args.spec, &args.select)?;
     let Some(build) = prepared.build.take() else {
         report(&prepared.diagnostics, &prepared.spec, &args.spec, color);
@@ -32,48 +40,77 @@ pub fn run(args: &LlbArgs, color: bool) -> Result<(), Failure> {
 
     let lock_file = lock_file_path(&args.spec, &args.select);
     let lock = read_lock(lock_file.as_deref())?;
-    let llb = lock_and_lower(
-        &mut prepared,
-        &build,
-        lock.as_ref(),
-        &platforms,
-        args.network,
-        lock_file.as_deref(),
-        &args.select,
-        &EngineCaps::latest(),
-    );
+    let multi_platform = target_platforms.len() > 1;
+    let platform_count = target_platforms.len();
+    let mut builds: Vec<(Platform, LlbBuild)> = Vec::with_capacity(target_platforms.len());
+    for target in target_platforms {
+        let platforms = Platforms {
+            target,
+            build: host_platform(),
+        };
+        let lowered = lock_and_lower(
+            &mut prepared,
+            &build,
+            lock.as_ref(),
+            &platforms,
+            args.network,
+            lock_file.as_deref(),
+            &args.select,
+            &EngineCaps::latest(),
+        );
+        // The first platform that fails stops the loop, so that its
+        // diagnostics are reported once rather than once per platform.
+        let Some(mut llb) = lowered else { break };
+        // The same names as `stagec build` gives a multi-platform build.
+        if multi_platform {
+            llb.name_platform(&platforms.target);
+        }
+        builds.push((platforms.target, llb));
+    }
     if report(&prepared.diagnostics, &prepared.spec, &args.spec, color) {
         return Err(Failure::reported());
     }
-    // Without errors, lowering always produces a build.
-    let Some(llb) = llb else {
+    // Without errors, lowering always produces a build for each platform.
+    if builds.len() != platform_count {
         return Err(Failure::reported());
-    };
+    }
 
     // Free the model and the build graph before marshalling, so that the
     // encoded definition reuses their memory and the peak stays lower.
     drop(build);
     drop(prepared.compilation);
     let source = source_info(&prepared.spec);
-    let marshalled = llb.definition(llb.output, Some(&source));
-    drop(llb);
     let mut stdout = std::io::stdout().lock();
-    let written = match args.format {
-        LlbFormat::Json => stdout.write_all(crate::llb::json::dump(&marshalled.definition).as_bytes()),
-        LlbFormat::Binary => {
-            if std::io::stdout().is_terminal() && !args.force {
-                return Err(Failure::usage(
-                    "refusing to write the binary definition to a terminal; redirect standard output to a file, \
-                     pass --format json for a readable dump, or pass --force"
-                        .to_string(),
-                ));
+    for (platform, llb) in builds {
+        let marshalled = llb.definition(llb.output, Some(&source));
+        drop(llb);
+        let written = match args.format {
+            LlbFormat::Json => {
+                // A label line marks where the ops of each platform begin.
+                let label = if multi_platform {
+                    format!("{}\n", serde_json::json!({ "Platform": platform.to_string() }))
+                } else {
+                    String::new()
+                };
+                let dump = crate::llb::json::dump(&marshalled.definition);
+                stdout.write_all(format!("{label}{dump}").as_bytes())
             }
-            stdout.write_all(&marshalled.to_bytes())
-        }
-    };
-    written
-        .and_then(|()| stdout.flush())
-        .map_err(|error| Failure::io(format!("cannot write the definition to standard output: {error}")))
+            LlbFormat::Binary => {
+                if std::io::stdout().is_terminal() && !args.force {
+                    return Err(Failure::usage(
+                        "refusing to write the binary definition to a terminal; redirect standard output to a file, \
+                         pass --format json for a readable dump, or pass --force"
+                            .to_string(),
+                    ));
+                }
+                stdout.write_all(&marshalled.to_bytes())
+            }
+        };
+        written
+            .and_then(|()| stdout.flush())
+            .map_err(|error| Failure::io(format!("cannot write the definition to standard output: {error}")))?;
+    }
+    Ok(())
 }
 
 /// A compiled spec and, when it has no errors, its build graph.
@@ -266,4 +303,3 @@ pub(super) fn host_platform() -> Platform {
         variant: variant.map(str::to_string),
     }
 }
-

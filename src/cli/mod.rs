@@ -30,7 +30,8 @@ use args::{Cli, ColorChoice, Command, MessageFormat, SpecArgs};
 
 /// Exit code for a spec with errors or a stale `--check` file.
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit code for an invalid command line (clap uses it too).
+/// Exit code for an invalid command line (clap uses it too), and for an
+/// output file that a command will not overwrite without `--force`.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a file that could not be read or written.
 pub const EXIT_IO: u8 = 3;
@@ -129,9 +130,15 @@ pub struct LoadedSpec {
 
 pub fn load_spec(args: &SpecArgs) -> Result<LoadedSpec, Failure> {
     let (display_name, source, default_context) = if args.spec == Path::new("-") {
-        let mut source = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut source)
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
             .map_err(|error| Failure::io(format!("cannot read the spec from standard input: {error}")))?;
+        let source = String::from_utf8(bytes).map_err(|error| {
+            Failure::io(format!(
+                "the spec on standard input is not valid UTF-8 (invalid byte at offset {}); KDL files must be UTF-8",
+                error.utf8_error().valid_up_to()
+            ))
+        })?;
         ("<stdin>".to_string(), source, PathBuf::from("."))
     } else {
         let bytes = std::fs::read(&args.spec)

@@ -186,8 +186,45 @@ impl SolveFailure {
     }
 
     /// Returns what to do next.
-    fn fix(&self) -> &'static str {
-        self.engine_fault_fix().unwrap_or("fix the step and build again")
+    fn fix(&self) -> String {
+        // grpc-go's text when a message exceeds the receiver's limit, which is
+        // 4 MiB on Docker Engine 26.1's `/grpc` endpoint.
+        if self.message.contains("message larger than max") {
+            return "move long label, env or run values into a file of the build context, so that the \
+                    LLB definition and the image configuration stay under the limit, and build again"
+                .to_string();
+        }
+        if let Some(fix) = self.engine_fault_fix() {
+            return fix.to_string();
+        }
+        if let Some(reference) = self.base_image() {
+            return missing_base_image_fix(reference);
+        }
+        "fix the step and build again".to_string()
+    }
+
+    /// Returns the base image of a failed `FROM` step, such as
+    /// `docker.io/library/alpine:3` for the vertex `[app 1/2] FROM docker.io/library/alpine:3`.
+    pub fn base_image(&self) -> Option<&str> {
+        let (_, after) = self.vertex.as_deref()?.split_once("] FROM ")?;
+        after.split_whitespace().next()
+    }
+
+    /// Returns the help line for a `FROM` step that failed because the
+    /// engine lacks the base image: the image, the registry error and the
+    /// fix. Returns `None` for other failures, and for engine faults such
+    /// as a full data root.
+    pub fn missing_base_image_help(&self) -> Option<String> {
+        if self.is_engine_fault() {
+            return None;
+        }
+        let reference = self.base_image()?;
+        Some(format!(
+            "base image {reference} is not in the engine's image store, and pulling it from its registry \
+             failed: {}; {}",
+            self.message,
+            pull_or_load(reference)
+        ))
     }
 
     fn engine_fault_fix(&self) -> Option<&'static str> {
@@ -213,6 +250,21 @@ impl SolveFailure {
         }
         None
     }
+}
+
+/// Returns the fix for a base image that is not in the engine's image
+/// store. BuildKit then pulls it, and only the registry error (no network,
+/// a proxy that refuses the connection, an unknown name) reaches stagec, so
+/// the message says that the image is missing locally.
+fn missing_base_image_fix(reference: &str) -> String {
+    format!(
+        "base image {reference} is not in the engine's image store and the engine could not pull it; {}",
+        pull_or_load(reference)
+    )
+}
+
+fn pull_or_load(reference: &str) -> String {
+    format!("pull it with `docker pull {reference}` or load it with `docker load`, then build again")
 }
 
 impl EngineError {
@@ -363,6 +415,46 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("fix the step"), "{message}");
+    }
+
+    #[test]
+    fn missing_base_image_behind_refused_proxy() {
+        let failure = SolveFailure {
+            vertex: Some("[app 1/2] FROM docker.io/stagec-faults/gone:1".to_string()),
+            message: "failed to load cache key: failed to do request: Head \
+                      \"https://registry-1.docker.io/v2/stagec-faults/gone/manifests/1\": proxyconnect tcp: \
+                      dial tcp 127.0.0.1:9: connect: connection refused"
+                .to_string(),
+            last_logs: Vec::new(),
+        };
+        assert_eq!(failure.base_image(), Some("docker.io/stagec-faults/gone:1"));
+
+        let help = failure.missing_base_image_help().expect("a FROM step failure");
+        assert!(help.contains("proxyconnect tcp"), "{help}");
+        assert!(
+            help.contains("base image docker.io/stagec-faults/gone:1 is not in the engine's image store"),
+            "{help}"
+        );
+        assert!(help.contains("`docker pull docker.io/stagec-faults/gone:1`"), "{help}");
+        assert!(help.contains("`docker load`"), "{help}");
+
+        let message = EngineError::Solve(failure).to_string();
+        assert!(
+            message.contains("pull it with `docker pull docker.io/stagec-faults/gone:1`"),
+            "{message}"
+        );
+        assert!(!message.contains("fix the step"), "{message}");
+    }
+
+    #[test]
+    fn full_disk_in_from_step_is_not_missing_image() {
+        let failure = SolveFailure {
+            vertex: Some("[app 1/2] FROM docker.io/library/alpine:3".to_string()),
+            message: "write /var/lib/docker/tmp/x: no space left on device".to_string(),
+            last_logs: Vec::new(),
+        };
+        assert_eq!(failure.missing_base_image_help(), None);
+        assert!(EngineError::Solve(failure).to_string().contains("data root is full"));
     }
 
     #[test]

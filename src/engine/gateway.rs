@@ -80,17 +80,22 @@ pub(crate) async fn run_frontend(
     };
     let solved = match definitions {
         FrontendDefinitions::Single(definition) => {
+            let definition_bytes = definition.encoded_len();
             solve_when_registered(&mut bridge, build_ref, solve_request(definition))
                 .await
                 .map(|response| result_ref(&response))
+                .map_err(|status| definition_error(status, definition_bytes))
         }
         FrontendDefinitions::PerPlatform(definitions) => {
             // BuildKit solves the platforms in parallel when the calls overlap.
             let solves = definitions.into_iter().map(|(platform_id, definition)| {
                 let mut bridge = bridge.clone();
                 let request = solve_request(definition);
+                let definition_bytes = request.definition.as_ref().map_or(0, Message::encoded_len);
                 async move {
-                    let response = solve_when_registered(&mut bridge, build_ref, request).await?;
+                    let response = solve_when_registered(&mut bridge, build_ref, request)
+                        .await
+                        .map_err(|status| definition_error(status, definition_bytes))?;
                     platform_ref(&response)
                         .map(|reference| (platform_id.clone(), reference))
                         .ok_or_else(|| {
@@ -131,7 +136,11 @@ pub(crate) async fn run_frontend(
     let request = with_build_id(return_request, build_ref).map_err(FrontendError::NotReturned)?;
     if let Err(status) = bridge.r#return(request).await {
         tracing::debug!(build = %build_ref, error = %status, return_bytes, "LLBBridge.Return failed");
-        return Err(FrontendError::NotReturned(return_error(status, return_bytes, config_bytes)));
+        return Err(FrontendError::NotReturned(return_error(
+            status,
+            return_bytes,
+            config_bytes,
+        )));
     }
 
     solved.map(|_| ()).map_err(FrontendError::Returned)
@@ -165,6 +174,18 @@ fn metadata_bytes(request: &ReturnRequest) -> usize {
         .flat_map(|result| result.metadata.values())
         .map(Vec::len)
         .sum()
+}
+
+/// Rewords an `LLBBridge.Solve` that the engine rejected as too large,
+/// because its gRPC text ("received message larger than max") names no field.
+fn definition_error(status: tonic::Status, definition_bytes: usize) -> tonic::Status {
+    if status.code() != tonic::Code::ResourceExhausted {
+        return status;
+    }
+    tonic::Status::resource_exhausted(format!(
+        "the LLB definition ({definition_bytes} bytes) is too large for the engine's gRPC message size limit: {}",
+        status.message()
+    ))
 }
 
 /// Rewords a Return that the engine rejected as too large, because its
@@ -311,10 +332,7 @@ fn result_ref(response: &BridgeSolveResponse) -> Option<result::Result> {
 /// limit on the Return message.
 fn without_definitions(result: result::Result) -> result::Result {
     match result {
-        result::Result::Ref(reference) => result::Result::Ref(Ref {
-            def: None,
-            ..reference
-        }),
+        result::Result::Ref(reference) => result::Result::Ref(Ref { def: None, ..reference }),
         result::Result::Refs(map) => result::Result::Refs(RefMap {
             refs: map
                 .refs
@@ -332,4 +350,58 @@ fn with_build_id<T>(message: T, build_ref: &str) -> Result<tonic::Request<T>, to
         .map_err(|_| tonic::Status::internal(format!("build ID {build_ref:?} is not valid gRPC metadata")))?;
     request.metadata_mut().insert(BUILD_ID_KEY, value);
     Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn solved_ref(id: &str) -> Ref {
+        Ref {
+            id: id.to_string(),
+            def: Some(Definition {
+                def: vec![vec![0; 1024]],
+                ..Definition::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn returned_ref_drops_definition() {
+        let stripped = without_definitions(result::Result::Ref(solved_ref("result")));
+        let result::Result::Ref(reference) = stripped else {
+            panic!("a single reference stays a single reference");
+        };
+        assert_eq!(reference.id, "result");
+        assert!(reference.def.is_none());
+    }
+
+    #[test]
+    fn returned_ref_map_drops_definitions() {
+        let map = RefMap {
+            refs: HashMap::from([("linux/amd64".to_string(), solved_ref("amd64"))]),
+        };
+        let result::Result::Refs(map) = without_definitions(result::Result::Refs(map)) else {
+            panic!("a reference map stays a reference map");
+        };
+        assert_eq!(map.refs["linux/amd64"].id, "amd64");
+        assert!(map.refs["linux/amd64"].def.is_none());
+    }
+
+    #[test]
+    fn oversized_return_names_image_configuration() {
+        let status = tonic::Status::resource_exhausted("grpc: received message larger than max (5243822 vs. 4194304)");
+        let message = return_error(status, 5_243_822, 2_621_500).message().to_string();
+        assert!(
+            message.starts_with("the image configuration (2621500 bytes"),
+            "{message}"
+        );
+        assert!(message.contains("(5243822 vs. 4194304)"), "{message}");
+    }
+
+    #[test]
+    fn other_return_error_unchanged() {
+        let status = return_error(tonic::Status::unknown("no such job"), 10, 5);
+        assert_eq!(status.message(), "no such job");
+    }
 }

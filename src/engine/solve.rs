@@ -28,6 +28,10 @@ use super::session::{SecretSource, Session, SessionConfig};
 use super::transport::Endpoint;
 use super::{control_client, transport_error};
 
+mod outcome;
+
+use outcome::{build_outcome, is_cancellation};
+
 /// Session name that the engine shows in its logs.
 const SESSION_NAME: &str = "stagec";
 
@@ -248,7 +252,8 @@ pub(crate) async fn solve(
     let response = solved.map_err(|status| solve_error(endpoint, &status, &tracker))?;
 
     let exporter_response: BTreeMap<String, String> = response.exporter_response.into_iter().collect();
-    update_export_index(&request.cache_exports, &exporter_response).map_err(|error| EngineError::LocalCache(error.0))?;
+    update_export_index(&request.cache_exports, &exporter_response)
+        .map_err(|error| EngineError::LocalCache(error.0))?;
     let stores_image = outputs.iter().any(|output| output.exporter_type() == MOBY_EXPORTER);
     let image_digest = if stores_image {
         exporter_response.get("containerimage.digest").cloned()
@@ -313,44 +318,6 @@ async fn run_build(
 /// How long a Control Solve that ended as canceled waits for the frontend's
 /// error. The frontend is then one `LLBBridge.Return` round trip from done.
 const FRONTEND_ERROR_WAIT: Duration = Duration::from_secs(5);
-
-/// Chooses the outcome of a build from the Control Solve's and the
-/// frontend's. The frontend's error wins only over a Control Solve that
-/// reports the cancellation it caused, and only when it is an error that
-/// BuildKit returned rather than the teardown of a call.
-fn build_outcome(
-    build_ref: &str,
-    solved: Result<SolveResponse, tonic::Status>,
-    frontend_error: Option<FrontendError>,
-) -> Result<SolveResponse, tonic::Status> {
-    let solve_status = match solved {
-        Ok(response) => return Ok(response),
-        Err(status) => status,
-    };
-    let Some(frontend_error) = frontend_error else {
-        return Err(solve_status);
-    };
-
-    let frontend_status = frontend_error.status();
-    let names_cause = !is_cancellation(frontend_status.message()) && !is_call_teardown(frontend_status);
-    if is_cancellation(solve_status.message()) && names_cause {
-        tracing::debug!(build = %build_ref, error = %solve_status, "build canceled after the frontend failed");
-        return Err(frontend_status.clone());
-    }
-    Err(solve_status)
-}
-
-/// Returns whether a call failed because its stream or connection closed,
-/// which happens to the frontend's calls once the build has ended.
-fn is_call_teardown(status: &tonic::Status) -> bool {
-    std::error::Error::source(status).is_some()
-        || matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Cancelled)
-        || status.message().contains("h2 protocol error")
-}
-
-fn is_cancellation(message: &str) -> bool {
-    message.contains("context canceled")
-}
 
 /// Reads the `Status` stream of the build into `tracker` and `progress`
 /// until BuildKit closes it at the end of the build. Sets `seen` at the
@@ -611,7 +578,10 @@ mod tests {
             metadata["containerimage.config/linux/arm/v7"],
             br#"{"architecture":"linux/arm/v7"}"#
         );
-        assert!(!metadata.contains_key(IMAGE_CONFIG_KEY), "only per-platform configurations");
+        assert!(
+            !metadata.contains_key(IMAGE_CONFIG_KEY),
+            "only per-platform configurations"
+        );
     }
 
     #[test]

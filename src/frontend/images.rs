@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 
 use bollard_buildkit_proto::pb;
-use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use super::bridge::Bridge;
 use super::errors::FrontendFailure;
-use crate::lock::{BaseImage, ImageConfig, LockedImage, Reference, global_arg_values, stage_platforms, substitute};
+use crate::lock::{
+    BaseImage, LockedImage, Reference, global_arg_values, lock_entry_from_config, stage_platforms, substitute,
+};
 use crate::lower::{BuildGraph, Interpolated, StageBase};
 use crate::model::Platform;
 
@@ -88,27 +88,6 @@ fn matching_context(
     Ok(general)
 }
 
-/// The parts of an OCI image configuration that a lock entry records.
-#[derive(Debug, Deserialize)]
-struct ImageConfigFile {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
-    #[serde(default)]
-    config: Option<ImageConfig>,
-    #[serde(default)]
-    rootfs: Option<RootFs>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RootFs {
-    #[serde(default)]
-    diff_ids: Option<Vec<String>>,
-}
-
 /// Resolves the configuration of every image of `needed` through BuildKit
 /// and returns their lock entries. The entries are not written anywhere:
 /// a frontend cannot change the client's files.
@@ -138,76 +117,19 @@ pub async fn resolve_through_bridge(
                 );
                 failure
             })?;
-        let entry = lock_entry(base, &response.digest, &response.config).map_err(|reason| {
-            FrontendFailure::new(format!(
-                "the configuration of base image {reference} is invalid: {reason}"
-            ))
-        })?;
+        // The same entry as `stagec lock` writes, including its check that
+        // the resolved image is for the requested platform.
+        let entry = lock_entry_from_config(base, &response.digest, &response.config)
+            .map_err(|error| FrontendFailure::new(error.to_string()))?;
         tracing::info!(reference = %entry.reference, platform = %entry.platform, id = %entry.image_id, "resolved base image");
         locked.push(entry);
     }
     Ok(locked)
 }
 
-/// Builds the lock entry of `base` from its configuration file and the
-/// manifest digest BuildKit returned (empty for an image of the engine's
-/// store that was never pulled). The image ID is the digest of the
-/// configuration file, as the engine computes it.
-pub fn lock_entry(base: &BaseImage, manifest_digest: &str, config_bytes: &[u8]) -> Result<LockedImage, String> {
-    let file: ImageConfigFile = serde_json::from_slice(config_bytes).map_err(|error| error.to_string())?;
-    let mut image_platform = format!("{}/{}", file.os, file.architecture);
-    if let Some(variant) = file.variant.filter(|variant| !variant.is_empty()) {
-        image_platform.push('/');
-        image_platform.push_str(&variant);
-    }
-    let repo_digests = if manifest_digest.is_empty() {
-        Vec::new()
-    } else {
-        vec![format!("{}@{manifest_digest}", base.reference.repository())]
-    };
-    Ok(LockedImage {
-        reference: base.reference.to_string(),
-        platform: base.platform.to_string(),
-        image_id: format!("sha256:{:x}", Sha256::digest(config_bytes)),
-        repo_digests,
-        image_platform,
-        layers: file
-            .rootfs
-            .and_then(|rootfs| rootfs.diff_ids)
-            .map_or(0, |layers| layers.len()),
-        config: file.config.unwrap_or_default(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Span;
-
-    fn base(reference: &str) -> BaseImage {
-        BaseImage {
-            stage: 0,
-            reference: Reference::parse_normalized(reference).expect("valid reference"),
-            platform: Platform::parse("linux/amd64").expect("valid platform"),
-            span: Span::new(0, 1),
-        }
-    }
-
-    #[test]
-    fn lock_entry_from_config() {
-        let config = br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:aa","sha256:bb"]}}"#;
-        let entry = lock_entry(&base("alpine:3"), "", config).expect("valid config");
-        assert_eq!(entry.reference, "docker.io/library/alpine:3");
-        assert_eq!(entry.image_platform, "linux/amd64");
-        assert_eq!(entry.layers, 2);
-        assert_eq!(entry.config.env_list(), ["PATH=/bin"]);
-        assert_eq!(entry.image_id, format!("sha256:{:x}", Sha256::digest(config)));
-        assert!(entry.repo_digests.is_empty());
-
-        let pinned = lock_entry(&base("alpine:3"), "sha256:1234", config).expect("valid config");
-        assert_eq!(pinned.repo_digests, ["docker.io/library/alpine@sha256:1234"]);
-        assert!(lock_entry(&base("alpine:3"), "", b"not json").is_err());
-    }
 
     #[test]
     fn named_context_matching() {

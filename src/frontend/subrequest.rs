@@ -135,7 +135,7 @@ struct OutlineSecret {
 /// Returns the result of `frontend.outline`: the spec's build args, global and of every
 /// stage, with their defaults (overridden by `build-arg:` options), and its
 /// secrets. A secret is required when its declaration or one of its mounts
-/// says so. The outline names the `target` option, else the default stage.
+/// is required. The outline names the `target` option, else the default stage.
 pub fn outline(
     spec: &Spec,
     source: &str,

@@ -127,6 +127,9 @@ impl Converter {
                 self.push(node);
             }
             Some(from) => {
+                if let Some(error) = self.stage_index_error(instruction, &from) {
+                    return Err(error);
+                }
                 let producer = self.producer(&from);
                 let destinations: Vec<String> = sources.iter().map(|source| landing(&to, source)).collect();
                 let taken = &self.stages[self.current.unwrap_or(0)].copy_destinations;
@@ -197,6 +200,40 @@ impl Converter {
             }
         }
         None
+    }
+
+    /// Returns an error for a numeric `COPY --from` that names no stage
+    /// before this instruction. BuildKit's dockerfile2llb (`toCommand` and
+    /// `findStateByIndex` in convert.go, master branch) reads any value that
+    /// parses as an integer as a stage index, so such a value is never an
+    /// image name. An index out of range fails with "invalid stage index",
+    /// and a stage defined later fails with "needs to be defined before".
+    fn stage_index_error(&self, instruction: &Instruction, from: &str) -> Option<SyntaxError> {
+        if self.stage_by_name(from).is_some() {
+            return None;
+        }
+        let index = from.parse::<i64>().ok()?;
+        let defined = self.by_index.len();
+        let stage = usize::try_from(index).ok().and_then(|index| self.by_index.get(index));
+        if let Some(stage) = stage {
+            if Some(*stage) != self.current {
+                return None;
+            }
+            // BuildKit reports a stage that copies from itself as a circular dependency.
+            return Some(super::convert::error(
+                instruction,
+                format!("`--from={from}` names the stage this {} is in", instruction.keyword),
+                "a stage cannot copy from itself: use the index or name of an earlier stage",
+            ));
+        }
+        Some(super::convert::error(
+            instruction,
+            format!(
+                "`--from={from}` names stage index {index}, but only {defined} stage(s) come before this {}; BuildKit rejects it as an invalid stage index",
+                instruction.keyword
+            ),
+            "use the index or name of an earlier stage (the first FROM is index 0)",
+        ))
     }
 
     /// Returns the stage that `--from=VALUE` names: a stage name, a stage

@@ -1,6 +1,7 @@
 //! `stagec init`: a commented starter spec for the project in a directory,
 //! chosen from the files that mark its stack (go.mod, Cargo.toml, ...).
 
+mod ascii;
 pub mod detect;
 mod templates;
 

@@ -1,6 +1,7 @@
 //! Starter spec text, one function per stack. Each template explains its
 //! choices in comments, since the spec is the user's to edit from here.
 
+use super::ascii::transliterate;
 use super::detect::{Project, Stack};
 use super::kdl_string;
 
@@ -75,19 +76,20 @@ fn names(stack: Stack, project: &Project) -> Names {
 }
 
 /// Turns `name` into a file name made of `[A-Za-z0-9._-]`, which needs no quoting in a shell
-/// command or a path. Scoped npm names such as `@org/web` keep `web`.
+/// command or a path. Scoped npm names such as `@org/web` keep `web`. Latin letters with
+/// diacritics become their ASCII spelling (`Über` to `Uber`). Any other character becomes `-`.
 pub fn file_name(name: &str) -> String {
     let last = name.rsplit('/').next().unwrap_or(name);
-    let cleaned: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut cleaned = String::new();
+    for c in last.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            cleaned.push(c);
+        } else if let Some(ascii) = transliterate(c) {
+            cleaned.push_str(ascii);
+        } else {
+            cleaned.push('-');
+        }
+    }
     let cleaned = cleaned.trim_matches(|c| matches!(c, '.' | '-'));
     if cleaned.is_empty() {
         "app".to_string()
@@ -410,6 +412,21 @@ mod tests {
         assert_eq!(file_name("my app"), "my-app");
         assert_eq!(file_name("..."), "app");
         assert_eq!(file_name("x$(rm)"), "x--rm");
+    }
+
+    #[test]
+    fn file_name_transliterates_diacritics() {
+        assert_eq!(file_name("Über App"), "Uber-App");
+        assert_eq!(file_name("café-ßtraße"), "cafe-sstrasse");
+        assert_eq!(file_name("Łódź"), "Lodz");
+        assert_eq!(file_name("日本-app"), "app");
+    }
+
+    #[test]
+    fn repository_name_transliterates_diacritics() {
+        assert_eq!(repository_name("Über App"), "uber-app");
+        assert_eq!(repository_name("Crème Brûlée"), "creme-brulee");
+        assert_eq!(repository_name("Straße"), "strasse");
     }
 
     #[test]

@@ -14,8 +14,9 @@ use crate::model::Platform;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     #[error(
-        "cannot read base image {reference} for platform {platform}: {message}; pull it with \
-         `docker pull --platform {platform} {reference}` (or load it into the engine) and run the command again"
+        "cannot read base image {reference} for platform {platform}: it is not in the engine's image store, \
+         and pulling it failed: {message}; pull it with `docker pull --platform {platform} {reference}` or \
+         load it with `docker load`, and run the command again"
     )]
     Unavailable {
         reference: String,
