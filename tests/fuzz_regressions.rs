@@ -74,3 +74,13 @@ fn import_note_with_form_feed() {
         "../fuzz/corpus/import/crash-control-characters-in-import-note.Dockerfile"
     ));
 }
+
+/// Found by the import target: the `run` argument `"` was written as the
+/// raw string `#"""#`, which KDL reads as the start of a multi-line string,
+/// so the imported spec was not KDL.
+#[test]
+fn import_raw_string_of_a_quote() {
+    pipeline::import(include_str!(
+        "../fuzz/corpus/import/crash-raw-string-opening-with-two-quotes.Dockerfile"
+    ));
+}

@@ -4,7 +4,10 @@
 /// escapes, else a quoted string with escapes.
 pub fn string(text: &str) -> String {
     let needs_escape = text.chars().any(|c| c == '"' || c == '\\');
+    // A raw string whose text starts with `"` can open with `#"""` (for
+    // the text `"` or `""x`), which KDL reads as a multi-line string.
     let raw_ok = needs_escape
+        && !text.starts_with('"')
         && !text
             .chars()
             .any(|c| c == '\n' || c == '\r' || is_disallowed(c) || c.is_control());
@@ -110,6 +113,13 @@ mod tests {
     fn string_uses_raw_form_for_quotes() {
         assert_eq!(string(r#"echo "hi""#), r##"#"echo "hi""#"##);
         assert_eq!(string("plain"), "\"plain\"");
+    }
+
+    #[test]
+    fn string_starting_with_quote_is_escaped() {
+        assert_eq!(string(r#""" x"#), r#""\"\" x""#);
+        assert_eq!(string(r#"""#), r#""\"""#);
+        assert_eq!(string(r#""x"#), r#""\"x""#);
     }
 
     #[test]
