@@ -51,8 +51,11 @@ pub fn check_build_arg_overrides(spec: &Spec, overrides: &BTreeMap<String, Strin
             }
             None => format!(
                 "declare `arg \"{name}\" default=\"...\"` in the spec, or pass one of its args: {}",
+                // A stage that redeclares a global arg names it twice.
                 declared
                     .iter()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
                     .map(|name| format!("`{name}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -191,6 +194,30 @@ mod tests {
             stage "app" from="${BASE}"
             image "app" tag="app:1""#;
         assert_eq!(codes_among(source, &[StageFromBuildArg]), [StageFromBuildArg]);
+    }
+
+    #[test]
+    fn unknown_override_lists_redeclared_arg_once() {
+        let source = r#"
+            arg "MSG" default="hi"
+            stage "app" from="alpine:3" {
+                arg "MSG"
+                arg "STAGEARG" default="x"
+                run "echo $MSG"
+            }
+            image "app" tag="app:1""#;
+        let compilation = crate::compile::check(source);
+        let spec = compilation.spec.expect("valid KDL");
+        let overrides = BTreeMap::from([("ZZZZZZZZ".to_string(), "2".to_string())]);
+        let diagnostics = check_build_arg_overrides(&spec, &overrides);
+        let help = diagnostics
+            .iter()
+            .next()
+            .expect("one diagnostic")
+            .help
+            .clone()
+            .unwrap_or_default();
+        assert!(help.ends_with("`MSG`, `STAGEARG`"), "{help}");
     }
 
     #[test]
