@@ -305,7 +305,7 @@ pub struct InitArgs {
     #[arg(long, value_enum)]
     pub stack: Option<StackArg>,
 
-    /// Where to write the spec [default: DIR/app.kdl].
+    /// Output path of the spec [default: DIR/app.kdl].
     #[arg(short, long, value_name = "PATH", conflicts_with = "print")]
     pub output: Option<PathBuf>,
 

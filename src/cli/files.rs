@@ -79,7 +79,7 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Failure> {
         .tempfile_in(dir)
         .map_err(|error| {
             // The error from tempfile names its random file, which the user
-            // never sees, so report the directory and the cause instead.
+            // does not know, so report the directory and the cause instead.
             Failure::io(format!(
                 "cannot write `{}`: cannot create a file in `{}`: {}; check the directory's permissions or write elsewhere",
                 path.display(),

@@ -1,4 +1,4 @@
-//! Project detection for `stagec init`: which stack a directory holds and
+//! Project detection for `stagec init`: which stack a directory contains and
 //! the names a starter spec needs (module, binary, entry point).
 
 use std::fmt;
@@ -44,7 +44,7 @@ impl Stack {
         }
     }
 
-    /// The files whose presence selects this stack, as shown in messages.
+    /// Returns the files whose presence selects this stack, as shown in messages.
     pub fn markers(self) -> &'static str {
         match self {
             Stack::Go => "go.mod",
@@ -65,7 +65,7 @@ impl fmt::Display for Stack {
     }
 }
 
-/// What `init` learned about the project directory.
+/// The facts `init` reads from the project directory.
 #[derive(Debug, Clone, Default)]
 pub struct Project {
     /// The directory name, the fallback for every other name.
@@ -264,7 +264,7 @@ fn major_minor(version: &str) -> Option<String> {
     (digits(major) && digits(minor)).then(|| format!("{major}.{minor}"))
 }
 
-/// The first `name = "..."` in a `[[bin]]` table, else in `[package]`. A
+/// Finds the first `name = "..."` in a `[[bin]]` table, else in `[package]`. A
 /// line-based reading is enough for the names of a starter spec.
 fn rust_binary(manifest: &str) -> Option<String> {
     let mut section = "";
@@ -319,7 +319,7 @@ fn start_script_file(package: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// The project's own `<artifactId>`: the first one outside `<parent>`.
+/// Finds the project's own `<artifactId>`: the first one outside `<parent>`.
 fn pom_artifact_id(pom: &str) -> Option<String> {
     let without_parent = match (pom.find("<parent>"), pom.find("</parent>")) {
         (Some(start), Some(end)) if start < end => format!("{}{}", &pom[..start], &pom[end..]),

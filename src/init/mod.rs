@@ -50,13 +50,13 @@ pub fn starter(dir: &Path, stack: Option<Stack>) -> Result<Starter, InitError> {
     })
 }
 
-/// The marker files of every stack, for the error message.
+/// Lists the marker files of every stack, for the error message.
 pub fn marker_list() -> String {
     let markers: Vec<&str> = Stack::ALL.iter().map(|stack| stack.markers()).collect();
     markers.join(", ")
 }
 
-/// A KDL string literal for `text`, escaping what a quoted string cannot
+/// Quotes `text` as a KDL string literal, escaping what a quoted string cannot
 /// hold as is.
 pub fn kdl_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
