@@ -7,31 +7,15 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use sha2::{Digest, Sha256};
 use support::engine::{Engine, engine_or_skip};
+use support::image::{config, file_tree};
 
 /// The frontend image tag; STAGEC_FRONTEND_IMAGE overrides it.
 const DEFAULT_FRONTEND_IMAGE: &str = "stagec/frontend:dev";
-
-/// The image config fields that must match, as tests/build_e2e.rs compares them.
-const CONFIG_FIELDS: [&str; 10] = [
-    "Cmd",
-    "Entrypoint",
-    "Env",
-    "WorkingDir",
-    "User",
-    "ExposedPorts",
-    "Labels",
-    "Healthcheck",
-    "Volumes",
-    "StopSignal",
-];
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -115,73 +99,6 @@ fn stagec_build(spec: &Path, tag: &str) {
         .output()
         .expect("runs stagec");
     assert_success(&output, "stagec build");
-}
-
-fn config(engine: &Engine, image: &str) -> BTreeMap<String, serde_json::Value> {
-    let text = engine.inspect(image, "{{json .Config}}");
-    let config: serde_json::Value = serde_json::from_str(&text).expect("the config is JSON");
-    CONFIG_FIELDS
-        .iter()
-        .map(|field| {
-            (
-                field.to_string(),
-                config.get(*field).cloned().unwrap_or(serde_json::Value::Null),
-            )
-        })
-        .collect()
-}
-
-/// One entry per path of an image's files: type, mode, owner, then the
-/// content digest or link target.
-type Tree = BTreeMap<String, String>;
-
-/// Returns the files of `image`: `docker export` of a created container,
-/// unpacked with tar (owners kept, as the tests run as root) and walked.
-fn file_tree(engine: &Engine, image: &str) -> Tree {
-    let created = engine.run(["create", image, "/nonexistent-command"]);
-    let container = String::from_utf8_lossy(&created.stdout).trim().to_string();
-    let exported = engine.run(["export", &container]);
-    engine.run(["rm", &container]);
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut tar = std::process::Command::new("tar")
-        .args(["-x", "--numeric-owner", "--same-permissions", "-C"])
-        .arg(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts tar");
-    std::io::Write::write_all(tar.stdin.as_mut().expect("tar's stdin"), &exported.stdout).expect("write to tar");
-    drop(tar.stdin.take());
-    assert!(tar.wait().expect("tar ends").success(), "tar failed to unpack {image}");
-
-    let mut tree = Tree::new();
-    walk(dir.path(), dir.path(), &mut tree);
-    tree
-}
-
-fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
-    for entry in fs::read_dir(dir).expect("readable folder") {
-        let path = entry.expect("readable entry").path();
-        let metadata = fs::symlink_metadata(&path).expect("readable metadata");
-        let relative = format!("/{}", path.strip_prefix(root).expect("below the root").display());
-        let kind = if metadata.file_type().is_symlink() {
-            format!("symlink {}", fs::read_link(&path).expect("readable link").display())
-        } else if metadata.is_dir() {
-            "dir".to_string()
-        } else if metadata.is_file() {
-            format!("file {:x}", Sha256::digest(fs::read(&path).expect("readable file")))
-        } else {
-            "other".to_string()
-        };
-        let mode = metadata.permissions().mode() & 0o7777;
-        tree.insert(
-            relative,
-            format!("{kind} mode {mode:04o} owner {}:{}", metadata.uid(), metadata.gid()),
-        );
-        if metadata.is_dir() {
-            walk(root, &path, tree);
-        }
-    }
 }
 
 fn assert_same_images(engine: &Engine, expected: &str, actual: &str) {
