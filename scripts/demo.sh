@@ -29,7 +29,7 @@ stagec="${CARGO_HOME:-$HOME/.cargo}/bin/stagec"
 # Docker 20.10's client runs BuildKit builds without the buildx plugin.
 docker_client="${STAGEC_DOCKER:-docker}"
 if ! command -v "$docker_client" >/dev/null 2>&1 || ! "$docker_client" version >/dev/null 2>&1; then
-    log "no Docker Engine answers; starting the private test engine"
+    log "no Docker Engine answers at DOCKER_HOST or the default socket; using the private test engine, started if it is not running"
     "$script_dir/install-engine.sh"
     exports="$("$script_dir/engine-start.sh")"
     eval "$exports"
